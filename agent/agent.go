@@ -1,0 +1,226 @@
+// Package agent runs the process every node runs: it starts a server or a
+// client (package server) from the configuration, serves the
+// Consul-compatible HTTP API, joins the cluster and leaves it gracefully.
+//
+// It knows nothing of Raft: everything it asks of the cluster goes through
+// RPC to a server (in process on servers).
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/serf/serf"
+	"github.com/shoalproject/shoal/agent/config"
+	"github.com/shoalproject/shoal/server"
+)
+
+// delegate is what the agent needs from a server or a client.
+type delegate interface {
+	// RPC calls a server endpoint; it returns an error if ctx is done first.
+	RPC(ctx context.Context, method string, args, reply any) error
+	LocalMember() serf.Member
+	LANMembers() []serf.Member
+	JoinLAN(addrs []string) (int, error)
+	RemoveFailedNode(node string, prune bool) error
+	Stats() map[string]map[string]string
+	Leave() error
+	Shutdown() error
+}
+
+// Agent is one running agent.
+type Agent struct {
+	cfg    *config.Config
+	logger hclog.Logger
+	nodeID string
+
+	delegate delegate
+	server   *server.Server // nil on client agents
+
+	metrics *telemetry
+
+	httpServers []*http.Server
+	httpAddrs   []net.Addr
+
+	leaveOnce    sync.Once
+	shutdownOnce sync.Once
+	shutdownCh   chan struct{}
+	wg           sync.WaitGroup
+}
+
+// New validates nothing beyond what config.Load did; it prepares the agent
+// without opening any port. Start brings it up.
+func New(cfg *config.Config, logger hclog.Logger) (*Agent, error) {
+	if logger == nil {
+		logger = hclog.Default()
+	}
+	id, err := nodeID(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Agent{cfg: cfg, logger: logger, nodeID: id, shutdownCh: make(chan struct{})}, nil
+}
+
+// Start starts the server or client, the HTTP API and the joins. On error
+// everything started is stopped again.
+func (a *Agent) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			a.Shutdown()
+		}
+	}()
+	if a.metrics, err = newTelemetry(); err != nil {
+		return err
+	}
+	sc := a.serverConfig()
+	if a.cfg.Server {
+		s, err := server.NewServer(sc)
+		if err != nil {
+			return fmt.Errorf("agent: start server: %w", err)
+		}
+		a.server, a.delegate = s, s
+	} else {
+		c, err := server.NewClient(sc)
+		if err != nil {
+			return fmt.Errorf("agent: start client: %w", err)
+		}
+		a.delegate = c
+	}
+	if err := a.startHTTP(); err != nil {
+		return err
+	}
+	if len(a.cfg.StartJoin) > 0 {
+		if _, err := a.delegate.JoinLAN(a.cfg.StartJoin); err != nil {
+			return fmt.Errorf("agent: join %v: %w", a.cfg.StartJoin, err)
+		}
+	}
+	if len(a.cfg.RetryJoin) > 0 {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); a.retryJoin() }()
+	}
+	a.logger.Info("agent started", "node", a.cfg.NodeName, "id", a.nodeID, "server", a.cfg.Server,
+		"datacenter", a.cfg.Datacenter, "http", a.httpAddrs)
+	return nil
+}
+
+func (a *Agent) serverConfig() server.Config {
+	c := a.cfg
+	sc := server.Config{
+		NodeName:           c.NodeName,
+		NodeID:             a.nodeID,
+		Datacenter:         c.Datacenter,
+		DataDir:            c.DataDir,
+		Bootstrap:          c.Bootstrap,
+		BootstrapExpect:    c.BootstrapExpect,
+		BindAddr:           c.BindAddr,
+		SerfPort:           c.Ports.SerfLAN,
+		AdvertiseAddr:      c.AdvertiseAddr,
+		RPCPort:            c.Ports.Server,
+		RaftMultiplier:     c.Performance.RaftMultiplier,
+		CleanupDeadServers: c.Autopilot.CleanupDeadServers,
+		DeadServerGrace:    c.Autopilot.DeadServerGrace,
+		Logger:             a.logger,
+	}
+	if c.DevMode {
+		// One in-memory server: nothing to wait for, elect at once.
+		sc.DataDir = ""
+		sc.RaftTimeoutOverride = 50 * time.Millisecond
+	}
+	return sc
+}
+
+// retryJoin joins the -retry-join addresses, retrying every RetryInterval
+// until one answers or RetryMax attempts have failed.
+func (a *Agent) retryJoin() {
+	for attempt := 1; ; attempt++ {
+		n, err := a.delegate.JoinLAN(a.cfg.RetryJoin)
+		if err == nil || n > 0 {
+			a.logger.Info("joined cluster", "contacted", n)
+			return
+		}
+		if a.cfg.RetryMax > 0 && attempt >= a.cfg.RetryMax {
+			a.logger.Error("retry-join: giving up", "attempts", attempt, "error", err)
+			return
+		}
+		a.logger.Warn("retry-join failed; will retry", "addresses", a.cfg.RetryJoin, "error", err,
+			"in", a.cfg.RetryInterval)
+		select {
+		case <-time.After(a.cfg.RetryInterval):
+		case <-a.shutdownCh:
+			return
+		}
+	}
+}
+
+func (a *Agent) startHTTP() error {
+	if a.cfg.Ports.HTTP < 0 {
+		return nil
+	}
+	h := a.handler()
+	for _, ip := range strings.Fields(a.cfg.ClientAddr) {
+		addr := net.JoinHostPort(ip, strconv.Itoa(a.cfg.Ports.HTTP))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("agent: http listener: %w", err)
+		}
+		ln = newConnLimitListener(ln, a.cfg.Limits.HTTPMaxConnsPerClient)
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		a.httpServers = append(a.httpServers, srv)
+		a.httpAddrs = append(a.httpAddrs, ln.Addr())
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.logger.Error("http server failed", "error", err)
+			}
+		}()
+	}
+	return nil
+}
+
+// HTTPAddrs lists the addresses the HTTP API listens on.
+func (a *Agent) HTTPAddrs() []net.Addr { return a.httpAddrs }
+
+// Leave leaves the cluster gracefully, then shuts the agent down.
+func (a *Agent) Leave() error {
+	var err error
+	a.leaveOnce.Do(func() {
+		if a.delegate != nil {
+			err = a.delegate.Leave()
+		}
+		a.Shutdown()
+	})
+	return err
+}
+
+// Shutdown stops the agent without leaving (others see it fail). Safe to
+// call more than once.
+func (a *Agent) Shutdown() error {
+	a.shutdownOnce.Do(func() {
+		close(a.shutdownCh)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		for _, s := range a.httpServers {
+			_ = s.Shutdown(ctx)
+			_ = s.Close()
+		}
+		cancel()
+		if a.delegate != nil {
+			_ = a.delegate.Shutdown()
+		}
+		a.wg.Wait()
+		a.logger.Info("agent stopped")
+	})
+	return nil
+}
+
+// ShutdownCh is closed when the agent has begun shutting down, for example
+// after /v1/agent/leave.
+func (a *Agent) ShutdownCh() <-chan struct{} { return a.shutdownCh }

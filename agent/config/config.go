@@ -1,0 +1,157 @@
+// Package config defines the agent's configuration: its defaults, the flags
+// and JSON/HCL files it is read from, and the rules that reject invalid
+// combinations before anything starts.
+package config
+
+import (
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is the complete, merged configuration of one agent. Field comments
+// state defaults; Default returns them. Names follow Consul's configuration
+// keys so existing files keep working.
+type Config struct {
+	// DevMode runs a single in-memory server+client node (-dev). It implies
+	// Server, Bootstrap, an in-memory Raft, BindAddr/ClientAddr 127.0.0.1.
+	DevMode bool `json:"dev"`
+	// Server runs Raft and the server RPC endpoints (-server). Default false.
+	Server bool `json:"server"`
+	// Bootstrap makes this server elect itself alone (-bootstrap). Default false.
+	Bootstrap bool `json:"bootstrap"`
+	// BootstrapExpect is the number of servers to wait for before
+	// bootstrapping Raft (-bootstrap-expect). 0 disables it.
+	BootstrapExpect int `json:"bootstrap_expect"`
+
+	// NodeName is the node's unique name (-node). Default: the hostname.
+	NodeName string `json:"node_name"`
+	// NodeID is a UUID for the node (-node-id). Default: generated once and
+	// persisted under DataDir (random per start in dev mode).
+	NodeID string `json:"node_id"`
+	// Datacenter (-datacenter). Default "dc1".
+	Datacenter string `json:"datacenter"`
+	// DataDir holds Raft data and local state (-data-dir). Required outside dev mode.
+	DataDir string `json:"data_dir"`
+	// NodeMeta is arbitrary key/value metadata for the node (-node-meta k:v).
+	NodeMeta map[string]string `json:"node_meta"`
+
+	// BindAddr is the address for cluster traffic: Serf and server RPC
+	// (-bind). Default "0.0.0.0" ("127.0.0.1" in dev mode).
+	BindAddr string `json:"bind_addr"`
+	// AdvertiseAddr is the address other nodes use to reach this one
+	// (-advertise). Default: BindAddr, or the first private IPv4 address
+	// when BindAddr is unspecified (0.0.0.0).
+	AdvertiseAddr string `json:"advertise_addr"`
+	// ClientAddr is the address the HTTP and DNS servers listen on
+	// (-client). Default "127.0.0.1".
+	ClientAddr string `json:"client_addr"`
+	// Ports of the agent's listeners.
+	Ports Ports `json:"ports"`
+
+	// StartJoin lists addresses to join at start; failure is fatal (-join).
+	StartJoin []string `json:"start_join"`
+	// RetryJoin lists addresses to join, retried until one succeeds (-retry-join).
+	RetryJoin []string `json:"retry_join"`
+	// RetryInterval between join attempts (-retry-interval). Default 30s.
+	RetryInterval time.Duration `json:"retry_interval"`
+	// RetryMax bounds join attempts; 0 retries forever (-retry-max).
+	RetryMax int `json:"retry_max"`
+
+	// LogLevel is one of trace, debug, info, warn, error (-log-level). Default "info".
+	LogLevel string `json:"log_level"`
+	// LogJSON writes logs as JSON (-log-json). Default false.
+	LogJSON bool `json:"log_json"`
+
+	// Performance tunes Raft timing.
+	Performance Performance `json:"performance"`
+	// Autopilot controls automatic server management.
+	Autopilot Autopilot `json:"autopilot"`
+	// Limits bounds client connections.
+	Limits Limits `json:"limits"`
+
+	// EnableLocalScriptChecks allows script checks defined in local
+	// config files (-enable-local-script-checks). Default false.
+	EnableLocalScriptChecks bool `json:"enable_local_script_checks"`
+
+	// Services holds raw service definitions from the "service" and
+	// "services" file keys, in load order. Values are as encoding/json
+	// decodes them (numbers are float64) whether the file was JSON or HCL.
+	Services []map[string]interface{} `json:"services"`
+	// Checks holds raw check definitions from the "check" and "checks"
+	// file keys, in load order, decoded like Services.
+	Checks []map[string]interface{} `json:"checks"`
+
+	// Recursors are upstream DNS servers for non-Consul names (-recursor).
+	Recursors []string `json:"recursors"`
+	// Domain is the DNS domain served (-domain). Default "consul.".
+	Domain string `json:"domain"`
+	// AltDomain is an additional DNS domain served (-alt-domain). Default none.
+	AltDomain string `json:"alt_domain"`
+	// DNSConfig holds the raw "dns_config" block, decoded like Services.
+	DNSConfig map[string]interface{} `json:"dns_config"`
+
+	// ConfigFiles and ConfigDirs list what was loaded, in order (for
+	// reload and for /v1/agent/self): the -config-file and -config-dir
+	// arguments. Not settable from files.
+	ConfigFiles []string `json:"-"`
+	ConfigDirs  []string `json:"-"`
+}
+
+// Default returns the defaults stated in the field comments. NodeName is
+// the host name up to its first dot, since dots are not allowed in node
+// names; it is empty if the host name is unknown.
+func Default() *Config {
+	host, _ := os.Hostname()
+	host, _, _ = strings.Cut(host, ".")
+	return &Config{
+		NodeName:      host,
+		Datacenter:    "dc1",
+		BindAddr:      "0.0.0.0",
+		ClientAddr:    "127.0.0.1",
+		Ports:         Ports{HTTP: 8500, DNS: 8600, SerfLAN: 8301, Server: 8300},
+		RetryInterval: 30 * time.Second,
+		LogLevel:      "info",
+		Performance:   Performance{RaftMultiplier: 1},
+		Autopilot:     Autopilot{CleanupDeadServers: true, DeadServerGrace: 2 * time.Minute},
+		Limits:        Limits{HTTPMaxConnsPerClient: 4096},
+		Domain:        "consul.",
+	}
+}
+
+// Ports of the agent's listeners. A negative port disables that listener.
+type Ports struct {
+	// HTTP API (-http-port). Default 8500.
+	HTTP int `json:"http"`
+	// DNS, UDP and TCP (-dns-port). Default 8600.
+	DNS int `json:"dns"`
+	// SerfLAN gossip, UDP and TCP (-serf-lan-port). Default 8301.
+	SerfLAN int `json:"serf_lan"`
+	// Server RPC and Raft (-server-port). Default 8300.
+	Server int `json:"server"`
+}
+
+// Performance tunes Raft timing.
+type Performance struct {
+	// RaftMultiplier scales Raft's timeouts (1..10). Default 1: Raft's own
+	// LAN defaults (1 s heartbeat timeout), which elect a new leader in about 2 s.
+	RaftMultiplier int `json:"raft_multiplier"`
+}
+
+// Autopilot controls automatic server management.
+type Autopilot struct {
+	// CleanupDeadServers removes servers that stay failed for
+	// DeadServerGrace from the Raft configuration, as long as the remaining
+	// healthy voters keep a quorum. Default true.
+	CleanupDeadServers bool `json:"cleanup_dead_servers"`
+	// DeadServerGrace is how long a server must be failed before it is
+	// removed. Default 2m.
+	DeadServerGrace time.Duration `json:"dead_server_grace"`
+}
+
+// Limits bounds client connections.
+type Limits struct {
+	// HTTPMaxConnsPerClient caps concurrent HTTP connections from one client
+	// IP; 0 means unlimited. Default 4096 (Consul's 200 caps blocking watchers).
+	HTTPMaxConnsPerClient int `json:"http_max_conns_per_client"`
+}

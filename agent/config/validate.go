@@ -1,0 +1,189 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+)
+
+// Validate reports the first problem that would stop the agent from
+// starting, as one line naming the flag involved. An empty AdvertiseAddr is
+// accepted (Load derives it). Validate only reads the file system, to check
+// DataDir.
+func (c *Config) Validate() error {
+	if err := c.validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.DevMode && c.BootstrapExpect != 0:
+		return errors.New("-bootstrap-expect is not allowed with -dev")
+	case c.BootstrapExpect < 0:
+		return fmt.Errorf("-bootstrap-expect must not be negative, got %d", c.BootstrapExpect)
+	case c.BootstrapExpect > 0 && !c.Server:
+		return errors.New("-bootstrap-expect requires -server")
+	case c.Bootstrap && !c.Server:
+		return errors.New("-bootstrap requires -server")
+	case c.Bootstrap && c.BootstrapExpect > 0:
+		return errors.New("-bootstrap and -bootstrap-expect cannot be used together")
+	case c.DataDir == "" && !c.DevMode:
+		return errors.New("-data-dir is required (or use -dev)")
+	}
+	if c.DataDir != "" {
+		fi, err := os.Stat(c.DataDir)
+		switch {
+		case err == nil && !fi.IsDir():
+			return fmt.Errorf("-data-dir %s exists and is not a directory", c.DataDir)
+		case err != nil && !errors.Is(err, os.ErrNotExist):
+			return fmt.Errorf("-data-dir: %w", err)
+		}
+	}
+	if err := checkName("-node", c.NodeName, isDNSChar); err != nil {
+		return err
+	}
+	if err := checkName("-datacenter", c.Datacenter, func(r rune) bool { return isDNSChar(r) || r == '_' }); err != nil {
+		return err
+	}
+	if c.NodeID != "" && !isUUID(c.NodeID) {
+		return fmt.Errorf("-node-id %q is not a UUID", c.NodeID)
+	}
+	for k := range c.NodeMeta {
+		if k == "" {
+			return errors.New("-node-meta keys must not be empty")
+		}
+	}
+	if net.ParseIP(c.BindAddr) == nil {
+		return fmt.Errorf("-bind %q is not an IP address", c.BindAddr)
+	}
+	if c.AdvertiseAddr != "" {
+		if ip := net.ParseIP(c.AdvertiseAddr); ip == nil || ip.IsUnspecified() {
+			return fmt.Errorf("-advertise %q is not a specific IP address", c.AdvertiseAddr)
+		}
+	}
+	clients := strings.Fields(c.ClientAddr)
+	if len(clients) == 0 {
+		return errors.New("-client must list at least one IP address")
+	}
+	for _, a := range clients {
+		if net.ParseIP(a) == nil {
+			return fmt.Errorf("-client %q is not an IP address", a)
+		}
+	}
+	if err := c.validatePorts(clients); err != nil {
+		return err
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "trace", "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("-log-level %q is not one of trace, debug, info, warn, error", c.LogLevel)
+	}
+	switch {
+	case c.Performance.RaftMultiplier < 1 || c.Performance.RaftMultiplier > 10:
+		return fmt.Errorf("-raft-multiplier must be between 1 and 10, got %d", c.Performance.RaftMultiplier)
+	case c.RetryInterval <= 0:
+		return fmt.Errorf("-retry-interval must be positive, got %s", c.RetryInterval)
+	case c.RetryMax < 0:
+		return fmt.Errorf("-retry-max must not be negative, got %d", c.RetryMax)
+	case c.Autopilot.DeadServerGrace < 0:
+		return fmt.Errorf("autopilot.dead_server_grace must not be negative, got %s", c.Autopilot.DeadServerGrace)
+	case c.Limits.HTTPMaxConnsPerClient < 0:
+		return fmt.Errorf("limits.http_max_conns_per_client must not be negative, got %d", c.Limits.HTTPMaxConnsPerClient)
+	}
+	return nil
+}
+
+// validatePorts checks port ranges, then that no two enabled listeners
+// share a port on overlapping addresses: HTTP and DNS listen on the client
+// addresses, Serf LAN and server RPC on BindAddr.
+func (c *Config) validatePorts(clients []string) error {
+	type listener struct {
+		flag     string
+		port     int
+		addrs    []string
+		optional bool // a negative port disables it
+	}
+	ls := []listener{
+		{"-http-port", c.Ports.HTTP, clients, true},
+		{"-dns-port", c.Ports.DNS, clients, true},
+		{"-serf-lan-port", c.Ports.SerfLAN, []string{c.BindAddr}, false},
+		{"-server-port", c.Ports.Server, []string{c.BindAddr}, false},
+	}
+	for _, l := range ls {
+		if (l.port < 1 || l.port > 65535) && !(l.optional && l.port < 0) {
+			if l.optional {
+				return fmt.Errorf("%s must be between 1 and 65535, or -1 to disable, got %d", l.flag, l.port)
+			}
+			return fmt.Errorf("%s must be between 1 and 65535, got %d", l.flag, l.port)
+		}
+	}
+	for i, a := range ls {
+		for _, b := range ls[i+1:] {
+			if a.port > 0 && a.port == b.port && overlap(a.addrs, b.addrs) {
+				return fmt.Errorf("%s and %s are both %d on the same address", a.flag, b.flag, a.port)
+			}
+		}
+	}
+	return nil
+}
+
+// overlap reports whether listening on every address of a and of b would
+// collide: an address in common, or an unspecified address on either side.
+func overlap(a, b []string) bool {
+	for _, x := range a {
+		for _, y := range b {
+			ix, iy := net.ParseIP(x), net.ParseIP(y)
+			if ix.Equal(iy) || ix.IsUnspecified() || iy.IsUnspecified() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkName rejects an empty name, one longer than a DNS label (63), or one
+// with characters ok rejects, listing them.
+func checkName(flag, name string, ok func(rune) bool) error {
+	if name == "" {
+		return fmt.Errorf("%s must not be empty", flag)
+	}
+	if len(name) > 63 {
+		return fmt.Errorf("%s %q is longer than 63 characters", flag, name)
+	}
+	var bad []rune
+	for _, r := range name {
+		if !ok(r) && !strings.ContainsRune(string(bad), r) {
+			bad = append(bad, r)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%s %q contains characters not allowed in DNS names: %q", flag, name, string(bad))
+	}
+	return nil
+}
+
+// isDNSChar reports whether r may appear in a DNS label.
+func isDNSChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-'
+}
+
+// isUUID reports whether s has the 8-4-4-4-12 hexadecimal UUID form.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, r := range s {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if r != '-' {
+				return false
+			}
+		} else if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,64 @@
+package command
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/hashicorp/cli"
+	"github.com/shoalproject/shoal/version"
+)
+
+// Commands returns the factories for every shoal sub-command that talks to
+// an agent, keyed by their (space-separated) command path. Each factory
+// builds a fresh command writing to ui.
+//
+// "agent" is not listed here: it lives elsewhere in this package and is
+// passed to Run, which registers it next to these.
+func Commands(ui cli.Ui) map[string]cli.CommandFactory {
+	return map[string]cli.CommandFactory{
+		"members":     func() (cli.Command, error) { return newMembersCommand(ui), nil },
+		"join":        func() (cli.Command, error) { return newJoinCommand(ui), nil },
+		"leave":       func() (cli.Command, error) { return newLeaveCommand(ui), nil },
+		"force-leave": func() (cli.Command, error) { return newForceLeaveCommand(ui), nil },
+		"info":        func() (cli.Command, error) { return newInfoCommand(ui), nil },
+		"version":     func() (cli.Command, error) { return newVersionCommand(ui), nil },
+
+		"operator":                  func() (cli.Command, error) { return newOperatorCommand(), nil },
+		"operator raft":             func() (cli.Command, error) { return newOperatorRaftCommand(), nil },
+		"operator raft list-peers":  func() (cli.Command, error) { return newRaftListPeersCommand(ui), nil },
+		"operator raft remove-peer": func() (cli.Command, error) { return newRaftRemovePeerCommand(ui), nil },
+	}
+}
+
+// Run runs the shoal CLI with args (os.Args without the program name) and
+// returns the process exit code. Command output goes to stdout, errors to
+// stderr, help and version text to stderr. If agentCmd is non-nil it is
+// registered as the "agent" command.
+func Run(args []string, agentCmd cli.CommandFactory) int {
+	ui := &cli.BasicUi{Reader: os.Stdin, Writer: os.Stdout, ErrorWriter: os.Stderr}
+	return run(args, agentCmd, ui, os.Stderr)
+}
+
+// run is Run with its UI and help destination injected for tests.
+func run(args []string, agentCmd cli.CommandFactory, ui cli.Ui, helpWriter io.Writer) int {
+	commands := Commands(ui)
+	if agentCmd != nil {
+		commands["agent"] = agentCmd
+	}
+	c := &cli.CLI{
+		Name:        "shoal",
+		Version:     version.String(),
+		Args:        args,
+		Commands:    commands,
+		HelpFunc:    cli.BasicHelpFunc("shoal"),
+		HelpWriter:  helpWriter,
+		ErrorWriter: helpWriter,
+	}
+	code, err := c.Run()
+	if err != nil {
+		ui.Error(fmt.Sprintf("Error executing CLI: %v", err))
+		return 1
+	}
+	return code
+}

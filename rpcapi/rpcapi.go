@@ -1,0 +1,128 @@
+// Package rpcapi defines the envelopes of the server RPC endpoints: the
+// query options and metadata every read carries (Consul's consistency modes
+// and blocking-query parameters), the write envelope, and the argument and
+// reply types that wrap the kv and catalog packages' own types.
+//
+// It is plain data shared by the agent (caller) and the server (callee).
+package rpcapi
+
+import (
+	"errors"
+	"net/rpc"
+	"time"
+)
+
+// ErrNoLeader is returned when no server is leader within the hold timeout.
+// Its text is Consul's, which some tools match.
+var ErrNoLeader = errors.New("No cluster leader")
+
+// IsErrNoLeader reports whether err is ErrNoLeader, also when it crossed an
+// RPC boundary (net/rpc carries errors as their text only).
+func IsErrNoLeader(err error) bool {
+	if errors.Is(err, ErrNoLeader) {
+		return true
+	}
+	var se rpc.ServerError
+	return errors.As(err, &se) && string(se) == ErrNoLeader.Error()
+}
+
+// Consistency levels reported in QueryMeta and X-Consul-Effective-Consistency.
+const (
+	ConsistencyDefault    = "leader"
+	ConsistencyStale      = "stale"
+	ConsistencyConsistent = "consistent"
+)
+
+// RPCInfo is what the forwarding layer needs to know about any request.
+type RPCInfo interface {
+	// IsRead reports whether the request only reads.
+	IsRead() bool
+	// AllowStaleRead reports whether any server may answer it.
+	AllowStaleRead() bool
+}
+
+// QueryOptions are carried by every read.
+type QueryOptions struct {
+	Datacenter string
+	// MinQueryIndex makes the read block until the result's index exceeds it.
+	MinQueryIndex uint64
+	// MaxQueryTime bounds the block (server default 5 min, max 10 min).
+	MaxQueryTime time.Duration
+	// AllowStale lets any server answer (?stale).
+	AllowStale bool
+	// RequireConsistent makes the leader verify its leadership first (?consistent).
+	RequireConsistent bool
+}
+
+// IsRead implements RPCInfo.
+func (q *QueryOptions) IsRead() bool { return true }
+
+// AllowStaleRead implements RPCInfo.
+func (q *QueryOptions) AllowStaleRead() bool { return q.AllowStale }
+
+// Query is implemented by every read request (through QueryOptions).
+type Query interface {
+	Options() *QueryOptions
+}
+
+// Options implements Query.
+func (q *QueryOptions) Options() *QueryOptions { return q }
+
+// QueryMeta is returned with every read.
+type QueryMeta struct {
+	// Index is the Raft index of the data's last change (X-Consul-Index).
+	Index uint64
+	// LastContact is the answering server's time since it last heard from
+	// the leader; 0 on the leader (X-Consul-LastContact).
+	LastContact time.Duration
+	// KnownLeader reports whether the answering server knew a leader.
+	KnownLeader bool
+	// ConsistencyLevel is how the read was served.
+	ConsistencyLevel string
+}
+
+// WriteRequest is carried by every write.
+type WriteRequest struct {
+	Datacenter string
+}
+
+// IsRead implements RPCInfo.
+func (w *WriteRequest) IsRead() bool { return false }
+
+// AllowStaleRead implements RPCInfo.
+func (w *WriteRequest) AllowStaleRead() bool { return false }
+
+// DCRequest is a read with no arguments beyond the query options.
+type DCRequest struct {
+	QueryOptions
+}
+
+// RaftServer is one entry of the Raft configuration, shaped as Consul's
+// /v1/operator/raft/configuration.
+type RaftServer struct {
+	ID              string
+	Node            string
+	Address         string
+	Leader          bool
+	ProtocolVersion string
+	Voter           bool
+}
+
+// RaftConfiguration answers Operator.RaftGetConfiguration.
+type RaftConfiguration struct {
+	Servers []*RaftServer
+	Index   uint64
+}
+
+// RaftRemovePeerRequest names a peer by ID or address.
+type RaftRemovePeerRequest struct {
+	WriteRequest
+	ID      string
+	Address string
+}
+
+// RaftStats answers Status.RaftStats, used before bootstrapping.
+type RaftStats struct {
+	LastIndex uint64
+	Peers     int
+}

@@ -1,0 +1,109 @@
+// Package server runs Shoal's servers and the server-facing half of client
+// agents: Raft over the FSM, Serf LAN membership, the RPC listener on the
+// server port (shared with the Raft transport), request forwarding to the
+// leader, and the leader's duties (membership reconcile, Raft peer
+// management, bootstrap).
+//
+// It knows nothing of HTTP: the agent calls it through RPC.
+package server
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Config configures a Server or a Client. Zero values take the defaults
+// stated on each field.
+type Config struct {
+	// NodeName is this node's unique name. Required.
+	NodeName string
+	// NodeID is this node's UUID, used as its Raft server ID. Required.
+	NodeID string
+	// Datacenter. Default "dc1".
+	Datacenter string
+	// DataDir holds the Raft log, stable store, snapshots and the Serf
+	// snapshot. Empty means in memory (dev mode only).
+	DataDir string
+	// Bootstrap makes a server elect itself alone at first start.
+	Bootstrap bool
+	// BootstrapExpect is the number of servers to wait for before
+	// bootstrapping. 0 disables.
+	BootstrapExpect int
+
+	// BindAddr and SerfPort are where Serf listens.
+	BindAddr string
+	SerfPort int
+	// AdvertiseAddr is the address other nodes reach this one at. Default BindAddr.
+	AdvertiseAddr string
+	// RPCPort is where a server listens for RPC and Raft. Default 8300.
+	RPCPort int
+
+	// RaftMultiplier scales Raft's timing (1 = Raft's LAN defaults). Default 1.
+	RaftMultiplier int
+	// RaftTimeoutOverride, when non-zero, sets Raft's heartbeat and election
+	// timeouts directly (dev mode and tests use short ones).
+	RaftTimeoutOverride time.Duration
+
+	// CleanupDeadServers removes servers failed for DeadServerGrace from the
+	// Raft configuration, keeping a quorum of healthy voters.
+	CleanupDeadServers bool
+	// DeadServerGrace. Default 2m.
+	DeadServerGrace time.Duration
+	// ReconcileInterval is the period of the leader's full membership
+	// reconcile. Default 60s.
+	ReconcileInterval time.Duration
+	// RPCHoldTimeout is how long a request waits for a leader. Default 7s.
+	RPCHoldTimeout time.Duration
+
+	// Logger. Default: hclog's default logger.
+	Logger hclog.Logger
+}
+
+// withDefaults returns c with defaults filled in.
+func (c Config) withDefaults() Config {
+	if c.Datacenter == "" {
+		c.Datacenter = "dc1"
+	}
+	if c.AdvertiseAddr == "" {
+		c.AdvertiseAddr = c.BindAddr
+	}
+	if c.RPCPort == 0 {
+		c.RPCPort = 8300
+	}
+	if c.RaftMultiplier == 0 {
+		c.RaftMultiplier = 1
+	}
+	if c.DeadServerGrace == 0 {
+		c.DeadServerGrace = 2 * time.Minute
+	}
+	if c.ReconcileInterval == 0 {
+		c.ReconcileInterval = 60 * time.Second
+	}
+	if c.RPCHoldTimeout == 0 {
+		c.RPCHoldTimeout = 7 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = hclog.Default()
+	}
+	return c
+}
+
+// validate reports the first problem with c.
+func (c Config) validate() error {
+	switch {
+	case c.NodeName == "":
+		return errors.New("server: node name is required")
+	case c.NodeID == "":
+		return errors.New("server: node ID is required")
+	case c.BindAddr == "":
+		return errors.New("server: bind address is required")
+	case c.Bootstrap && c.BootstrapExpect > 0:
+		return errors.New("server: bootstrap and bootstrap-expect are exclusive")
+	case c.RaftMultiplier < 1 || c.RaftMultiplier > 10:
+		return fmt.Errorf("server: raft multiplier %d outside 1..10", c.RaftMultiplier)
+	}
+	return nil
+}

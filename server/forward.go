@@ -1,0 +1,163 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+	metrics "github.com/hashicorp/go-metrics"
+	"github.com/shoalproject/shoal/rpcapi"
+	"github.com/shoalproject/shoal/state"
+)
+
+// errNotLeader is returned by Raft writes attempted on a non-leader; the
+// forwarding loop retries them on the new leader.
+var errNotLeader = errors.New("not leader")
+
+// errNotReady means this leader has not yet applied its predecessors' log.
+var errNotReady = errors.New("leader not ready for consistent reads")
+
+// forward decides where a request runs. It returns handled=false when this
+// server must serve it; otherwise it has forwarded it to the leader (and
+// returns the leader's error). It waits up to RPCHoldTimeout for a leader.
+func (s *Server) forward(method string, info rpcapi.RPCInfo, args, reply any) (handled bool, err error) {
+	if info.IsRead() && info.AllowStaleRead() {
+		return false, nil
+	}
+	deadline := time.Now().Add(s.cfg.RPCHoldTimeout)
+	for attempt := 0; ; attempt++ {
+		if s.IsLeader() {
+			if !info.IsRead() || s.readyForReads.Load() {
+				return false, nil
+			}
+		} else if addr, _ := s.raft.LeaderWithID(); addr != "" {
+			ctx, cancel := s.callContext(args)
+			err := s.pool.RPC(ctx, string(addr), method, args, reply)
+			cancel()
+			if err == nil || !retryable(info, err) {
+				return true, err
+			}
+		}
+		if time.Now().After(deadline) {
+			return true, rpcapi.ErrNoLeader
+		}
+		select {
+		case <-time.After(retryDelay(attempt)):
+		case <-s.shutdownCh:
+			return true, errShutdown
+		}
+	}
+}
+
+// callContext bounds a forwarded call: blocking queries get their wait plus
+// slack, everything else the RPC timeout.
+func (s *Server) callContext(args any) (context.Context, context.CancelFunc) {
+	d := rpcTimeout
+	if q, ok := args.(rpcapi.Query); ok {
+		if o := q.Options(); o.MinQueryIndex > 0 {
+			d = maxQueryTime(o) + maxQueryTime(o)/16 + rpcTimeout
+		}
+	}
+	return context.WithTimeout(context.Background(), d)
+}
+
+// retryable reports whether a failed forward may be sent again: a leader
+// change always; a broken connection for reads, and for writes only when
+// nothing was sent.
+func retryable(info rpcapi.RPCInfo, err error) bool {
+	if rpcapi.IsErrNoLeader(err) || errors.Is(err, errDial) || isRemote(err, errNotLeader) || isRemote(err, errNotReady) {
+		return true
+	}
+	return info.IsRead() && !isServerError(err)
+}
+
+func retryDelay(attempt int) time.Duration {
+	base := time.Duration(min(10<<attempt, 200)) * time.Millisecond
+	return base/2 + rand.N(base/2+1)
+}
+
+// Query timing, as Consul's: a blocking query waits 5 min by default, at
+// most 10 min, plus up to 1/16 of jitter so that many watchers spread out.
+const (
+	defaultQueryTime = 5 * time.Minute
+	maxQueryTimeCap  = 10 * time.Minute
+)
+
+func maxQueryTime(o *rpcapi.QueryOptions) time.Duration {
+	d := o.MaxQueryTime
+	if d <= 0 {
+		d = defaultQueryTime
+	}
+	return min(d, maxQueryTimeCap)
+}
+
+// queryFn runs one read against the store, adds what it read to ws and
+// fills in the reply (including meta.Index).
+type queryFn func(ws memdb.WatchSet, st *state.Store) error
+
+// blockingQuery serves a read: it verifies leadership for consistent
+// reads, then runs fn, and while the result's index has not passed the
+// caller's MinQueryIndex, waits on the watch set for a change and runs it
+// again — never polling.
+func (s *Server) blockingQuery(opts *rpcapi.QueryOptions, meta *rpcapi.QueryMeta, fn queryFn) error {
+	defer metrics.MeasureSince([]string{"rpc", "query"}, time.Now())
+	if opts.RequireConsistent {
+		if err := s.raft.VerifyLeader().Error(); err != nil {
+			return rpcapi.ErrNoLeader
+		}
+	}
+	var ctx context.Context = context.Background()
+	if opts.MinQueryIndex > 0 {
+		wait := maxQueryTime(opts)
+		wait += rand.N(wait/16 + 1)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, wait)
+		defer cancel()
+		go func() {
+			select {
+			case <-s.shutdownCh:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	for {
+		ws := memdb.NewWatchSet()
+		st := s.State()
+		ws.Add(st.AbandonCh())
+		if err := fn(ws, st); err != nil {
+			return err
+		}
+		s.setQueryMeta(opts, meta)
+		if meta.Index < 1 {
+			meta.Index = 1
+		}
+		if opts.MinQueryIndex == 0 || meta.Index > opts.MinQueryIndex {
+			return nil
+		}
+		if err := ws.WatchCtx(ctx); err != nil {
+			return nil // timed out: answer with the current result
+		}
+	}
+}
+
+func (s *Server) setQueryMeta(opts *rpcapi.QueryOptions, meta *rpcapi.QueryMeta) {
+	leader, _ := s.raft.LeaderWithID()
+	meta.KnownLeader = leader != ""
+	switch {
+	case s.IsLeader():
+		meta.LastContact = 0
+	default:
+		meta.LastContact = time.Since(s.raft.LastContact())
+	}
+	switch {
+	case opts.AllowStale:
+		meta.ConsistencyLevel = rpcapi.ConsistencyStale
+	case opts.RequireConsistent:
+		meta.ConsistencyLevel = rpcapi.ConsistencyConsistent
+	default:
+		meta.ConsistencyLevel = rpcapi.ConsistencyDefault
+	}
+}

@@ -1,0 +1,267 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/rpc"
+	"reflect"
+	"sync"
+	"time"
+
+	msgpackrpc "github.com/hashicorp/net-rpc-msgpackrpc/v2"
+	"github.com/hashicorp/raft"
+	"github.com/shoalproject/shoal/state"
+)
+
+// The first byte of every connection to the server port says what follows.
+const (
+	connRaft byte = 0x01 // Raft transport
+	connRPC  byte = 0x02 // net/rpc with the msgpack codec, multiplexed by call sequence
+)
+
+// rpcTimeout bounds dialing and a non-blocking call.
+const rpcTimeout = 10 * time.Second
+
+// raftLayer is the raft.StreamLayer that shares the server port: it is fed
+// the connections whose first byte is connRaft and dials with that byte.
+type raftLayer struct {
+	addr   net.Addr
+	connCh chan net.Conn
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+func newRaftLayer(addr net.Addr) *raftLayer {
+	return &raftLayer{addr: addr, connCh: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+// handoff passes an accepted Raft connection to the transport.
+func (l *raftLayer) handoff(c net.Conn) {
+	select {
+	case l.connCh <- c:
+	case <-l.closed:
+		c.Close()
+	}
+}
+
+func (l *raftLayer) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.connCh:
+		return c, nil
+	case <-l.closed:
+		return nil, errors.New("raft layer closed")
+	}
+}
+
+func (l *raftLayer) Close() error {
+	l.closeOnce.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *raftLayer) Addr() net.Addr { return l.addr }
+
+func (l *raftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", string(address), timeout)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Write([]byte{connRaft}); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// serveListener accepts connections on the server port until it is closed.
+func (s *Server) serveListener() {
+	for {
+		c, err := s.listener.Accept()
+		if err != nil {
+			select {
+			case <-s.shutdownCh:
+				return
+			default:
+			}
+			s.logger.Error("rpc accept failed", "error", err)
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		go s.handleConn(c)
+	}
+}
+
+func (s *Server) handleConn(c net.Conn) {
+	_ = c.SetReadDeadline(time.Now().Add(rpcTimeout))
+	var b [1]byte
+	if _, err := io.ReadFull(c, b[:]); err != nil {
+		c.Close()
+		return
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	switch b[0] {
+	case connRaft:
+		s.raftLayer.handoff(c)
+	case connRPC:
+		s.trackConn(c)
+		defer s.untrackConn(c)
+		s.rpcServer.ServeCodec(msgpackrpc.NewCodecFromHandle(true, true, c, state.MsgpackHandle()))
+	default:
+		s.logger.Warn("unknown connection type", "byte", b[0], "remote", c.RemoteAddr())
+		c.Close()
+	}
+}
+
+func (s *Server) trackConn(c net.Conn) {
+	s.connsMu.Lock()
+	s.conns[c] = struct{}{}
+	s.connsMu.Unlock()
+}
+
+func (s *Server) untrackConn(c net.Conn) {
+	s.connsMu.Lock()
+	delete(s.conns, c)
+	s.connsMu.Unlock()
+}
+
+// connPool keeps one multiplexed RPC connection per server address: net/rpc
+// runs concurrent calls over it, matched by sequence number.
+type connPool struct {
+	mu      sync.Mutex
+	clients map[string]*rpc.Client
+	closed  bool
+}
+
+func newConnPool() *connPool { return &connPool{clients: map[string]*rpc.Client{}} }
+
+// errDial marks a failure to reach a server: nothing was sent, so any
+// request may be retried elsewhere.
+var errDial = errors.New("dial failed")
+
+func (p *connPool) client(ctx context.Context, addr string) (*rpc.Client, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, fmt.Errorf("%w: pool closed", errDial)
+	}
+	if c, ok := p.clients[addr]; ok {
+		return c, nil
+	}
+	d := net.Dialer{Timeout: rpcTimeout}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", errDial, addr, err)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+		_ = tc.SetKeepAlive(true)
+	}
+	if _, err := conn.Write([]byte{connRPC}); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("%w: %s: %w", errDial, addr, err)
+	}
+	c := rpc.NewClientWithCodec(msgpackrpc.NewCodecFromHandle(true, true, conn, state.MsgpackHandle()))
+	p.clients[addr] = c
+	return c, nil
+}
+
+func (p *connPool) drop(addr string, c *rpc.Client) {
+	p.mu.Lock()
+	if p.clients[addr] == c {
+		delete(p.clients, addr)
+	}
+	p.mu.Unlock()
+	c.Close()
+}
+
+// RPC calls method on the server at addr. It returns an error if ctx is
+// done first; reply must then not be read.
+func (p *connPool) RPC(ctx context.Context, addr, method string, args, reply any) error {
+	c, err := p.client(ctx, addr)
+	if err != nil {
+		return err
+	}
+	call := c.Go(method, args, reply, make(chan *rpc.Call, 1))
+	select {
+	case <-call.Done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := call.Error; err != nil {
+		var se rpc.ServerError
+		if !errors.As(err, &se) {
+			// The connection broke: drop it so the next call redials.
+			p.drop(addr, c)
+		}
+		return err
+	}
+	return nil
+}
+
+func (p *connPool) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for addr, c := range p.clients {
+		c.Close()
+		delete(p.clients, addr)
+	}
+}
+
+// inmemCodec serves one in-process call without serialisation: it hands
+// the caller's args to the endpoint and copies the endpoint's reply back.
+type inmemCodec struct {
+	method string
+	args   any
+	reply  any
+	err    error
+}
+
+func (c *inmemCodec) ReadRequestHeader(req *rpc.Request) error {
+	req.ServiceMethod = c.method
+	return nil
+}
+
+func (c *inmemCodec) ReadRequestBody(args any) error {
+	if args == nil {
+		return nil
+	}
+	src := reflect.Indirect(reflect.ValueOf(c.args))
+	dst := reflect.Indirect(reflect.ValueOf(args))
+	dst.Set(src)
+	return nil
+}
+
+func (c *inmemCodec) WriteResponse(resp *rpc.Response, reply any) error {
+	if resp.Error != "" {
+		c.err = rpc.ServerError(resp.Error)
+		return nil
+	}
+	if reply != nil {
+		dst := reflect.Indirect(reflect.ValueOf(c.reply))
+		dst.Set(reflect.Indirect(reflect.ValueOf(reply)))
+	}
+	return nil
+}
+
+func (c *inmemCodec) Close() error { return nil }
+
+// isServerError reports whether err came from the remote endpoint (as
+// opposed to the connection).
+func isServerError(err error) bool {
+	var se rpc.ServerError
+	return errors.As(err, &se)
+}
+
+// isRemote reports whether err is target, locally or as the text of a
+// remote endpoint's error: net/rpc carries only the text across.
+func isRemote(err, target error) bool {
+	if errors.Is(err, target) {
+		return true
+	}
+	var se rpc.ServerError
+	return errors.As(err, &se) && string(se) == target.Error()
+}

@@ -1,0 +1,248 @@
+package server
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/raft"
+	"github.com/hashicorp/serf/serf"
+	"github.com/shoalproject/shoal/rpcapi"
+)
+
+// setupSerf starts this node's Serf LAN member.
+func setupSerf(cfg Config, tags map[string]string, eventCh chan serf.Event, kind string) (*serf.Serf, error) {
+	sc := serf.DefaultConfig()
+	sc.NodeName = cfg.NodeName
+	sc.Tags = tags
+	sc.EventCh = eventCh
+	sc.EnableNameConflictResolution = false
+	sc.Logger = cfg.Logger.Named("serf").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})
+	sc.LeavePropagateDelay = time.Second
+	mc := memberlist.DefaultLANConfig()
+	mc.Name = cfg.NodeName
+	mc.BindAddr = cfg.BindAddr
+	mc.BindPort = cfg.SerfPort
+	mc.AdvertiseAddr = cfg.AdvertiseAddr
+	mc.AdvertisePort = cfg.SerfPort
+	mc.Logger = cfg.Logger.Named("memberlist").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})
+	sc.MemberlistConfig = mc
+	if cfg.DataDir != "" {
+		dir := filepath.Join(cfg.DataDir, "serf")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		sc.SnapshotPath = filepath.Join(dir, "local.snapshot")
+		// A node restarted with its data dir rejoins the peers it knew.
+		sc.RejoinAfterLeave = false
+	}
+	s, err := serf.Create(sc)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// serverInfo is a server as seen through its Serf tags.
+type serverInfo struct {
+	Name       string
+	ID         string
+	Datacenter string
+	Addr       string // RPC/Raft address, host:port
+	Expect     int
+	Bootstrap  bool
+	Status     serf.MemberStatus
+}
+
+// parseServer reports whether m is a Shoal server and its details.
+func parseServer(m serf.Member) (serverInfo, bool) {
+	if m.Tags["role"] != "server" {
+		return serverInfo{}, false
+	}
+	port, err := strconv.Atoi(m.Tags["port"])
+	if err != nil {
+		return serverInfo{}, false
+	}
+	expect, _ := strconv.Atoi(m.Tags["expect"])
+	return serverInfo{
+		Name:       m.Name,
+		ID:         m.Tags["id"],
+		Datacenter: m.Tags["dc"],
+		Addr:       net.JoinHostPort(m.Addr.String(), strconv.Itoa(port)),
+		Expect:     expect,
+		Bootstrap:  m.Tags["bootstrap"] == "1",
+		Status:     m.Status,
+	}, true
+}
+
+// memberSet tracks the servers Serf knows and when members failed.
+type memberSet struct {
+	mu       sync.Mutex
+	byName   map[string]serverInfo
+	failedAt map[string]time.Time
+}
+
+func newMemberSet() *memberSet {
+	return &memberSet{byName: map[string]serverInfo{}, failedAt: map[string]time.Time{}}
+}
+
+// update records a member event and reports the server it concerns, if any.
+func (ms *memberSet) update(m serf.Member, now time.Time) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	switch m.Status {
+	case serf.StatusFailed:
+		if _, ok := ms.failedAt[m.Name]; !ok {
+			ms.failedAt[m.Name] = now
+		}
+	default:
+		delete(ms.failedAt, m.Name)
+	}
+	info, ok := parseServer(m)
+	if !ok {
+		return
+	}
+	if m.Status == serf.StatusLeft || m.Status == serf.StatusNone {
+		delete(ms.byName, m.Name)
+		return
+	}
+	ms.byName[m.Name] = info
+}
+
+func (ms *memberSet) remove(name string) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	delete(ms.byName, name)
+	delete(ms.failedAt, name)
+}
+
+// servers lists the alive servers of datacenter dc.
+func (ms *memberSet) servers(dc string) []serverInfo {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	var out []serverInfo
+	for _, s := range ms.byName {
+		if s.Datacenter == dc && s.Status == serf.StatusAlive {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// failedSince reports when member name was seen failing, if it is failed.
+func (ms *memberSet) failedSince(name string) (time.Time, bool) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	t, ok := ms.failedAt[name]
+	return t, ok
+}
+
+// serfEventLoop tracks members, feeds the leader's reconcile queue and
+// bootstraps Raft when enough servers are seen.
+func (s *Server) serfEventLoop() {
+	for {
+		select {
+		case e := <-s.eventCh:
+			me, ok := e.(serf.MemberEvent)
+			if !ok {
+				continue
+			}
+			now := time.Now()
+			for _, m := range me.Members {
+				if me.Type == serf.EventMemberReap {
+					m.Status = serf.StatusNone
+					s.members.remove(m.Name)
+				} else {
+					s.members.update(m, now)
+				}
+				if s.IsLeader() {
+					select {
+					case s.reconcileCh <- m:
+					default: // the periodic full reconcile catches up
+					}
+				}
+			}
+			if me.Type == serf.EventMemberJoin && s.cfg.BootstrapExpect > 0 && !s.bootstrapped.Load() {
+				s.maybeBootstrap()
+			}
+		case <-s.shutdownCh:
+			return
+		}
+	}
+}
+
+// maybeBootstrap bootstraps Raft with every server seen once
+// BootstrapExpect of them are alive and none of them already has Raft state.
+func (s *Server) maybeBootstrap() {
+	if s.raft.LastIndex() > 0 {
+		s.logger.Info("raft has existing state: not bootstrapping")
+		s.bootstrapped.Store(true)
+		return
+	}
+	servers := s.members.servers(s.cfg.Datacenter)
+	for _, srv := range servers {
+		if srv.Expect != 0 && srv.Expect != s.cfg.BootstrapExpect {
+			s.logger.Error("servers disagree on bootstrap-expect: not bootstrapping",
+				"server", srv.Name, "expect", srv.Expect, "mine", s.cfg.BootstrapExpect)
+			return
+		}
+		if srv.Bootstrap {
+			s.logger.Error("a server runs with -bootstrap: not bootstrapping", "server", srv.Name)
+			return
+		}
+	}
+	if len(servers) < s.cfg.BootstrapExpect {
+		s.logger.Debug("waiting for servers to bootstrap", "seen", len(servers), "expect", s.cfg.BootstrapExpect)
+		return
+	}
+	// Ask each peer for its Raft state: a server that already has a log
+	// belongs to a formed cluster, which will add us as a voter instead.
+	conf := raft.Configuration{}
+	for _, srv := range servers {
+		if srv.Name != s.cfg.NodeName {
+			var stats rpcapi.RaftStats
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			err := s.pool.RPC(ctx, srv.Addr, "Status.RaftStats", &struct{}{}, &stats)
+			cancel()
+			if err != nil {
+				s.logger.Warn("cannot query server before bootstrap; will retry", "server", srv.Name, "error", err)
+				s.retryBootstrapLater()
+				return
+			}
+			if stats.LastIndex > 0 {
+				s.logger.Info("a server already has raft state: not bootstrapping", "server", srv.Name)
+				s.bootstrapped.Store(true)
+				return
+			}
+		}
+		conf.Servers = append(conf.Servers, raft.Server{
+			ID: raft.ServerID(srv.ID), Address: raft.ServerAddress(srv.Addr), Suffrage: raft.Voter})
+	}
+	if err := s.raft.BootstrapCluster(conf).Error(); err != nil {
+		s.logger.Error("bootstrap failed", "error", err)
+		return
+	}
+	s.logger.Info("bootstrapped raft", "servers", len(conf.Servers))
+	s.bootstrapped.Store(true)
+}
+
+// retryBootstrapLater re-runs maybeBootstrap after a short delay, since a
+// peer that did not answer may not send another join event.
+func (s *Server) retryBootstrapLater() {
+	go func() {
+		select {
+		case <-time.After(time.Second):
+			select {
+			case s.eventCh <- serf.MemberEvent{Type: serf.EventMemberJoin}:
+			case <-s.shutdownCh:
+			}
+		case <-s.shutdownCh:
+		}
+	}()
+}

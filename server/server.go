@@ -1,0 +1,385 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/rpc"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	metrics "github.com/hashicorp/go-metrics"
+	"github.com/hashicorp/raft"
+	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/serf/serf"
+	"github.com/shoalproject/shoal/server/fsm"
+	"github.com/shoalproject/shoal/state"
+)
+
+// Server is a Shoal server: a Raft voter over the FSM, a Serf LAN member
+// and the RPC endpoints.
+type Server struct {
+	cfg    Config
+	logger hclog.Logger
+
+	fsm           *fsm.FSM
+	raft          *raft.Raft
+	raftLayer     *raftLayer
+	raftTransport *raft.NetworkTransport
+	raftWAL       *wal.WAL // nil in memory
+	leaderNotify  chan bool
+
+	listener  net.Listener
+	rpcServer *rpc.Server
+	connsMu   sync.Mutex
+	conns     map[net.Conn]struct{}
+	pool      *connPool
+
+	members *memberSet
+	serf    *serf.Serf
+	eventCh chan serf.Event
+
+	// readyForReads is set once this leader has applied everything
+	// committed before its term (a Raft barrier); default-mode reads wait
+	// for it. Consul does not, and serves stale reads (hashicorp/consul#2644).
+	readyForReads atomic.Bool
+	reconcileCh   chan serf.Member
+	bootstrapped  atomic.Bool
+
+	leaveOnce    sync.Once
+	shutdownOnce sync.Once
+	shutdownCh   chan struct{}
+	wg           sync.WaitGroup
+}
+
+// NewServer starts a server: the RPC listener, Raft, then Serf.
+func NewServer(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:          cfg,
+		logger:       cfg.Logger.Named("server"),
+		conns:        map[net.Conn]struct{}{},
+		pool:         newConnPool(),
+		members:      newMemberSet(),
+		eventCh:      make(chan serf.Event, 256),
+		reconcileCh:  make(chan serf.Member, 256),
+		leaderNotify: make(chan bool, 8),
+		shutdownCh:   make(chan struct{}),
+	}
+	var err error
+	if s.fsm, err = fsm.New(cfg.Logger); err != nil {
+		return nil, err
+	}
+	if err := s.setupRPC(); err != nil {
+		return nil, err
+	}
+	if err := s.setupRaft(); err != nil {
+		s.listener.Close()
+		return nil, err
+	}
+	tags := map[string]string{
+		"role": "server",
+		"dc":   cfg.Datacenter,
+		"id":   cfg.NodeID,
+		"port": strconv.Itoa(cfg.RPCPort),
+		"vsn":  "1",
+	}
+	if cfg.BootstrapExpect > 0 {
+		tags["expect"] = strconv.Itoa(cfg.BootstrapExpect)
+	}
+	if cfg.Bootstrap {
+		tags["bootstrap"] = "1"
+	}
+	if s.serf, err = setupSerf(cfg, tags, s.eventCh, "server"); err != nil {
+		s.Shutdown()
+		return nil, err
+	}
+	s.wg.Add(3)
+	go func() { defer s.wg.Done(); s.serveListener() }()
+	go func() { defer s.wg.Done(); s.serfEventLoop() }()
+	go func() { defer s.wg.Done(); s.monitorLeadership() }()
+	return s, nil
+}
+
+func (s *Server) setupRPC() error {
+	s.rpcServer = rpc.NewServer()
+	endpoints := map[string]any{
+		"Status":   &Status{s},
+		"Catalog":  &Catalog{s},
+		"KVS":      &KVS{s},
+		"Operator": &Operator{s},
+	}
+	for name, ep := range endpoints {
+		if err := s.rpcServer.RegisterName(name, ep); err != nil {
+			return fmt.Errorf("server: register %s endpoint: %w", name, err)
+		}
+	}
+	addr := net.JoinHostPort(s.cfg.BindAddr, strconv.Itoa(s.cfg.RPCPort))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("server: rpc listener: %w", err)
+	}
+	s.listener = ln
+	adv := &net.TCPAddr{IP: net.ParseIP(s.cfg.AdvertiseAddr), Port: s.cfg.RPCPort}
+	s.raftLayer = newRaftLayer(adv)
+	return nil
+}
+
+func (s *Server) raftConfig() *raft.Config {
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(s.cfg.NodeID)
+	rc.Logger = s.cfg.Logger.Named("raft")
+	rc.NotifyCh = s.leaderNotify
+	mult := time.Duration(s.cfg.RaftMultiplier)
+	rc.HeartbeatTimeout *= mult
+	rc.ElectionTimeout *= mult
+	rc.LeaderLeaseTimeout *= mult
+	if d := s.cfg.RaftTimeoutOverride; d > 0 {
+		rc.HeartbeatTimeout, rc.ElectionTimeout = d, d
+		rc.LeaderLeaseTimeout = d / 2
+	}
+	return rc
+}
+
+func (s *Server) setupRaft() error {
+	s.raftTransport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  s.raftLayer,
+		MaxPool: 3,
+		Timeout: rpcTimeout,
+		Logger:  s.cfg.Logger.Named("raft.transport"),
+	})
+	var (
+		logs   raft.LogStore
+		stable raft.StableStore
+		snaps  raft.SnapshotStore
+	)
+	if s.cfg.DataDir == "" {
+		store := raft.NewInmemStore()
+		logs, stable, snaps = store, store, raft.NewInmemSnapshotStore()
+	} else {
+		dir := filepath.Join(s.cfg.DataDir, "raft")
+		if err := os.MkdirAll(filepath.Join(dir, "wal"), 0o700); err != nil {
+			return fmt.Errorf("server: raft dir: %w", err)
+		}
+		w, err := wal.Open(filepath.Join(dir, "wal"),
+			wal.WithLogger(s.cfg.Logger.Named("raft.wal")),
+			wal.WithMetricsCollector(walMetrics{}))
+		if err != nil {
+			return fmt.Errorf("server: open raft log %s: %w", dir, err)
+		}
+		s.raftWAL = w
+		logs, stable = w, w
+		fss, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, s.cfg.Logger.Named("raft.snapshot"))
+		if err != nil {
+			return fmt.Errorf("server: raft snapshots: %w", err)
+		}
+		snaps = fss
+	}
+	rc := s.raftConfig()
+	if s.cfg.Bootstrap {
+		has, err := raft.HasExistingState(logs, stable, snaps)
+		if err != nil {
+			return fmt.Errorf("server: raft state: %w", err)
+		}
+		if !has {
+			conf := raft.Configuration{Servers: []raft.Server{{
+				ID: rc.LocalID, Address: s.raftTransport.LocalAddr(), Suffrage: raft.Voter}}}
+			if err := raft.BootstrapCluster(rc, logs, stable, snaps, s.raftTransport, conf); err != nil {
+				return fmt.Errorf("server: bootstrap: %w", err)
+			}
+		}
+		s.bootstrapped.Store(true)
+	}
+	r, err := raft.NewRaft(rc, s.fsm, logs, stable, snaps, s.raftTransport)
+	if err != nil {
+		return fmt.Errorf("server: start raft: %w", err)
+	}
+	s.raft = r
+	return nil
+}
+
+// walMetrics feeds raft-wal's counters into go-metrics (raft-wal's own
+// adapter uses the old armon/go-metrics path, a separate global sink).
+type walMetrics struct{}
+
+func (walMetrics) IncrementCounter(name string, delta uint64) {
+	metrics.IncrCounter([]string{"raft", "wal", name}, float32(delta))
+}
+
+func (walMetrics) SetGauge(name string, val uint64) {
+	metrics.SetGauge([]string{"raft", "wal", name}, float32(val))
+}
+
+// IsLeader reports whether this server is the Raft leader.
+func (s *Server) IsLeader() bool { return s.raft.State() == raft.Leader }
+
+// State is the FSM's state store, for local (stale) reads.
+func (s *Server) State() *state.Store { return s.fsm.State() }
+
+// LocalMember is this node's Serf member.
+func (s *Server) LocalMember() serf.Member { return s.serf.LocalMember() }
+
+// LANMembers lists the Serf LAN members.
+func (s *Server) LANMembers() []serf.Member { return s.serf.Members() }
+
+// JoinLAN joins the cluster through the given Serf addresses and reports
+// how many it reached.
+func (s *Server) JoinLAN(addrs []string) (int, error) { return s.serf.Join(addrs, true) }
+
+// RemoveFailedNode force-leaves a failed node; prune also forgets it.
+func (s *Server) RemoveFailedNode(node string, prune bool) error {
+	if prune {
+		return s.serf.RemoveFailedNodePrune(node)
+	}
+	return s.serf.RemoveFailedNode(node)
+}
+
+// RPC serves a call in process, forwarding as a remote call would. A write
+// that lost the race with a leadership change is retried within the hold
+// timeout.
+func (s *Server) RPC(ctx context.Context, method string, args, reply any) error {
+	deadline := time.Now().Add(s.cfg.RPCHoldTimeout)
+	for attempt := 0; ; attempt++ {
+		err := s.inmemRPC(ctx, method, args, reply)
+		if err == nil || !(isRemote(err, errNotLeader) || isRemote(err, errNotReady)) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-time.After(retryDelay(attempt)):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (s *Server) inmemRPC(ctx context.Context, method string, args, reply any) error {
+	codec := &inmemCodec{method: method, args: args, reply: reply}
+	done := make(chan error, 1)
+	go func() {
+		if err := s.rpcServer.ServeRequest(codec); err != nil {
+			done <- err
+			return
+		}
+		done <- codec.err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Stats describes the server for /v1/agent/self and `shoal info`.
+func (s *Server) Stats() map[string]map[string]string {
+	leader, _ := s.raft.LeaderWithID()
+	return map[string]map[string]string{
+		"consul": {
+			"server":        "true",
+			"leader":        strconv.FormatBool(s.IsLeader()),
+			"leader_addr":   string(leader),
+			"known_servers": strconv.Itoa(len(s.members.servers(s.cfg.Datacenter))),
+			"bootstrap":     strconv.FormatBool(s.cfg.Bootstrap),
+		},
+		"raft":     s.raft.Stats(),
+		"serf_lan": s.serf.Stats(),
+	}
+}
+
+// Leave leaves the cluster gracefully: a leader first removes itself from
+// the Raft configuration; a follower leaves Serf and waits (briefly) for the
+// leader to remove it.
+func (s *Server) Leave() error {
+	var err error
+	s.leaveOnce.Do(func() { err = s.leave() })
+	return err
+}
+
+func (s *Server) leave() error {
+	s.logger.Info("leaving cluster")
+	cf := s.raft.GetConfiguration()
+	numPeers := 0
+	if cf.Error() == nil {
+		for _, srv := range cf.Configuration().Servers {
+			if srv.Suffrage == raft.Voter {
+				numPeers++
+			}
+		}
+	}
+	isLeader := s.IsLeader()
+	if isLeader && numPeers > 1 {
+		if err := s.raft.RemoveServer(raft.ServerID(s.cfg.NodeID), 0, 0).Error(); err != nil {
+			s.logger.Error("failed to remove self from raft configuration", "error", err)
+		}
+	}
+	if err := s.serf.Leave(); err != nil {
+		s.logger.Error("serf leave failed", "error", err)
+	}
+	if !isLeader && numPeers > 1 {
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			if !s.inRaftConfig() {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+func (s *Server) inRaftConfig() bool {
+	cf := s.raft.GetConfiguration()
+	if cf.Error() != nil {
+		return true
+	}
+	for _, srv := range cf.Configuration().Servers {
+		if srv.ID == raft.ServerID(s.cfg.NodeID) {
+			return true
+		}
+	}
+	return false
+}
+
+// Shutdown stops the server without leaving: to other servers it looks
+// like a crash. It is safe to call more than once.
+func (s *Server) Shutdown() error {
+	s.shutdownOnce.Do(func() {
+		close(s.shutdownCh)
+		if s.serf != nil {
+			_ = s.serf.Shutdown()
+		}
+		if s.raft != nil {
+			if err := s.raft.Shutdown().Error(); err != nil {
+				s.logger.Warn("raft shutdown", "error", err)
+			}
+		}
+		s.raftLayer.Close()
+		if s.raftTransport != nil {
+			s.raftTransport.Close()
+		}
+		s.listener.Close()
+		s.connsMu.Lock()
+		for c := range s.conns {
+			c.Close()
+		}
+		s.connsMu.Unlock()
+		s.pool.Close()
+		s.wg.Wait()
+		if s.raftWAL != nil {
+			_ = s.raftWAL.Close()
+		}
+	})
+	return nil
+}
+
+// errShutdown is returned by calls made during shutdown.
+var errShutdown = errors.New("server shutting down")
