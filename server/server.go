@@ -17,6 +17,7 @@ import (
 	metrics "github.com/hashicorp/go-metrics"
 	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 	"github.com/hashicorp/serf/serf"
 	"github.com/shoalproject/shoal/server/fsm"
 	"github.com/shoalproject/shoal/state"
@@ -32,7 +33,8 @@ type Server struct {
 	raft          *raft.Raft
 	raftLayer     *raftLayer
 	raftTransport *raft.NetworkTransport
-	raftWAL       *wal.WAL // nil in memory
+	raftWAL       *wal.WAL           // nil in memory
+	raftMeta      *metadb.BoltMetaDB // the WAL's meta store; nil in memory
 	leaderNotify  chan bool
 
 	listener  net.Listener
@@ -170,7 +172,11 @@ func (s *Server) setupRaft() error {
 		if err := os.MkdirAll(filepath.Join(dir, "wal"), 0o700); err != nil {
 			return fmt.Errorf("server: raft dir: %w", err)
 		}
+		// raft-wal's Close leaves its meta database open (and locked), so
+		// the server owns it and closes it after the WAL.
+		s.raftMeta = &metadb.BoltMetaDB{}
 		w, err := wal.Open(filepath.Join(dir, "wal"),
+			wal.WithMetaStore(s.raftMeta),
 			wal.WithLogger(s.cfg.Logger.Named("raft.wal")),
 			wal.WithMetricsCollector(walMetrics{}))
 		if err != nil {
@@ -376,6 +382,9 @@ func (s *Server) Shutdown() error {
 		s.wg.Wait()
 		if s.raftWAL != nil {
 			_ = s.raftWAL.Close()
+		}
+		if s.raftMeta != nil {
+			_ = s.raftMeta.Close()
 		}
 	})
 	return nil
