@@ -31,3 +31,30 @@ type IndexedChecks struct {
 	QueryMeta
 	Checks []*catalog.HealthCheck
 }
+
+// ServiceSpecificRequest asks for the instances of one service: the
+// Health.ServiceNodes and Catalog.ServiceNodes endpoints.
+type ServiceSpecificRequest struct {
+	QueryOptions
+	ServiceName string
+	// ServiceTags keeps instances carrying every listed tag.
+	ServiceTags []string
+	// NodeMetaFilters keeps instances whose node has these meta values.
+	NodeMetaFilters map[string]string
+	// PassingOnly keeps instances whose checks all pass (?passing).
+	PassingOnly bool
+}
+
+// CheckServiceNode is one service instance with its node and the checks
+// of both (node-level checks and the instance's own).
+type CheckServiceNode struct {
+	Node    *catalog.Node
+	Service *catalog.Service
+	Checks  []*catalog.HealthCheck
+}
+
+// IndexedCheckServiceNodes answers Health.ServiceNodes.
+type IndexedCheckServiceNodes struct {
+	QueryMeta
+	Nodes []CheckServiceNode
+}
