@@ -1,0 +1,149 @@
+package e2e
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoalproject/shoal/internal/proccluster"
+	"github.com/shoalproject/shoal/internal/testcluster"
+)
+
+// startServers starts n server processes on 127.0.0.1..n and stops them
+// (by PID) when the test ends, printing their logs if it failed.
+func startServers(t *testing.T, n int) ([]*proccluster.Proc, proccluster.Ports) {
+	t.Helper()
+	fp := testcluster.FreePorts(t, 3)
+	ports := proccluster.Ports{HTTP: fp[0], Serf: fp[1], Server: fp[2]}
+	procs := proccluster.Servers(shoalBin, t.TempDir(), n, ports)
+	t.Cleanup(func() {
+		for _, p := range procs {
+			p.Kill9()
+			if t.Failed() {
+				t.Logf("---- %s log ----\n%s", p.Name, p.Log())
+			}
+		}
+	})
+	for _, p := range procs {
+		if err := p.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return procs, ports
+}
+
+func waitLeader(t *testing.T, procs []*proccluster.Proc, ports proccluster.Ports, timeout time.Duration) *proccluster.Proc {
+	t.Helper()
+	var leader *proccluster.Proc
+	testcluster.Eventually(t, timeout, func() error {
+		var err error
+		leader, err = proccluster.FindLeader(procs, ports.Server)
+		return err
+	})
+	return leader
+}
+
+func cli(t *testing.T, p *proccluster.Proc, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(shoalBin, args...)
+	cmd.Env = append(cmd.Environ(), "SHOAL_HTTP_ADDR="+p.HTTP, "CONSUL_HTTP_ADDR=")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func TestKillNineLeaderFailoverAndRejoin(t *testing.T) {
+	procs, ports := startServers(t, 3)
+	leader := waitLeader(t, procs, ports, 20*time.Second)
+
+	// The CLI sees three alive servers and three voters.
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		out, err := cli(t, leader, "members")
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		if n := strings.Count(out, "alive"); n != 3 {
+			return fmt.Errorf("members shows %d alive:\n%s", n, out)
+		}
+		return nil
+	})
+	out, err := cli(t, leader, "operator", "raft", "list-peers")
+	if err != nil || strings.Count(out, "true") != 3 || !strings.Contains(out, "leader") {
+		t.Fatalf("list-peers: %v\n%s", err, out)
+	}
+
+	if code, body, err := leader.Put("/v1/kv/before", "1"); err != nil || code != 200 {
+		t.Fatalf("put: %d %s %v", code, body, err)
+	}
+
+	start := time.Now()
+	leader.Kill9()
+	newLeader := waitLeader(t, procs, ports, 10*time.Second)
+	t.Logf("kill -9 of %s: new leader %s after %v", leader.Name, newLeader.Name, time.Since(start).Round(time.Millisecond))
+
+	// Writes through the survivors succeed.
+	for _, p := range procs {
+		if !p.Running() {
+			continue
+		}
+		testcluster.Eventually(t, 10*time.Second, func() error {
+			code, body, err := p.Put("/v1/kv/after-"+p.Name, "2")
+			if err != nil || code != 200 || strings.TrimSpace(body) != "true" {
+				return fmt.Errorf("put via %s: %d %q %v", p.Name, code, body, err)
+			}
+			return nil
+		})
+	}
+
+	// The killed server restarts from its data dir and catches up.
+	if err := leader.Start(); err != nil {
+		t.Fatal(err)
+	}
+	testcluster.Eventually(t, 20*time.Second, func() error {
+		for _, p := range procs {
+			if p == leader {
+				continue
+			}
+			code, body, err := leader.Get("/v1/kv/after-" + p.Name + "?stale&raw")
+			if err != nil || code != 200 || body != "2" {
+				return fmt.Errorf("restarted %s: after-%s = %d %q %v", leader.Name, p.Name, code, body, err)
+			}
+		}
+		code, body, err := leader.Get("/v1/kv/before?stale&raw")
+		if err != nil || code != 200 || body != "1" {
+			return fmt.Errorf("restarted %s: before = %d %q %v", leader.Name, code, body, err)
+		}
+		return nil
+	})
+	out, err = cli(t, newLeader, "operator", "raft", "list-peers")
+	if err != nil || strings.Count(out, "true") != 3 {
+		t.Fatalf("after rejoin, list-peers: %v\n%s", err, out)
+	}
+}
+
+func TestGracefulLeaveOnSIGTERM(t *testing.T) {
+	procs, ports := startServers(t, 3)
+	leader := waitLeader(t, procs, ports, 20*time.Second)
+	var leaver *proccluster.Proc
+	for _, p := range procs {
+		if p != leader {
+			leaver = p
+			break
+		}
+	}
+	leaver.Stop(15 * time.Second)
+	if !strings.Contains(leaver.Log(), "leaving cluster") {
+		t.Fatalf("SIGTERM did not leave gracefully:\n%s", leaver.Log())
+	}
+	testcluster.Eventually(t, 15*time.Second, func() error {
+		out, err := cli(t, leader, "operator", "raft", "list-peers")
+		if err != nil {
+			return err
+		}
+		if strings.Contains(out, leaver.Name+" ") || strings.Count(out, "true") != 2 {
+			return fmt.Errorf("raft configuration still holds %s:\n%s", leaver.Name, out)
+		}
+		return nil
+	})
+}
