@@ -108,7 +108,7 @@ func (s *Server) handleConn(c net.Conn) {
 	case connRPC:
 		s.trackConn(c)
 		defer s.untrackConn(c)
-		s.rpcServer.ServeCodec(msgpackrpc.NewCodecFromHandle(true, true, c, state.MsgpackHandle()))
+		s.rpcServer.ServeCodec(newCodec(c))
 	default:
 		s.logger.Warn("unknown connection type", "byte", b[0], "remote", c.RemoteAddr())
 		c.Close()
@@ -126,6 +126,20 @@ func (s *Server) untrackConn(c net.Conn) {
 	delete(s.conns, c)
 	s.connsMu.Unlock()
 }
+
+// codec is the msgpack RPC codec with a race-free Close: the library's
+// Close sets an unguarded flag that its reader goroutine reads, so closing
+// the connection itself (which fails the pending read) is used instead.
+type codec struct {
+	*msgpackrpc.MsgpackCodec
+	conn io.Closer
+}
+
+func newCodec(conn io.ReadWriteCloser) *codec {
+	return &codec{msgpackrpc.NewCodecFromHandle(true, true, conn, state.MsgpackHandle()), conn}
+}
+
+func (c *codec) Close() error { return c.conn.Close() }
 
 // connPool keeps one multiplexed RPC connection per server address: net/rpc
 // runs concurrent calls over it, matched by sequence number.
@@ -163,7 +177,7 @@ func (p *connPool) client(ctx context.Context, addr string) (*rpc.Client, error)
 		conn.Close()
 		return nil, fmt.Errorf("%w: %s: %w", errDial, addr, err)
 	}
-	c := rpc.NewClientWithCodec(msgpackrpc.NewCodecFromHandle(true, true, conn, state.MsgpackHandle()))
+	c := rpc.NewClientWithCodec(newCodec(conn))
 	p.clients[addr] = c
 	return c, nil
 }
