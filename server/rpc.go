@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	metrics "github.com/hashicorp/go-metrics"
 	msgpackrpc "github.com/hashicorp/net-rpc-msgpackrpc/v2"
 	"github.com/hashicorp/raft"
 	"github.com/shoalproject/shoal/state"
@@ -108,7 +109,7 @@ func (s *Server) handleConn(c net.Conn) {
 	case connRPC:
 		s.trackConn(c)
 		defer s.untrackConn(c)
-		s.rpcServer.ServeCodec(newCodec(c))
+		s.rpcServer.ServeCodec(serverCodec{newCodec(c)})
 	default:
 		s.logger.Warn("unknown connection type", "byte", b[0], "remote", c.RemoteAddr())
 		c.Close()
@@ -140,6 +141,17 @@ func newCodec(conn io.ReadWriteCloser) *codec {
 }
 
 func (c *codec) Close() error { return c.conn.Close() }
+
+// serverCodec counts requests as a server reads them.
+type serverCodec struct{ *codec }
+
+func (c serverCodec) ReadRequestHeader(r *rpc.Request) error {
+	err := c.codec.ReadRequestHeader(r)
+	if err == nil {
+		metrics.IncrCounter([]string{"rpc", "request"}, 1)
+	}
+	return err
+}
 
 // connPool keeps one multiplexed RPC connection per server address: net/rpc
 // runs concurrent calls over it, matched by sequence number.

@@ -268,6 +268,7 @@ func (s *Server) RPC(ctx context.Context, method string, args, reply any) error 
 }
 
 func (s *Server) inmemRPC(ctx context.Context, method string, args, reply any) error {
+	metrics.IncrCounter([]string{"rpc", "request"}, 1)
 	codec := &inmemCodec{method: method, args: args, reply: reply}
 	done := make(chan error, 1)
 	go func() {
