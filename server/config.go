@@ -58,6 +58,14 @@ type Config struct {
 	// RPCHoldTimeout is how long a request waits for a leader. Default 7s.
 	RPCHoldTimeout time.Duration
 
+	// SnapshotThreshold, SnapshotInterval and TrailingLogs, when non-zero,
+	// override Raft's defaults (snapshot after 8192 new entries, checked
+	// every 120 s; keep 10240 entries after a snapshot), which bound the log
+	// on disk.
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	TrailingLogs      uint64
+
 	// Logger. Default: hclog's default logger.
 	Logger hclog.Logger
 }

@@ -149,6 +149,15 @@ func (s *Server) raftConfig() *raft.Config {
 		rc.HeartbeatTimeout, rc.ElectionTimeout = d, d
 		rc.LeaderLeaseTimeout = d / 2
 	}
+	if s.cfg.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = s.cfg.SnapshotThreshold
+	}
+	if s.cfg.SnapshotInterval > 0 {
+		rc.SnapshotInterval = s.cfg.SnapshotInterval
+	}
+	if s.cfg.TrailingLogs > 0 {
+		rc.TrailingLogs = s.cfg.TrailingLogs
+	}
 	return rc
 }
 

@@ -41,13 +41,7 @@ func newDevServer(t *testing.T, hold time.Duration) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Shutdown() })
-	deadline := time.Now().Add(5 * time.Second)
-	for !s.readyForReads.Load() {
-		if time.Now().After(deadline) {
-			t.Fatal("server never became a ready leader")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitReady(t, s)
 	return s
 }
 
@@ -141,5 +135,67 @@ func TestBlockingQueryWakesOnlyOnChange(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("blocked query not woken by a change")
+	}
+}
+
+// TestSnapshotsBoundTheLog checks that Raft snapshots to the data dir and
+// truncates the log, and that a restart restores from snapshot plus log.
+func TestSnapshotsBoundTheLog(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{
+		NodeName: "s1", NodeID: "11111111-2222-3333-4444-555555555555", Bootstrap: true,
+		BindAddr: "127.0.0.1", SerfPort: freePort(t), RPCPort: freePort(t), DataDir: dir,
+		RaftTimeoutOverride: 50 * time.Millisecond,
+		SnapshotThreshold:   64, SnapshotInterval: 50 * time.Millisecond, TrailingLogs: 16,
+		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn}),
+	}
+	s, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, s)
+	ctx := context.Background()
+	for i := 0; i < 400; i++ {
+		var ok bool
+		req := rpcapi.KVSRequest{Request: kv.Request{Op: kv.OpSet, Entry: kv.Entry{Key: fmt.Sprintf("k%03d", i), Value: []byte("v")}}}
+		if err := s.RPC(ctx, "KVS.Apply", &req, &ok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		first, _ := s.raftWAL.FirstIndex()
+		last, _ := s.raftWAL.LastIndex()
+		if first > 1 && last-first < 200 {
+			t.Logf("log holds entries %d..%d after 400 writes", first, last)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log not truncated: entries %d..%d", first, last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.Shutdown()
+
+	s2, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Shutdown()
+	waitReady(t, s2)
+	var reply rpcapi.IndexedEntries
+	if err := s2.RPC(ctx, "KVS.List", &rpcapi.KeyRequest{Key: "k"}, &reply); err != nil || len(reply.Entries) != 400 {
+		t.Fatalf("after restart: %d keys, %v", len(reply.Entries), err)
+	}
+}
+
+func waitReady(t *testing.T, s *Server) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !s.readyForReads.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("server never became a ready leader")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
