@@ -31,9 +31,12 @@ func Build(ctx context.Context, moduleRoot, dir string) (string, error) {
 
 // Proc is one agent process.
 type Proc struct {
-	Name    string
-	Bin     string
-	Args    []string
+	Name string
+	Bin  string
+	Args []string
+	// Wrap, if set, prefixes the command (e.g. nsenter into a host's
+	// network namespace); it must exec the binary in place, keeping the PID.
+	Wrap    []string
 	Addr    string // bind address
 	HTTP    string // host:port of the HTTP API
 	DataDir string
@@ -49,7 +52,8 @@ func (p *Proc) Start() error {
 	if err != nil {
 		return err
 	}
-	p.cmd = exec.Command(p.Bin, p.Args...)
+	argv := append(append(append([]string{}, p.Wrap...), p.Bin), p.Args...)
+	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := p.cmd.Start(); err != nil {
@@ -149,22 +153,35 @@ func (p *Proc) Leader() (string, error) {
 // Servers describes n servers on 127.0.0.1..127.0.0.n, each with the same
 // ports (as on real hosts), joined through each other, under dir.
 func Servers(bin, dir string, n int, ports Ports) []*Proc {
+	addrs := make([]string, n)
+	for i := range addrs {
+		addrs[i] = fmt.Sprintf("127.0.0.%d", i+1)
+	}
+	return ServersOn(bin, dir, addrs, nil, ports)
+}
+
+// ServersOn describes one server per address (wraps[i], if given, is the
+// command prefix of server i), all with the same ports, joined through
+// each other, under dir.
+func ServersOn(bin, dir string, addrs []string, wraps [][]string, ports Ports) []*Proc {
 	var out []*Proc
-	for i := 1; i <= n; i++ {
-		addr := fmt.Sprintf("127.0.0.%d", i)
+	for i, addr := range addrs {
 		p := &Proc{
-			Name: fmt.Sprintf("s%d", i), Bin: bin, Addr: addr,
+			Name: fmt.Sprintf("s%d", i+1), Bin: bin, Addr: addr,
 			HTTP:    net.JoinHostPort(addr, fmt.Sprint(ports.HTTP)),
-			DataDir: filepath.Join(dir, fmt.Sprintf("s%d", i)),
-			LogPath: filepath.Join(dir, fmt.Sprintf("s%d.log", i)),
+			DataDir: filepath.Join(dir, fmt.Sprintf("s%d", i+1)),
+			LogPath: filepath.Join(dir, fmt.Sprintf("s%d.log", i+1)),
 		}
-		p.Args = []string{"agent", "-server", "-bootstrap-expect", fmt.Sprint(n),
+		if i < len(wraps) {
+			p.Wrap = wraps[i]
+		}
+		p.Args = []string{"agent", "-server", "-bootstrap-expect", fmt.Sprint(len(addrs)),
 			"-node", p.Name, "-bind", addr, "-client", addr, "-data-dir", p.DataDir,
 			"-http-port", fmt.Sprint(ports.HTTP), "-serf-lan-port", fmt.Sprint(ports.Serf),
 			"-server-port", fmt.Sprint(ports.Server), "-dns-port", "-1"}
-		for j := 1; j <= n; j++ {
+		for j, other := range addrs {
 			if j != i {
-				p.Args = append(p.Args, "-retry-join", fmt.Sprintf("127.0.0.%d:%d", j, ports.Serf))
+				p.Args = append(p.Args, "-retry-join", net.JoinHostPort(other, fmt.Sprint(ports.Serf)))
 			}
 		}
 		p.Args = append(p.Args, "-retry-interval", "200ms")
