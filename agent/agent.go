@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/serf/serf"
 	"github.com/shoalproject/shoal/agent/config"
+	"github.com/shoalproject/shoal/sched/driver"
 	"github.com/shoalproject/shoal/server"
 )
 
@@ -46,6 +47,9 @@ type Agent struct {
 	server   *server.Server // nil on client agents
 
 	metrics *telemetry
+
+	// drivers run this node's replicas (nil until the realiser starts).
+	drivers map[string]driver.Driver
 
 	httpServers []*http.Server
 	httpAddrs   []net.Addr

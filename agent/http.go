@@ -45,6 +45,7 @@ func (a *Agent) handler() http.Handler {
 	routes = append(routes, a.operatorRoutes()...)
 	routes = append(routes, a.catalogRoutes()...)
 	routes = append(routes, a.kvRoutes()...)
+	routes = append(routes, a.schedRoutes()...)
 	for _, rt := range routes {
 		mux.Handle(rt.pattern, a.wrap(rt))
 	}

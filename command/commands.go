@@ -43,6 +43,9 @@ func Run(args []string, agentCmd cli.CommandFactory) int {
 // run is Run with its UI and help destination injected for tests.
 func run(args []string, agentCmd cli.CommandFactory, ui cli.Ui, helpWriter io.Writer) int {
 	commands := Commands(ui)
+	for name, f := range svcCommands(ui) {
+		commands[name] = f
+	}
 	if agentCmd != nil {
 		commands["agent"] = agentCmd
 	}

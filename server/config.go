@@ -66,6 +66,13 @@ type Config struct {
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
 
+	// NodeLostGrace is how long a node may stay failed in Serf before the
+	// scheduler re-places its replicas elsewhere. Default 3s.
+	NodeLostGrace time.Duration
+	// Tags are extra Serf tags this node advertises (resources, drivers,
+	// HTTP port for the scheduler).
+	Tags map[string]string
+
 	// Logger. Default: hclog's default logger.
 	Logger hclog.Logger
 }
@@ -92,6 +99,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RPCHoldTimeout == 0 {
 		c.RPCHoldTimeout = 7 * time.Second
+	}
+	if c.NodeLostGrace == 0 {
+		c.NodeLostGrace = 3 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = hclog.Default()

@@ -60,6 +60,9 @@ func (s *Server) leaderLoop(stop chan struct{}) {
 		}
 	}
 	s.readyForReads.Store(true)
+	schedDone := make(chan struct{})
+	go func() { defer close(schedDone); s.schedulerLoop(stop) }()
+	defer func() { <-schedDone }()
 
 	reconcile := time.NewTicker(s.cfg.ReconcileInterval)
 	defer reconcile.Stop()

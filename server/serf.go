@@ -20,6 +20,11 @@ import (
 func setupSerf(cfg Config, tags map[string]string, eventCh chan serf.Event, kind string) (*serf.Serf, error) {
 	sc := serf.DefaultConfig()
 	sc.NodeName = cfg.NodeName
+	for k, v := range cfg.Tags {
+		if _, taken := tags[k]; !taken {
+			tags[k] = v
+		}
+	}
 	sc.Tags = tags
 	sc.EventCh = eventCh
 	sc.EnableNameConflictResolution = false

@@ -119,6 +119,7 @@ func (s *Server) setupRPC() error {
 		"Catalog":  &Catalog{s},
 		"KVS":      &KVS{s},
 		"Operator": &Operator{s},
+		"Sched":    &Sched{s},
 	}
 	for name, ep := range endpoints {
 		if err := s.rpcServer.RegisterName(name, ep); err != nil {

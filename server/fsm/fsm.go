@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/hashicorp/raft"
+	"github.com/shoalproject/shoal/allocs"
 	"github.com/shoalproject/shoal/catalog"
 	"github.com/shoalproject/shoal/kv"
 	"github.com/shoalproject/shoal/state"
@@ -58,7 +59,7 @@ type FSM struct {
 
 // New builds an FSM over an empty store holding every table.
 func New(logger hclog.Logger) (*FSM, error) {
-	tables := append(kv.Tables(), catalog.Tables()...)
+	tables := append(append(kv.Tables(), catalog.Tables()...), allocs.Tables()...)
 	store, err := state.NewStore(tables...)
 	if err != nil {
 		return nil, err
@@ -66,7 +67,7 @@ func New(logger hclog.Logger) (*FSM, error) {
 	return &FSM{
 		logger:   logger.Named("fsm"),
 		store:    store,
-		commands: commandTable(catalogCommands(), kvCommands()),
+		commands: commandTable(catalogCommands(), kvCommands(), schedCommands()),
 	}, nil
 }
 

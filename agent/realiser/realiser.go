@@ -1,0 +1,404 @@
+// Package realiser makes a node's allocations real: it follows the node's
+// allocations with a blocking query, converges the drivers to them (start,
+// restart per policy with back-off, stop, adopt tasks left by an earlier
+// run, remove stale ones), registers each running replica as a service
+// instance of the local agent so the catalog and DNS see it, and reports
+// each allocation's actual state back to the servers.
+package realiser
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/shoalproject/shoal/allocs"
+	"github.com/shoalproject/shoal/rpcapi"
+	"github.com/shoalproject/shoal/sched"
+	"github.com/shoalproject/shoal/sched/driver"
+)
+
+// Instance is a running replica as a service instance of the local agent.
+type Instance struct {
+	ID      string // unique per allocation
+	Name    string // the service name
+	Address string
+	Port    int
+	Tags    []string
+	Meta    map[string]string
+	// Check is the replica's health check, nil when none.
+	Check *sched.Check
+	// CheckTarget is the address:port the check probes.
+	CheckTarget string
+}
+
+// Registry is the local agent's service registry. Methods are safe for
+// concurrent use.
+type Registry interface {
+	// Register adds or replaces an instance and its check.
+	Register(inst Instance) error
+	// Deregister removes an instance (nil when absent).
+	Deregister(id string) error
+	// Health reports whether the instance's check passes; known is false
+	// when the instance or its check is not registered.
+	Health(id string) (healthy, known bool)
+}
+
+// RPCFunc calls a server endpoint.
+type RPCFunc func(ctx context.Context, method string, args, reply any) error
+
+// Config configures a Realiser.
+type Config struct {
+	NodeID        string
+	NodeName      string
+	AdvertiseAddr string
+	// Drivers by name; a spec's driver must be among them.
+	Drivers  map[string]driver.Driver
+	RPC      RPCFunc
+	Registry Registry
+	// Resync is the period of a full convergence pass (driver state is
+	// polled then). Default 1s.
+	Resync time.Duration
+	// StopGrace is how long a task gets between SIGTERM and SIGKILL. Default 10s.
+	StopGrace time.Duration
+	Logger    hclog.Logger
+}
+
+// Realiser converges one node. Create it with New; Run blocks.
+type Realiser struct {
+	cfg Config
+	log hclog.Logger
+
+	mu       sync.Mutex
+	desired  []*allocs.Alloc
+	index    uint64
+	restarts map[string]*restartState // by alloc ID
+	reported map[string]allocs.ClientUpdate
+	wake     chan struct{}
+}
+
+type restartState struct {
+	count    int
+	notUntil time.Time
+}
+
+// New returns a realiser for cfg.
+func New(cfg Config) *Realiser {
+	if cfg.Resync == 0 {
+		cfg.Resync = time.Second
+	}
+	if cfg.StopGrace == 0 {
+		cfg.StopGrace = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	return &Realiser{cfg: cfg, log: cfg.Logger.Named("realiser"), restarts: map[string]*restartState{},
+		reported: map[string]allocs.ClientUpdate{}, wake: make(chan struct{}, 1)}
+}
+
+// Run follows the node's allocations and converges until ctx is done.
+func (r *Realiser) Run(ctx context.Context) {
+	go r.watch(ctx)
+	t := time.NewTicker(r.cfg.Resync)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wake:
+		case <-t.C:
+		}
+		r.converge(ctx)
+	}
+}
+
+// watch keeps r.desired current with a blocking query.
+func (r *Realiser) watch(ctx context.Context) {
+	var index uint64
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		args := rpcapi.NodeAllocsRequest{NodeID: r.cfg.NodeID,
+			QueryOptions: rpcapi.QueryOptions{MinQueryIndex: index, MaxQueryTime: time.Minute, AllowStale: true}}
+		var reply rpcapi.IndexedAllocs
+		if err := r.cfg.RPC(ctx, "Sched.NodeAllocs", &args, &reply); err != nil {
+			if ctx.Err() == nil {
+				r.log.Debug("allocation watch failed; retrying", "error", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		if reply.Index < index {
+			reply.Index = 0 // the store was restored: start over
+		}
+		index = reply.Index
+		r.mu.Lock()
+		r.desired, r.index = reply.Allocs, reply.Index
+		r.mu.Unlock()
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// converge runs one pass: driver state in, actions out, reports sent.
+func (r *Realiser) converge(ctx context.Context) {
+	r.mu.Lock()
+	desired := slices.Clone(r.desired)
+	r.mu.Unlock()
+
+	tasks := map[string]driver.Status{}
+	taskDriver := map[string]driver.Driver{}
+	for _, d := range r.cfg.Drivers {
+		list, err := d.List(ctx)
+		if err != nil {
+			r.log.Warn("driver list failed", "driver", d.Name(), "error", err)
+			return // act on a complete picture only
+		}
+		for _, st := range list {
+			tasks[st.AllocID], taskDriver[st.AllocID] = st, d
+		}
+	}
+	var updates []allocs.ClientUpdate
+	wanted := map[string]bool{}
+	for _, a := range desired {
+		wanted[a.ID] = true
+		if u, ok := r.convergeAlloc(ctx, a, tasks, taskDriver); ok {
+			updates = append(updates, u)
+		}
+	}
+	// Tasks with no allocation here are stale (e.g. re-placed while this
+	// node was away): stop them.
+	for id, st := range tasks {
+		if !wanted[id] {
+			r.log.Info("stopping stale task", "alloc", id, "service", st.Service)
+			if err := taskDriver[id].Stop(ctx, id, r.cfg.StopGrace); err != nil {
+				r.log.Error("stop stale task", "alloc", id, "error", err)
+			}
+			_ = r.cfg.Registry.Deregister(instanceID(st.Service, st.Index, id))
+		}
+	}
+	for id := range r.restarts {
+		if !wanted[id] {
+			delete(r.restarts, id)
+		}
+	}
+	r.report(ctx, updates)
+}
+
+// convergeAlloc acts on one allocation and returns the report to send,
+// if its state changed.
+func (r *Realiser) convergeAlloc(ctx context.Context, a *allocs.Alloc, tasks map[string]driver.Status,
+	taskDriver map[string]driver.Driver) (allocs.ClientUpdate, bool) {
+	st, hasTask := tasks[a.ID]
+	instID := instanceID(a.Service, a.Index, a.ID)
+	u := allocs.ClientUpdate{ID: a.ID, ClientStatus: a.ClientStatus, Healthy: a.Healthy, IP: a.IP, TaskID: a.TaskID,
+		ExitCode: a.ExitCode, Restarts: a.Restarts, ClientDescription: a.ClientDescription}
+	if rs := r.restarts[a.ID]; rs != nil {
+		u.Restarts = rs.count
+	}
+
+	if a.DesiredStatus == sched.DesiredStop {
+		if hasTask {
+			if err := taskDriver[a.ID].Stop(ctx, a.ID, r.cfg.StopGrace); err != nil {
+				r.log.Error("stop task", "alloc", a.ID, "error", err)
+				return u, false
+			}
+		}
+		_ = r.cfg.Registry.Deregister(instID)
+		if !a.ClientStatus.Terminal() {
+			u.ClientStatus, u.Healthy = sched.ClientComplete, false
+			u.ClientDescription = "stopped: " + a.DesiredDescription
+		}
+		return r.changed(u)
+	}
+	if a.ClientStatus.Terminal() && !hasTask {
+		return u, false // finished for good; the scheduler decides what next
+	}
+	d, ok := r.cfg.Drivers[string(driverOf(a))]
+	if !ok {
+		u.ClientStatus, u.ClientDescription = sched.ClientFailed, fmt.Sprintf("driver %q not available on this node", driverOf(a))
+		return r.changed(u)
+	}
+	switch {
+	case hasTask && st.State == driver.StateRunning:
+		u.ClientStatus, u.IP, u.TaskID = sched.ClientRunning, st.IP, st.ID
+		inst := r.instance(a, st)
+		if err := r.cfg.Registry.Register(inst); err != nil {
+			r.log.Error("register instance", "alloc", a.ID, "error", err)
+		}
+		healthy, known := r.cfg.Registry.Health(inst.ID)
+		u.Healthy = healthy || (!known && a.Spec.Check == nil)
+		u.ClientDescription = ""
+		return r.changed(u)
+	case hasTask && st.State != driver.StateRunning:
+		_ = r.cfg.Registry.Deregister(instID)
+		u.ExitCode, u.Healthy = st.ExitCode, false
+		if !r.shouldRestart(a, st.ExitCode) {
+			_ = d.Stop(ctx, a.ID, 0)
+			u.ClientStatus = sched.ClientComplete
+			if st.ExitCode != 0 {
+				u.ClientStatus = sched.ClientFailed
+			}
+			u.ClientDescription = fmt.Sprintf("exited with code %d %s", st.ExitCode, st.Message)
+			return r.changed(u)
+		}
+		return r.start(ctx, d, a, u, fmt.Sprintf("exited with code %d; restarting", st.ExitCode))
+	default:
+		return r.start(ctx, d, a, u, "")
+	}
+}
+
+// shouldRestart applies the restart policy to a task that exited.
+func (r *Realiser) shouldRestart(a *allocs.Alloc, exitCode int) bool {
+	p := a.Spec.Restart
+	switch p.Policy {
+	case sched.RestartNever:
+		return false
+	case sched.RestartOnFailure:
+		if exitCode == 0 {
+			return false
+		}
+	}
+	rs := r.restarts[a.ID]
+	return p.MaxAttempts == 0 || rs == nil || rs.count < p.MaxAttempts
+}
+
+// start starts (or restarts, after the back-off) a task.
+func (r *Realiser) start(ctx context.Context, d driver.Driver, a *allocs.Alloc, u allocs.ClientUpdate, why string) (allocs.ClientUpdate, bool) {
+	rs := r.restarts[a.ID]
+	if rs == nil {
+		rs = &restartState{}
+		r.restarts[a.ID] = rs
+	}
+	now := time.Now()
+	if now.Before(rs.notUntil) {
+		if why != "" {
+			u.ClientStatus, u.ClientDescription = sched.ClientPending, why
+		}
+		return r.changed(u)
+	}
+	if why != "" {
+		rs.count++
+		u.Restarts = rs.count
+		r.log.Info("restarting task", "alloc", a.ID, "service", a.Service, "restarts", rs.count)
+	}
+	task := &driver.Task{AllocID: a.ID, Service: a.Service, Index: a.Index, Version: a.Version,
+		Spec: a.Spec, Ports: a.Ports}
+	st, err := d.Start(ctx, task)
+	delay := a.Spec.Restart.Delay.Std()
+	if delay <= 0 {
+		delay = sched.DefaultRestartDelay.Std()
+	}
+	rs.notUntil = now.Add(min(delay<<min(rs.count, 6), time.Minute))
+	if err != nil {
+		r.log.Error("start task", "alloc", a.ID, "service", a.Service, "error", err)
+		u.ClientStatus, u.Healthy, u.ClientDescription = sched.ClientFailed, false, err.Error()
+		if !errors.Is(err, driver.ErrImageMissing) && r.shouldRestart(a, -1) {
+			u.ClientStatus = sched.ClientPending
+		}
+		return r.changed(u)
+	}
+	u.ClientStatus, u.IP, u.TaskID, u.ClientDescription = sched.ClientRunning, st.IP, st.ID, ""
+	if st.State != driver.StateRunning {
+		u.ClientStatus = sched.ClientPending
+	}
+	inst := r.instance(a, st)
+	if err := r.cfg.Registry.Register(inst); err != nil {
+		r.log.Error("register instance", "alloc", a.ID, "error", err)
+	}
+	healthy, known := r.cfg.Registry.Health(inst.ID)
+	u.Healthy = healthy || (!known && a.Spec.Check == nil)
+	return r.changed(u)
+}
+
+// instance describes a running replica as a service instance: on the
+// overlay it is reached at its own IP and container port; otherwise at
+// this node's address and the published host port.
+func (r *Realiser) instance(a *allocs.Alloc, st driver.Status) Instance {
+	inst := Instance{
+		ID: instanceID(a.Service, a.Index, a.ID), Name: a.Service, Address: r.cfg.AdvertiseAddr,
+		Meta: map[string]string{"shoal-alloc": a.ID, "shoal-version": a.Version, "shoal-index": strconv.Itoa(a.Index)},
+		Tags: []string{"shoal"},
+	}
+	maps.Copy(inst.Meta, a.Spec.Labels)
+	var port sched.Port
+	if len(a.Ports) > 0 {
+		port = a.Ports[0]
+		if c := a.Spec.Check; c != nil && c.Port != "" {
+			for _, p := range a.Ports {
+				if p.Name == c.Port {
+					port = p
+				}
+			}
+		}
+	}
+	inst.Port = port.Host
+	if a.Spec.Network == sched.NetworkOverlay && st.IP != "" {
+		inst.Address, inst.Port = st.IP, port.Container
+	}
+	if a.Spec.Check != nil && inst.Port != 0 {
+		inst.Check = a.Spec.Check
+		inst.CheckTarget = fmt.Sprintf("%s:%d", inst.Address, inst.Port)
+	}
+	return inst
+}
+
+func instanceID(service string, index int, allocID string) string {
+	short := allocID
+	if len(short) > 8 {
+		short = short[:8]
+	}
+	return fmt.Sprintf("%s-%d-%s", service, index, short)
+}
+
+func driverOf(a *allocs.Alloc) sched.Driver {
+	if a.Spec == nil || a.Spec.Driver == "" {
+		return sched.DriverDocker
+	}
+	return a.Spec.Driver
+}
+
+// changed reports u when it differs from what was last sent.
+func (r *Realiser) changed(u allocs.ClientUpdate) (allocs.ClientUpdate, bool) {
+	prev, ok := r.reported[u.ID]
+	u.ClientTime = 0
+	if ok && prev == u {
+		return u, false
+	}
+	return u, true
+}
+
+// report sends the changed states to the servers.
+func (r *Realiser) report(ctx context.Context, updates []allocs.ClientUpdate) {
+	if len(updates) == 0 {
+		return
+	}
+	now := time.Now().UnixNano()
+	req := rpcapi.AllocUpdateRequest{UpdateRequest: allocs.UpdateRequest{NodeID: r.cfg.NodeID}}
+	for _, u := range updates {
+		u.ClientTime = now
+		req.Updates = append(req.Updates, u)
+	}
+	var reply struct{}
+	if err := r.cfg.RPC(ctx, "Sched.UpdateAllocs", &req, &reply); err != nil {
+		r.log.Warn("reporting allocation status failed; will retry", "error", err)
+		return
+	}
+	for _, u := range updates {
+		u.ClientTime = 0
+		r.reported[u.ID] = u
+	}
+}

@@ -1,0 +1,277 @@
+// Package allocs owns the scheduler's state-store tables: allocations (the
+// desired state the leader writes, with the status each agent reports) and
+// the per-service status the leader records (spec errors, unplaced
+// replicas, rolling updates). Writes are applied by the FSM; it is pure —
+// no clock, networking or Raft: times arrive in the requests.
+package allocs
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/go-memdb"
+	"github.com/shoalproject/shoal/sched"
+	"github.com/shoalproject/shoal/state"
+)
+
+// Table names.
+const (
+	TableAllocs   = "allocs"
+	TableServices = "sched_services"
+
+	indexID      = "id"
+	indexNode    = "node"
+	indexService = "service"
+)
+
+// Alloc is one replica: the scheduler's allocation plus what the agent
+// that runs it reports.
+type Alloc struct {
+	sched.Allocation
+	// NodeName is the node's name (NodeID is its ID).
+	NodeName string
+	// Spec is the spec version this replica runs, so an agent can
+	// (re)start an older replica during a rolling update.
+	Spec *sched.Spec
+	// Agent-reported status beyond ClientStatus/Healthy.
+	IP                string
+	TaskID            string
+	ExitCode          int
+	Restarts          int
+	ClientDescription string
+	// ClientTime is the agent's time of its last report (unix nanoseconds).
+	ClientTime  int64
+	CreateIndex uint64
+	ModifyIndex uint64
+}
+
+// ServiceStatus is what the leader knows about one service beyond its
+// allocations.
+type ServiceStatus struct {
+	Name string
+	// Version of the spec in force (empty when the spec is invalid).
+	Version string
+	// Error is why the spec was rejected, "" when valid.
+	Error string
+	// Unplaced describes replicas no node could take.
+	Unplaced []string
+	// Update is the rolling update in progress, nil when none.
+	Update *sched.UpdateStatus
+	// LastGoodVersion is the last version whose replicas all ran
+	// healthy; RolledBackFrom names a version abandoned by a rollback.
+	LastGoodVersion string
+	RolledBackFrom  string
+	CreateIndex     uint64
+	ModifyIndex     uint64
+}
+
+// Tables returns the tables for state.NewStore.
+func Tables() []state.Table {
+	return []state.Table{
+		{Schema: &memdb.TableSchema{
+			Name: TableAllocs,
+			Indexes: map[string]*memdb.IndexSchema{
+				indexID:      {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+				indexNode:    {Name: indexNode, Indexer: &memdb.StringFieldIndex{Field: "NodeID"}},
+				indexService: {Name: indexService, Indexer: &memdb.StringFieldIndex{Field: "Service"}},
+			},
+		}, New: func() any { return new(Alloc) }},
+		{Schema: &memdb.TableSchema{
+			Name: TableServices,
+			Indexes: map[string]*memdb.IndexSchema{
+				indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Name"}},
+			},
+		}, New: func() any { return new(ServiceStatus) }},
+	}
+}
+
+// PlanRequest commits one plan: allocations to create, to stop, to delete
+// (garbage), and the service's status. It is one Raft entry.
+type PlanRequest struct {
+	Service string
+	Place   []*Alloc
+	Stop    []StopRequest
+	Delete  []string
+	// Status replaces the service's status when non-nil.
+	Status *ServiceStatus
+	// DeleteStatus removes the service's status (its spec is gone).
+	DeleteStatus bool
+}
+
+// StopRequest marks one allocation to stop.
+type StopRequest struct {
+	ID     string
+	Reason string
+}
+
+// ClientUpdate is an agent's report on one of its allocations.
+type ClientUpdate struct {
+	ID                string
+	ClientStatus      sched.ClientStatus
+	Healthy           bool
+	IP                string
+	TaskID            string
+	ExitCode          int
+	Restarts          int
+	ClientDescription string
+	ClientTime        int64
+}
+
+// UpdateRequest carries agents' reports, applied together.
+type UpdateRequest struct {
+	NodeID  string
+	Updates []ClientUpdate
+}
+
+// ApplyPlan applies a PlanRequest at index idx.
+func ApplyPlan(tx *memdb.Txn, idx uint64, req *PlanRequest) error {
+	changed := false
+	for _, a := range req.Place {
+		c := *a
+		if raw, _ := tx.First(TableAllocs, indexID, c.ID); raw != nil {
+			return fmt.Errorf("allocs: allocation %s exists", c.ID)
+		}
+		c.CreateIndex, c.ModifyIndex = idx, idx
+		if err := tx.Insert(TableAllocs, &c); err != nil {
+			return fmt.Errorf("allocs: insert: %w", err)
+		}
+		changed = true
+	}
+	for _, st := range req.Stop {
+		raw, err := tx.First(TableAllocs, indexID, st.ID)
+		if err != nil || raw == nil {
+			continue // already gone: nothing to stop
+		}
+		c := *raw.(*Alloc)
+		if c.DesiredStatus == sched.DesiredStop {
+			continue
+		}
+		c.DesiredStatus, c.DesiredDescription, c.ModifyIndex = sched.DesiredStop, st.Reason, idx
+		if err := tx.Insert(TableAllocs, &c); err != nil {
+			return fmt.Errorf("allocs: stop: %w", err)
+		}
+		changed = true
+	}
+	for _, id := range req.Delete {
+		raw, err := tx.First(TableAllocs, indexID, id)
+		if err != nil || raw == nil {
+			continue
+		}
+		if err := tx.Delete(TableAllocs, raw); err != nil {
+			return fmt.Errorf("allocs: delete: %w", err)
+		}
+		changed = true
+	}
+	if changed {
+		if err := state.UpdateIndex(tx, TableAllocs, idx); err != nil {
+			return err
+		}
+	}
+	switch {
+	case req.DeleteStatus:
+		if raw, _ := tx.First(TableServices, indexID, req.Service); raw != nil {
+			if err := tx.Delete(TableServices, raw); err != nil {
+				return fmt.Errorf("allocs: delete status: %w", err)
+			}
+			return state.UpdateIndex(tx, TableServices, idx)
+		}
+	case req.Status != nil:
+		st := *req.Status
+		st.Name = req.Service
+		st.CreateIndex = idx
+		if raw, _ := tx.First(TableServices, indexID, req.Service); raw != nil {
+			st.CreateIndex = raw.(*ServiceStatus).CreateIndex
+		}
+		st.ModifyIndex = idx
+		if err := tx.Insert(TableServices, &st); err != nil {
+			return fmt.Errorf("allocs: status: %w", err)
+		}
+		return state.UpdateIndex(tx, TableServices, idx)
+	}
+	return nil
+}
+
+// ApplyUpdate applies agents' reports. Reports on unknown allocations, or
+// from a node that does not hold them, are ignored.
+func ApplyUpdate(tx *memdb.Txn, idx uint64, req *UpdateRequest) error {
+	changed := false
+	for _, u := range req.Updates {
+		raw, err := tx.First(TableAllocs, indexID, u.ID)
+		if err != nil || raw == nil {
+			continue
+		}
+		c := *raw.(*Alloc)
+		if req.NodeID != "" && c.NodeID != req.NodeID {
+			continue
+		}
+		if c.ClientStatus == u.ClientStatus && c.Healthy == u.Healthy && c.IP == u.IP && c.TaskID == u.TaskID &&
+			c.ExitCode == u.ExitCode && c.Restarts == u.Restarts && c.ClientDescription == u.ClientDescription {
+			continue
+		}
+		c.ClientStatus, c.Healthy, c.IP, c.TaskID = u.ClientStatus, u.Healthy, u.IP, u.TaskID
+		c.ExitCode, c.Restarts, c.ClientDescription, c.ClientTime = u.ExitCode, u.Restarts, u.ClientDescription, u.ClientTime
+		c.ModifyIndex = idx
+		if err := tx.Insert(TableAllocs, &c); err != nil {
+			return fmt.Errorf("allocs: update: %w", err)
+		}
+		changed = true
+	}
+	if changed {
+		return state.UpdateIndex(tx, TableAllocs, idx)
+	}
+	return nil
+}
+
+func list(tx *memdb.Txn, ws memdb.WatchSet, index string, args ...any) (uint64, []*Alloc, error) {
+	idx := state.MaxIndexWatch(tx, ws, TableAllocs)
+	it, err := tx.Get(TableAllocs, index, args...)
+	if err != nil {
+		return 0, nil, fmt.Errorf("allocs: list: %w", err)
+	}
+	if ws != nil {
+		ws.Add(it.WatchCh())
+	}
+	var out []*Alloc
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, raw.(*Alloc))
+	}
+	return idx, out, nil
+}
+
+// All returns every allocation.
+func All(tx *memdb.Txn, ws memdb.WatchSet) (uint64, []*Alloc, error) { return list(tx, ws, indexID) }
+
+// ByNode returns a node's allocations.
+func ByNode(tx *memdb.Txn, ws memdb.WatchSet, nodeID string) (uint64, []*Alloc, error) {
+	return list(tx, ws, indexNode, nodeID)
+}
+
+// ByService returns a service's allocations.
+func ByService(tx *memdb.Txn, ws memdb.WatchSet, service string) (uint64, []*Alloc, error) {
+	return list(tx, ws, indexService, service)
+}
+
+// Statuses returns every service status.
+func Statuses(tx *memdb.Txn, ws memdb.WatchSet) (uint64, []*ServiceStatus, error) {
+	idx := state.MaxIndexWatch(tx, ws, TableServices)
+	it, err := tx.Get(TableServices, indexID)
+	if err != nil {
+		return 0, nil, fmt.Errorf("allocs: statuses: %w", err)
+	}
+	if ws != nil {
+		ws.Add(it.WatchCh())
+	}
+	var out []*ServiceStatus
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, raw.(*ServiceStatus))
+	}
+	return idx, out, nil
+}
+
+// Status returns one service's status, nil when absent.
+func Status(tx *memdb.Txn, name string) (*ServiceStatus, error) {
+	raw, err := tx.First(TableServices, indexID, name)
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	return raw.(*ServiceStatus), nil
+}

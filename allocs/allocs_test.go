@@ -1,0 +1,109 @@
+package allocs
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+	"github.com/shoalproject/shoal/sched"
+	"github.com/shoalproject/shoal/state"
+)
+
+func newStore(t *testing.T) *state.Store {
+	t.Helper()
+	s, err := state.NewStore(Tables()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func alloc(id, node string, idx int) *Alloc {
+	return &Alloc{Allocation: sched.Allocation{ID: id, Service: "web", NodeID: node, Index: idx,
+		DesiredStatus: sched.DesiredRun, ClientStatus: sched.ClientPending}}
+}
+
+func write(t *testing.T, s *state.Store, fn func(tx *memdb.Txn) error) {
+	t.Helper()
+	tx := s.WriteTxn()
+	if err := fn(tx); err != nil {
+		tx.Abort()
+		t.Fatal(err)
+	}
+	tx.Commit()
+}
+
+func TestPlanAndUpdate(t *testing.T) {
+	s := newStore(t)
+	write(t, s, func(tx *memdb.Txn) error {
+		return ApplyPlan(tx, 10, &PlanRequest{Service: "web",
+			Place:  []*Alloc{alloc("a1", "n1", 0), alloc("a2", "n2", 1)},
+			Status: &ServiceStatus{Version: "v1"}})
+	})
+
+	// A watcher on node n2's allocations.
+	ws := memdb.NewWatchSet()
+	tx := s.ReadTxn()
+	_, n2, _ := ByNode(tx, ws, "n2")
+	tx.Abort()
+	if len(n2) != 1 || n2[0].ID != "a2" || n2[0].CreateIndex != 10 {
+		t.Fatalf("n2 allocs %+v", n2)
+	}
+
+	steps := []struct {
+		name    string
+		req     *UpdateRequest
+		wantMod uint64 // a2's ModifyIndex afterwards
+	}{
+		{"report running", &UpdateRequest{NodeID: "n2", Updates: []ClientUpdate{{ID: "a2", ClientStatus: sched.ClientRunning, Healthy: true, IP: "10.0.0.2"}}}, 11},
+		{"same report writes nothing", &UpdateRequest{NodeID: "n2", Updates: []ClientUpdate{{ID: "a2", ClientStatus: sched.ClientRunning, Healthy: true, IP: "10.0.0.2"}}}, 11},
+		{"another node cannot report on it", &UpdateRequest{NodeID: "n1", Updates: []ClientUpdate{{ID: "a2", ClientStatus: sched.ClientFailed}}}, 11},
+		{"unknown allocation ignored", &UpdateRequest{NodeID: "n2", Updates: []ClientUpdate{{ID: "zz", ClientStatus: sched.ClientFailed}}}, 11},
+	}
+	for i, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			write(t, s, func(tx *memdb.Txn) error { return ApplyUpdate(tx, uint64(11+i), st.req) })
+			tx := s.ReadTxn()
+			defer tx.Abort()
+			_, as, _ := ByService(tx, nil, "web")
+			for _, a := range as {
+				if a.ID == "a2" && a.ModifyIndex != st.wantMod {
+					t.Fatalf("a2 ModifyIndex %d, want %d (%+v)", a.ModifyIndex, st.wantMod, a)
+				}
+			}
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if ws.WatchCtx(ctx) != nil {
+		t.Fatal("a report on n2's allocation did not wake n2's watcher")
+	}
+
+	write(t, s, func(tx *memdb.Txn) error {
+		return ApplyPlan(tx, 20, &PlanRequest{Service: "web", Stop: []StopRequest{{ID: "a1", Reason: "scale-down"}}})
+	})
+	tx = s.ReadTxn()
+	_, n1, _ := ByNode(tx, nil, "n1")
+	tx.Abort()
+	if n1[0].DesiredStatus != sched.DesiredStop || n1[0].DesiredDescription != "scale-down" || n1[0].ModifyIndex != 20 {
+		t.Fatalf("stopped alloc %+v", n1[0])
+	}
+	write(t, s, func(tx *memdb.Txn) error {
+		return ApplyPlan(tx, 21, &PlanRequest{Service: "web", Delete: []string{"a1"}, DeleteStatus: true})
+	})
+	tx = s.ReadTxn()
+	defer tx.Abort()
+	_, all, _ := All(tx, nil)
+	st, _ := Status(tx, "web")
+	if len(all) != 1 || st != nil {
+		t.Fatalf("after delete: %d allocs, status %+v", len(all), st)
+	}
+	if err := func() error {
+		tx := s.WriteTxn()
+		defer tx.Abort()
+		return ApplyPlan(tx, 22, &PlanRequest{Service: "web", Place: []*Alloc{alloc("a2", "n3", 5)}})
+	}(); err == nil {
+		t.Fatal("placing an existing allocation ID must fail (and abort the whole plan)")
+	}
+}

@@ -1,0 +1,128 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+	"github.com/shoalproject/shoal/allocs"
+	"github.com/shoalproject/shoal/rpcapi"
+	"github.com/shoalproject/shoal/sched"
+	"github.com/shoalproject/shoal/server/fsm"
+	"github.com/shoalproject/shoal/state"
+)
+
+// Sched serves the scheduler's state: allocations for agents and the CLI,
+// agents' status reports, and rebalancing.
+type Sched struct{ s *Server }
+
+// NodeAllocs lists one node's allocations.
+func (e *Sched) NodeAllocs(args *rpcapi.NodeAllocsRequest, reply *rpcapi.IndexedAllocs) error {
+	if done, err := e.s.forward("Sched.NodeAllocs", args, args, reply); done {
+		return err
+	}
+	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
+		tx := st.ReadTxn()
+		defer tx.Abort()
+		idx, as, err := allocs.ByNode(tx, ws, args.NodeID)
+		reply.Index, reply.Allocs = idx, as
+		return err
+	})
+}
+
+// ServiceAllocs lists a service's allocations (all when Service is empty).
+func (e *Sched) ServiceAllocs(args *rpcapi.ServiceAllocsRequest, reply *rpcapi.IndexedAllocs) error {
+	if done, err := e.s.forward("Sched.ServiceAllocs", args, args, reply); done {
+		return err
+	}
+	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
+		tx := st.ReadTxn()
+		defer tx.Abort()
+		var idx uint64
+		var as []*allocs.Alloc
+		var err error
+		if args.Service == "" {
+			idx, as, err = allocs.All(tx, ws)
+		} else {
+			idx, as, err = allocs.ByService(tx, ws, args.Service)
+		}
+		reply.Index, reply.Allocs = idx, as
+		return err
+	})
+}
+
+// Services lists the status of every scheduled service.
+func (e *Sched) Services(args *rpcapi.DCRequest, reply *rpcapi.IndexedServiceStatuses) error {
+	if done, err := e.s.forward("Sched.Services", args, args, reply); done {
+		return err
+	}
+	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
+		tx := st.ReadTxn()
+		defer tx.Abort()
+		idx, sts, err := allocs.Statuses(tx, ws)
+		reply.Index, reply.Statuses = idx, sts
+		return err
+	})
+}
+
+// UpdateAllocs records an agent's reports on its allocations.
+func (e *Sched) UpdateAllocs(args *rpcapi.AllocUpdateRequest, reply *struct{}) error {
+	if done, err := e.s.forward("Sched.UpdateAllocs", args, args, reply); done {
+		return err
+	}
+	if args.NodeID == "" {
+		return errors.New("missing node ID")
+	}
+	_, err := e.s.raftApply(fsm.AllocUpdateRequestType, &args.UpdateRequest)
+	return err
+}
+
+// ErrNoSuchService means a request named a service with no spec.
+var ErrNoSuchService = errors.New("no such service")
+
+// Rebalance moves replicas of a spread service onto under-used nodes.
+func (e *Sched) Rebalance(args *rpcapi.RebalanceRequest, reply *rpcapi.RebalanceReply) error {
+	if done, err := e.s.forward("Sched.Rebalance", args, args, reply); done {
+		return err
+	}
+	ws := memdb.NewWatchSet()
+	in, err := e.s.schedulerInput(ws)
+	if err != nil {
+		return err
+	}
+	raw, ok := in.specs[args.Service]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrNoSuchService, args.Service)
+	}
+	spec, err := sched.ParseSpec(raw)
+	if err != nil {
+		return err
+	}
+	nodes, _ := e.s.schedNodes(in, time.Now())
+	current := make([]*sched.Allocation, 0, len(in.allocs))
+	names := map[string]string{}
+	for _, a := range in.allocs {
+		current = append(current, &a.Allocation)
+	}
+	for _, n := range nodes {
+		names[n.ID] = n.Name
+	}
+	plan, err := sched.Rebalance(spec, nodes, current, e.s.raft.AppliedIndex(), args.MaxMoves)
+	if err != nil {
+		return err
+	}
+	req := &allocs.PlanRequest{Service: args.Service}
+	for _, p := range plan.Place {
+		req.Place = append(req.Place, &allocs.Alloc{Allocation: *p, NodeName: names[p.NodeID], Spec: spec})
+	}
+	for _, st := range plan.Stop {
+		req.Stop = append(req.Stop, allocs.StopRequest{ID: st.Alloc.ID, Reason: string(st.Reason)})
+	}
+	reply.Moves = len(plan.Place)
+	if reply.Moves == 0 {
+		return nil
+	}
+	_, err = e.s.raftApply(fsm.AllocPlanRequestType, req)
+	return err
+}
