@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/serf/serf"
 	"github.com/shoalproject/shoal/agent/config"
+	"github.com/shoalproject/shoal/overlay"
 	"github.com/shoalproject/shoal/sched/driver"
 	"github.com/shoalproject/shoal/server"
 )
@@ -50,6 +51,11 @@ type Agent struct {
 
 	// drivers run this node's replicas (nil until the realiser starts).
 	drivers map[string]driver.Driver
+
+	// overlay is this node's overlay network manager (nil when off).
+	overlay        *overlay.Manager
+	overlayCancel  context.CancelFunc
+	overlayStarted chan struct{} // closed when the start attempts end
 
 	httpServers []*http.Server
 	httpAddrs   []net.Addr
@@ -101,6 +107,7 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	if err := a.startHTTP(); err != nil {
 		return err
 	}
+	a.startOverlay()
 	if len(a.cfg.StartJoin) > 0 {
 		if _, err := a.delegate.JoinLAN(a.cfg.StartJoin); err != nil {
 			return fmt.Errorf("agent: join %v: %w", a.cfg.StartJoin, err)
@@ -197,6 +204,7 @@ func (a *Agent) HTTPAddrs() []net.Addr { return a.httpAddrs }
 func (a *Agent) Leave() error {
 	var err error
 	a.leaveOnce.Do(func() {
+		a.stopOverlay(true)
 		if a.delegate != nil {
 			err = a.delegate.Leave()
 		}
@@ -216,6 +224,7 @@ func (a *Agent) Shutdown() error {
 			_ = s.Close()
 		}
 		cancel()
+		a.stopOverlay(false)
 		if a.delegate != nil {
 			_ = a.delegate.Shutdown()
 		}

@@ -23,6 +23,7 @@ func (a *Agent) schedRoutes() []route {
 		{"/v1/shoal/allocs", get, a.schedAllocs},
 		{"/v1/shoal/allocs/{id}/logs", get, a.schedLogs},
 		{"/v1/shoal/validate", []string{http.MethodPost, http.MethodPut}, a.schedValidate},
+		{"/v1/shoal/overlay", get, a.overlayLeases},
 	}
 }
 

@@ -46,6 +46,9 @@ func run(args []string, agentCmd cli.CommandFactory, ui cli.Ui, helpWriter io.Wr
 	for name, f := range svcCommands(ui) {
 		commands[name] = f
 	}
+	for name, f := range overlayCommands(ui) {
+		commands[name] = f
+	}
 	if agentCmd != nil {
 		commands["agent"] = agentCmd
 	}

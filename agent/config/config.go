@@ -70,6 +70,11 @@ type Config struct {
 	// Limits bounds client connections.
 	Limits Limits `json:"limits"`
 
+	// Overlay configures the VXLAN overlay network.
+	Overlay Overlay `json:"overlay"`
+	// Scheduler tunes the KV-driven scheduler.
+	Scheduler Scheduler `json:"scheduler"`
+
 	// EnableLocalScriptChecks allows script checks defined in local
 	// config files (-enable-local-script-checks). Default false.
 	EnableLocalScriptChecks bool `json:"enable_local_script_checks"`
@@ -116,6 +121,8 @@ func Default() *Config {
 		Autopilot:     Autopilot{CleanupDeadServers: true, DeadServerGrace: 2 * time.Minute},
 		Limits:        Limits{HTTPMaxConnsPerClient: 4096},
 		Domain:        "consul.",
+		Overlay:       Overlay{Enabled: true, CIDR: "10.42.0.0/16", SubnetBits: 24, VNI: 1, Port: 4789},
+		Scheduler:     Scheduler{NodeLostGrace: 3 * time.Second},
 	}
 }
 
@@ -154,4 +161,31 @@ type Limits struct {
 	// HTTPMaxConnsPerClient caps concurrent HTTP connections from one client
 	// IP; 0 means unlimited. Default 4096 (Consul's 200 caps blocking watchers).
 	HTTPMaxConnsPerClient int `json:"http_max_conns_per_client"`
+}
+
+// Overlay configures the VXLAN overlay that gives containers cluster-wide
+// addresses.
+type Overlay struct {
+	// Enabled turns the overlay on (-overlay). Default true outside dev
+	// mode (-dev turns it off: one node needs no overlay); it needs root and
+	// a kernel with VXLAN, and when either is missing the agent runs
+	// without it (and says why).
+	Enabled bool `json:"enabled"`
+	// CIDR is the cluster's overlay range (-overlay-cidr). Default "10.42.0.0/16".
+	CIDR string `json:"cidr"`
+	// SubnetBits is the size of each node's subnet. Default 24.
+	SubnetBits int `json:"subnet_bits"`
+	// VNI is the VXLAN network identifier (-overlay-vni). Default 1.
+	VNI int `json:"vni"`
+	// Port is the VXLAN UDP port (-overlay-port). Default 4789.
+	Port int `json:"port"`
+	// MTU of the overlay devices; 0 means the underlay's less 50.
+	MTU int `json:"mtu"`
+}
+
+// Scheduler tunes the KV-driven scheduler.
+type Scheduler struct {
+	// NodeLostGrace is how long a node may be failed before its replicas
+	// are re-placed (-node-lost-grace). Default 3s.
+	NodeLostGrace time.Duration `json:"node_lost_grace"`
 }

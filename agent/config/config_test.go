@@ -57,6 +57,8 @@ func TestDefault(t *testing.T) {
 		Performance: Performance{RaftMultiplier: 1},
 		Autopilot:   Autopilot{CleanupDeadServers: true, DeadServerGrace: 2 * time.Minute},
 		Limits:      Limits{HTTPMaxConnsPerClient: 4096}, Domain: "consul.",
+		Overlay:   Overlay{Enabled: true, CIDR: "10.42.0.0/16", SubnetBits: 24, VNI: 1, Port: 4789},
+		Scheduler: Scheduler{NodeLostGrace: 3 * time.Second},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("Default() = %+v\nwant %+v", c, want)
@@ -428,5 +430,56 @@ func TestUsage(t *testing.T) {
 		if !strings.Contains(u, "-"+name) {
 			t.Errorf("usage does not list -%s", name)
 		}
+	}
+}
+
+func TestOverlayAndSchedulerSettings(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name    string
+		args    []string
+		file    string
+		check   func(c *Config) bool
+		wantErr string
+	}{
+		{"defaults on", nil, "", func(c *Config) bool { return c.Overlay.Enabled && c.Overlay.CIDR == "10.42.0.0/16" }, ""},
+		{"flags", []string{"-overlay=false", "-overlay-cidr", "10.50.0.0/16", "-overlay-vni", "7", "-node-lost-grace", "5s"}, "",
+			func(c *Config) bool {
+				return !c.Overlay.Enabled && c.Overlay.CIDR == "10.50.0.0/16" && c.Overlay.VNI == 7 && c.Scheduler.NodeLostGrace == 5*time.Second
+			}, ""},
+		{"hcl file", nil, "overlay {\n  cidr = \"10.60.0.0/16\"\n  port = 8472\n}\nscheduler {\n  node_lost_grace = \"1s\"\n}\n",
+			func(c *Config) bool {
+				return c.Overlay.CIDR == "10.60.0.0/16" && c.Overlay.Port == 8472 && c.Scheduler.NodeLostGrace == time.Second
+			}, ""},
+		{"bad cidr", []string{"-overlay-cidr", "nope"}, "", nil, "-overlay-cidr"},
+		{"ipv6 cidr", []string{"-overlay-cidr", "fd00::/48"}, "", nil, "not an IPv4 CIDR"},
+		{"vni range", []string{"-overlay-vni", "0"}, "", nil, "-overlay-vni 0"},
+		{"cidr too small for /24s", []string{"-overlay-cidr", "10.1.2.0/25"}, "", nil, "subnet_bits"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := tc.args
+			if tc.file != "" {
+				path := dir + "/" + strings.ReplaceAll(tc.name, " ", "_") + ".hcl"
+				if err := os.WriteFile(path, []byte(tc.file), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				args = append(args, "-config-file", path)
+			}
+			c, err := Load(loadArgs(dir, args))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !tc.check(c) {
+				t.Fatalf("err %v, config %+v %+v", err, c.Overlay, c.Scheduler)
+			}
+		})
+	}
+	c, err := Load([]string{"-dev"})
+	if err != nil || c.Overlay.Enabled {
+		t.Fatalf("-dev must turn the overlay off: %v %+v", err, c.Overlay)
 	}
 }

@@ -74,6 +74,7 @@ func Load(args []string) (*Config, error) {
 func (c *Config) finish() error {
 	if c.DevMode {
 		c.Server, c.Bootstrap = true, true
+		c.Overlay.Enabled = false
 	}
 	if c.BindAddr == "" {
 		c.BindAddr = "0.0.0.0"

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 )
@@ -20,6 +21,12 @@ func (c *Config) Validate() error {
 }
 
 func (c *Config) validate() error {
+	if err := c.Overlay.validate(); err != nil {
+		return err
+	}
+	if c.Scheduler.NodeLostGrace < 0 {
+		return fmt.Errorf("-node-lost-grace must not be negative, got %v", c.Scheduler.NodeLostGrace)
+	}
 	switch {
 	case c.DevMode && c.BootstrapExpect != 0:
 		return errors.New("-bootstrap-expect is not allowed with -dev")
@@ -186,4 +193,21 @@ func isUUID(s string) bool {
 		}
 	}
 	return true
+}
+
+func (o Overlay) validate() error {
+	p, err := netip.ParsePrefix(o.CIDR)
+	switch {
+	case err != nil || !p.Addr().Is4():
+		return fmt.Errorf("-overlay-cidr %q is not an IPv4 CIDR such as 10.42.0.0/16", o.CIDR)
+	case o.SubnetBits <= p.Bits() || o.SubnetBits > 30:
+		return fmt.Errorf("overlay.subnet_bits %d must be between %d and 30 for -overlay-cidr %s", o.SubnetBits, p.Bits()+1, o.CIDR)
+	case o.VNI < 1 || o.VNI > 1<<24-1:
+		return fmt.Errorf("-overlay-vni %d outside 1..16777215", o.VNI)
+	case o.Port < 1 || o.Port > 65535:
+		return fmt.Errorf("-overlay-port %d outside 1..65535", o.Port)
+	case o.MTU < 0 || (o.MTU > 0 && o.MTU < 576):
+		return fmt.Errorf("overlay.mtu %d too small (0 means automatic)", o.MTU)
+	}
+	return nil
 }

@@ -12,7 +12,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
+
+	"github.com/vishvananda/netns"
 )
 
 // Lab is a set of emulated hosts on one bridge.
@@ -22,6 +25,8 @@ type Lab struct {
 	Hosts  []*Host
 	// GatewayAddr is the test process's own address on the lab network.
 	GatewayAddr string
+
+	extraNS []string // containers' namespaces
 }
 
 // Host is one emulated host.
@@ -125,9 +130,67 @@ func (h *Host) Wrap() []string {
 
 // Close deletes the namespaces (and with them every link) it created.
 func (l *Lab) Close() {
+	for _, ns := range l.extraNS {
+		_ = run("ip", "netns", "del", ns)
+	}
 	for _, h := range l.Hosts {
 		_ = run("ip", "netns", "del", h.NS)
 	}
 	_ = run("ip", "link", "del", l.prefix+"gw")
 	_ = run("ip", "netns", "del", l.ns)
+}
+
+// Container is a network namespace attached to a bridge of a host, as a
+// container would be.
+type Container struct {
+	NS   string
+	Addr string // its IPv4 address
+}
+
+// AddContainer creates a namespace with a veth on bridge (in the host's
+// namespace), addressed addr/bits, default route via gw. Lab.Close
+// deletes it.
+func (h *Host) AddContainer(name, bridge, addr string, bits int, gw string) (*Container, error) {
+	c := &Container{NS: h.lab.prefix + name, Addr: addr}
+	hostEnd, ctrEnd := h.lab.prefix+name+"h", h.lab.prefix+name+"c"
+	steps := [][]string{
+		{"ip", "netns", "add", c.NS},
+		{"ip", "-n", h.NS, "link", "add", hostEnd, "type", "veth", "peer", "name", ctrEnd},
+		{"ip", "-n", h.NS, "link", "set", ctrEnd, "netns", c.NS},
+		{"ip", "-n", h.NS, "link", "set", hostEnd, "master", bridge, "up"},
+		{"ip", "-n", c.NS, "link", "set", ctrEnd, "name", "eth0"},
+		{"ip", "-n", c.NS, "addr", "add", fmt.Sprintf("%s/%d", addr, bits), "dev", "eth0"},
+		{"ip", "-n", c.NS, "link", "set", "eth0", "up"},
+		{"ip", "-n", c.NS, "link", "set", "lo", "up"},
+		{"ip", "-n", c.NS, "route", "add", "default", "via", gw},
+	}
+	h.lab.extraNS = append(h.lab.extraNS, c.NS)
+	for _, s := range steps {
+		if err := run(s...); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// InNS runs fn on an OS thread switched into the named network namespace:
+// sockets fn creates belong to that namespace. The thread is discarded
+// afterwards rather than switched back.
+func InNS(ns string, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		h, err := netns.GetFromName(ns)
+		if err != nil {
+			errc <- fmt.Errorf("netlab: namespace %s: %w", ns, err)
+			return
+		}
+		defer h.Close()
+		if err := netns.Set(h); err != nil {
+			errc <- fmt.Errorf("netlab: enter %s: %w", ns, err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
 }

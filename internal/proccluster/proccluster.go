@@ -179,6 +179,9 @@ func ServersOn(bin, dir string, addrs []string, wraps [][]string, ports Ports) [
 			"-node", p.Name, "-bind", addr, "-client", addr, "-data-dir", p.DataDir,
 			"-http-port", fmt.Sprint(ports.HTTP), "-serf-lan-port", fmt.Sprint(ports.Serf),
 			"-server-port", fmt.Sprint(ports.Server), "-dns-port", "-1"}
+		if len(p.Wrap) == 0 {
+			p.Args = append(p.Args, "-overlay=false") // processes share this network namespace
+		}
 		for j, other := range addrs {
 			if j != i {
 				p.Args = append(p.Args, "-retry-join", net.JoinHostPort(other, fmt.Sprint(ports.Serf)))

@@ -65,6 +65,7 @@ func New(t testing.TB, opts Options) *Cluster {
 		ports := FreePorts(t, 3)
 		cfg.Ports.HTTP, cfg.Ports.SerfLAN, cfg.Ports.Server = ports[0], ports[1], ports[2]
 		cfg.Ports.DNS = -1
+		cfg.Overlay.Enabled = false // agents share this network namespace
 		cfg.LogLevel = "warn"
 		if join != "" {
 			cfg.RetryJoin = []string{join}

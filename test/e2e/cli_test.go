@@ -25,7 +25,7 @@ func TestCLIJoinInfoForceLeave(t *testing.T) {
 	}
 	client.Args = []string{"agent", "-node", "c1", "-bind", client.Addr, "-client", client.Addr,
 		"-data-dir", client.DataDir, "-http-port", fmt.Sprint(ports.HTTP),
-		"-serf-lan-port", fmt.Sprint(ports.Serf), "-dns-port", "-1"}
+		"-serf-lan-port", fmt.Sprint(ports.Serf), "-dns-port", "-1", "-overlay=false"}
 	if err := client.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	osexec "os/exec"
 	"testing"
 )
 
@@ -10,4 +11,9 @@ func writeFile(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func runCmd(name string, args ...string) (string, error) {
+	out, err := osexec.Command(name, args...).CombinedOutput()
+	return string(out), err
 }

@@ -1,0 +1,180 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoalproject/shoal/internal/netlab"
+	"github.com/shoalproject/shoal/internal/proccluster"
+	"github.com/shoalproject/shoal/internal/testcluster"
+)
+
+type leaseView struct {
+	Node, Subnet, VTEP, MAC, State string
+}
+
+// TestOverlayAcrossHosts runs three agents on three emulated hosts with
+// the overlay on, attaches a namespace "container" to each host's overlay
+// bridge, and checks that a container on host 1 reaches one on host 3 over
+// VXLAN; that cutting host 3 off removes its routes on the others; and
+// that its return restores them.
+func TestOverlayAcrossHosts(t *testing.T) {
+	if err := netlab.Available(); err != nil {
+		t.Skipf("skipping: %v (CI runs as root)", err)
+	}
+	if _, err := os.Stat("/sys/module/vxlan"); err != nil {
+		if out, err := runCmd("modprobe", "vxlan"); err != nil {
+			t.Skipf("skipping: the kernel has no VXLAN module: %v %s", err, out)
+		}
+	}
+	lab, err := netlab.New(fmt.Sprintf("o%d", os.Getpid()%10000), 79, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(lab.Close)
+	var addrs []string
+	var wraps [][]string
+	for _, h := range lab.Hosts {
+		addrs, wraps = append(addrs, h.Addr), append(wraps, h.Wrap())
+	}
+	ports := proccluster.Ports{HTTP: 8500, Serf: 8301, Server: 8300}
+	procs := proccluster.ServersOn(shoalBin, t.TempDir(), addrs, wraps, ports)
+	t.Cleanup(func() {
+		for _, p := range procs {
+			p.Kill9()
+			if t.Failed() {
+				t.Logf("---- %s log ----\n%s", p.Name, p.Log())
+			}
+		}
+	})
+	for _, p := range procs {
+		if err := p.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitLeader(t, procs, ports, 30*time.Second)
+
+	// Every node leases a distinct /24 and sees all three alive.
+	subnets := map[string]netip.Prefix{}
+	testcluster.Eventually(t, 30*time.Second, func() error {
+		var ls []leaseView
+		if err := getJSON(procs[0], "/v1/shoal/overlay", &ls); err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, l := range ls {
+			if l.State != "alive" {
+				return fmt.Errorf("%s is %s", l.Node, l.State)
+			}
+			if seen[l.Subnet] {
+				return fmt.Errorf("subnet %s leased twice", l.Subnet)
+			}
+			seen[l.Subnet] = true
+			subnets[l.Node] = netip.MustParsePrefix(l.Subnet)
+		}
+		if len(ls) != 3 {
+			return fmt.Errorf("%d leases", len(ls))
+		}
+		return nil
+	})
+	out, err := cli(t, procs[0], "overlay", "ls")
+	if err != nil || strings.Count(out, "alive") != 3 {
+		t.Fatalf("overlay ls: %v\n%s", err, out)
+	}
+
+	// A "container" on each host, on its node's subnet.
+	ctrs := map[string]*netlab.Container{}
+	for i, h := range lab.Hosts {
+		sub := subnets[procs[i].Name]
+		ip := sub.Addr().Next().Next().Next().Next().Next().Next().Next().Next().Next().Next() // .10
+		gw := sub.Addr().Next()
+		c, err := h.AddContainer(fmt.Sprintf("c%d", i+1), "shoal0", ip.String(), sub.Bits(), gw.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctrs[procs[i].Name] = c
+	}
+	// A TCP echo server in the container on host 3.
+	var ln net.Listener
+	if err := netlab.InNS(ctrs["s3"].NS, func() (err error) {
+		ln, err = net.Listen("tcp", ctrs["s3"].Addr+":7000")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
+		}
+	}()
+	dial := func() error {
+		return netlab.InNS(ctrs["s1"].NS, func() error {
+			c, err := net.DialTimeout("tcp", ctrs["s3"].Addr+":7000", time.Second)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+			if _, err := c.Write([]byte("over the overlay\n")); err != nil {
+				return err
+			}
+			buf := make([]byte, 17)
+			if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "over the overlay\n" {
+				return fmt.Errorf("echo %q: %v", buf, err)
+			}
+			return nil
+		})
+	}
+	testcluster.Eventually(t, 20*time.Second, dial)
+
+	// Host 3 drops off: the others remove its routes; back: restored.
+	route3 := subnets["s3"].String()
+	hasRoute := func(host *netlab.Host) (bool, error) {
+		out, err := runCmd("ip", "-n", host.NS, "route", "show", route3)
+		return strings.Contains(out, "shoal-vx"), err
+	}
+	if ok, err := hasRoute(lab.Hosts[0]); !ok || err != nil {
+		t.Fatalf("host 1 has no route to %s: %v", route3, err)
+	}
+	if err := lab.Hosts[2].Cut(); err != nil {
+		t.Fatal(err)
+	}
+	testcluster.Eventually(t, 30*time.Second, func() error {
+		if ok, _ := hasRoute(lab.Hosts[0]); ok {
+			return fmt.Errorf("host 1 still routes %s to a departed host", route3)
+		}
+		return nil
+	})
+	if err := lab.Hosts[2].Heal(); err != nil {
+		t.Fatal(err)
+	}
+	testcluster.Eventually(t, 30*time.Second, func() error {
+		if ok, _ := hasRoute(lab.Hosts[0]); !ok {
+			return fmt.Errorf("host 1 has not restored its route to %s", route3)
+		}
+		return dial()
+	})
+}
+
+func getJSON(p *proccluster.Proc, path string, out any) error {
+	code, body, err := p.Get(path)
+	if err != nil {
+		return err
+	}
+	if code != 200 {
+		return fmt.Errorf("GET %s: %d %s", path, code, body)
+	}
+	return json.Unmarshal([]byte(body), out)
+}
