@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Runs every Shoal test: gofmt, go vet, then go test (with -race for the
 # packages that run servers and agents). On a fresh Debian machine it first
-# installs what the tests use (dig, ip) when missing — as root, through
-# apt-get. It starts nothing it does not stop again.
+# installs what the tests use (dig, ip, dockerd) when missing — as root, through
+# apt-get. When no Docker engine answers (DOCKER_HOST, /var/run/docker.sock)
+# and it is root, it starts a dockerd of its own for the run (data in a temp
+# dir) and exports DOCKER_HOST for internal/dockertest. It starts nothing it
+# does not stop again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +15,7 @@ log() { printf '==> %s\n' "$*"; }
 need_pkgs=()
 command -v dig >/dev/null 2>&1 || need_pkgs+=(dnsutils)
 command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
+command -v dockerd >/dev/null 2>&1 || [ -x /usr/sbin/dockerd ] || need_pkgs+=(docker.io)
 if ((${#need_pkgs[@]})); then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 		log "installing ${need_pkgs[*]}"
@@ -35,6 +39,83 @@ go vet ./...
 # Packages that run servers, agents or concurrency-heavy code get -race.
 race_pkgs=$(go list ./... | grep -E '/(server|agent|state|kv|catalog|dns)(/|$)' || true)
 other_pkgs=$(go list ./... | grep -vE '/(server|agent|state|kv|catalog|dns)(/|$)' || true)
+
+# A Docker engine for the driver tests. internal/dockertest uses DOCKER_HOST
+# or /var/run/docker.sock when it answers; otherwise start one for this run,
+# with its own data root, exec root, socket and pidfile in a temp dir, and
+# stop it by PID on exit.
+test_dockerd_dir=""
+test_dockerd_pid=""
+forward_was_accept=""
+had_docker0=""
+engine_answers() { timeout 10 docker -H "$1" version >/dev/null 2>&1; }
+stop_test_dockerd() {
+	[ -n "$test_dockerd_dir" ] || return 0
+	if [ -n "$test_dockerd_pid" ] && kill -0 "$test_dockerd_pid" 2>/dev/null; then
+		log "stopping the test dockerd (pid $test_dockerd_pid)"
+		kill "$test_dockerd_pid" 2>/dev/null || true
+		for _ in $(seq 150); do kill -0 "$test_dockerd_pid" 2>/dev/null || break; sleep 0.2; done
+		kill -9 "$test_dockerd_pid" 2>/dev/null || true
+	fi
+	# containerd and shims left behind: their command lines name our exec root.
+	local p
+	for p in /proc/[0-9]*; do
+		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$test_dockerd_dir/exec"; then
+			kill -9 "${p#/proc/}" 2>/dev/null || true
+		fi
+	done
+	awk -v d="$test_dockerd_dir/" 'index($5, d) == 1 { print length($5), $5 }' /proc/self/mountinfo |
+		sort -rn | cut -d' ' -f2- | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+	rm -rf "$test_dockerd_dir"
+	test_dockerd_dir=""
+	# Undo what dockerd leaves in the namespace (FORWARD policy DROP, docker0)
+	# unless another dockerd runs in it.
+	local mine other=""
+	mine=$(readlink /proc/self/ns/net)
+	for p in /proc/[0-9]*; do
+		if [ "$(cat "$p/comm" 2>/dev/null)" = dockerd ] && [ "$(readlink "$p/ns/net" 2>/dev/null)" = "$mine" ]; then
+			other=1
+		fi
+	done
+	if [ -z "$other" ]; then
+		[ -z "$forward_was_accept" ] || iptables -P FORWARD ACCEPT 2>/dev/null || true
+		[ -n "$had_docker0" ] || ip link del docker0 2>/dev/null || true
+	fi
+}
+trap stop_test_dockerd EXIT
+trap 'exit 130' INT TERM # so that the EXIT trap runs
+if ! command -v docker >/dev/null 2>&1; then
+	log "no docker CLI: Docker tests will find or start an engine themselves, or skip"
+elif { [ -n "${DOCKER_HOST:-}" ] && engine_answers "$DOCKER_HOST"; } ||
+	{ [ -z "${DOCKER_HOST:-}" ] && engine_answers unix:///var/run/docker.sock; }; then
+	log "using the Docker engine at ${DOCKER_HOST:-unix:///var/run/docker.sock}"
+elif [ "$(id -u)" = 0 ] && dockerd_bin=$(command -v dockerd || ls /usr/sbin/dockerd 2>/dev/null); then
+	iptables -S FORWARD 2>/dev/null | grep -q '^-P FORWARD ACCEPT' && forward_was_accept=1
+	[ -e /sys/class/net/docker0 ] && had_docker0=1
+	test_dockerd_dir=$(mktemp -d /tmp/shoal-test-dockerd.XXXXXX)
+	mkdir -p "$test_dockerd_dir/data" "$test_dockerd_dir/exec"
+	log "starting a dockerd for the tests in $test_dockerd_dir"
+	setsid "$dockerd_bin" --data-root "$test_dockerd_dir/data" --exec-root "$test_dockerd_dir/exec" \
+		-H "unix://$test_dockerd_dir/docker.sock" --pidfile "$test_dockerd_dir/docker.pid" \
+		--bip 172.31.250.1/24 </dev/null >"$test_dockerd_dir/dockerd.log" 2>&1 &
+	test_dockerd_pid=$!
+	for _ in $(seq 120); do
+		engine_answers "unix://$test_dockerd_dir/docker.sock" && break
+		kill -0 "$test_dockerd_pid" 2>/dev/null || break
+		sleep 0.5
+	done
+	if engine_answers "unix://$test_dockerd_dir/docker.sock"; then
+		test_dockerd_pid=$(cat "$test_dockerd_dir/docker.pid" 2>/dev/null || echo "$test_dockerd_pid")
+		export DOCKER_HOST="unix://$test_dockerd_dir/docker.sock"
+		log "test dockerd (pid $test_dockerd_pid) answers at $DOCKER_HOST"
+	else
+		log "the test dockerd did not come up (Docker tests try once more, or skip); its log:"
+		tail -n 20 "$test_dockerd_dir/dockerd.log" || true
+		stop_test_dockerd
+	fi
+else
+	log "no Docker engine answers and not root with dockerd: Docker tests will say so and skip"
+fi
 
 log "go test -race (servers and agents)"
 go test -race -count=1 -timeout 12m $race_pkgs
