@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,15 +51,26 @@ type Agent struct {
 	metrics *telemetry
 
 	// drivers run this node's replicas (nil until the realiser starts).
-	drivers map[string]driver.Driver
+	drivers     map[string]driver.Driver
+	tempExecDir string // the exec driver's state dir in dev mode, removed at shutdown
 
 	// overlay is this node's overlay network manager (nil when off).
 	overlay        *overlay.Manager
 	overlayCancel  context.CancelFunc
 	overlayStarted chan struct{} // closed when the start attempts end
+	overlayMu      sync.Mutex
+	overlayNet     string   // docker network on the overlay, "" until ready
+	overlayDNS     []string // DNS servers for replicas on the overlay
+	overlayOff     bool     // the overlay cannot come up here: do not wait for it
+
+	// local holds the agent's services, checks and anti-entropy
+	// (http_agent_services.go).
+	local *agentLocal
 
 	httpServers []*http.Server
 	httpAddrs   []net.Addr
+
+	dns *dnsService // nil when DNS is disabled
 
 	leaveOnce    sync.Once
 	shutdownOnce sync.Once
@@ -91,6 +103,7 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		return err
 	}
 	sc := a.serverConfig()
+	sc.Tags = a.schedTags(a.setupDrivers(ctx))
 	if a.cfg.Server {
 		s, err := server.NewServer(sc)
 		if err != nil {
@@ -104,10 +117,17 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		}
 		a.delegate = c
 	}
+	if err := a.startLocal(); err != nil {
+		return err
+	}
 	if err := a.startHTTP(); err != nil {
 		return err
 	}
+	if err := a.startDNS(); err != nil {
+		return err
+	}
 	a.startOverlay()
+	a.startRealiser()
 	if len(a.cfg.StartJoin) > 0 {
 		if _, err := a.delegate.JoinLAN(a.cfg.StartJoin); err != nil {
 			return fmt.Errorf("agent: join %v: %w", a.cfg.StartJoin, err)
@@ -138,6 +158,7 @@ func (a *Agent) serverConfig() server.Config {
 		RaftMultiplier:     c.Performance.RaftMultiplier,
 		CleanupDeadServers: c.Autopilot.CleanupDeadServers,
 		DeadServerGrace:    c.Autopilot.DeadServerGrace,
+		NodeLostGrace:      c.Scheduler.NodeLostGrace,
 		Logger:             a.logger,
 	}
 	if c.DevMode {
@@ -219,16 +240,23 @@ func (a *Agent) Shutdown() error {
 	a.shutdownOnce.Do(func() {
 		close(a.shutdownCh)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		if a.dns != nil {
+			a.dns.shutdown()
+		}
 		for _, s := range a.httpServers {
 			_ = s.Shutdown(ctx)
 			_ = s.Close()
 		}
 		cancel()
+		a.stopLocal()
 		a.stopOverlay(false)
 		if a.delegate != nil {
 			_ = a.delegate.Shutdown()
 		}
 		a.wg.Wait()
+		if a.tempExecDir != "" {
+			_ = os.RemoveAll(a.tempExecDir)
+		}
 		a.logger.Info("agent stopped")
 	})
 	return nil

@@ -79,7 +79,7 @@ func (a *Agent) agentSelf(w http.ResponseWriter, r *http.Request) (any, error) {
 	for k, v := range a.delegate.Stats() {
 		stats[k] = v
 	}
-	stats["agent"] = map[string]string{"check_monitors": "0", "check_ttls": "0", "checks": "0", "services": "0"}
+	stats["agent"] = a.localStats()
 	stats["runtime"] = map[string]string{
 		"os": runtime.GOOS, "arch": runtime.GOARCH, "version": runtime.Version(),
 		"goroutines": itoa(runtime.NumGoroutine()), "max_procs": itoa(runtime.GOMAXPROCS(0)),

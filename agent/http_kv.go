@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -13,16 +14,23 @@ import (
 // maxKVSize is Consul's default limit on a value (kv_max_value_size).
 const maxKVSize = 512 * 1024
 
+// kvRoutes returns every route of the KV subsystem: keys, sessions and
+// transactions.
 func (a *Agent) kvRoutes() []route {
-	return []route{
+	routes := []route{
 		{"/v1/kv/{key...}", []string{http.MethodGet, http.MethodPut, http.MethodDelete}, a.kvEndpoint},
 	}
+	routes = append(routes, a.sessionRoutes()...)
+	return append(routes, a.txnRoutes()...)
 }
 
 func (a *Agent) kvEndpoint(w http.ResponseWriter, r *http.Request) (any, error) {
 	key := strings.TrimPrefix(r.URL.Path, "/v1/kv/")
 	switch r.Method {
 	case http.MethodGet:
+		if _, ok := r.URL.Query()["keys"]; ok {
+			return a.kvKeys(w, r, key)
+		}
 		return a.kvGet(w, r, key)
 	case http.MethodPut:
 		return a.kvPut(w, r, key)
@@ -52,11 +60,42 @@ func (a *Agent) kvGet(w http.ResponseWriter, r *http.Request, key string) (any, 
 		return nil, nil
 	}
 	if _, raw := q["raw"]; raw && !recurse {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		_, _ = w.Write(reply.Entries[0].Value)
 		return nil, nil
 	}
 	return reply.Entries, nil
+}
+
+// kvKeys answers ?keys: 404 when nothing matches, except for the root,
+// which answers an empty list (as Consul).
+func (a *Agent) kvKeys(w http.ResponseWriter, r *http.Request, prefix string) (any, error) {
+	args := rpcapi.KeyListRequest{Prefix: prefix, Seperator: r.URL.Query().Get("separator")}
+	if err := parseQuery(r, &args.QueryOptions); err != nil {
+		return nil, err
+	}
+	var reply rpcapi.IndexedKeyList
+	if err := a.delegate.RPC(r.Context(), "KVS.ListKeys", &args, &reply); err != nil {
+		return nil, err
+	}
+	setMeta(w, &reply.QueryMeta)
+	if len(reply.Keys) == 0 && prefix != "" {
+		w.WriteHeader(http.StatusNotFound)
+		return nil, nil
+	}
+	if reply.Keys == nil {
+		reply.Keys = []string{}
+	}
+	return reply.Keys, nil
+}
+
+func parseUintParam(v string, what string) (uint64, error) {
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, badRequest("Invalid %s: %v", what, err)
+	}
+	return n, nil
 }
 
 func (a *Agent) kvPut(w http.ResponseWriter, r *http.Request, key string) (any, error) {
@@ -65,29 +104,40 @@ func (a *Agent) kvPut(w http.ResponseWriter, r *http.Request, key string) (any, 
 	}
 	q := r.URL.Query()
 	args := rpcapi.KVSRequest{Request: kv.Request{Op: kv.OpSet, Entry: kv.Entry{Key: key}}}
+	args.Datacenter = q.Get("dc")
 	if s := q.Get("flags"); s != "" {
-		f, err := strconv.ParseUint(s, 10, 64)
+		f, err := parseUintParam(s, "flags")
 		if err != nil {
-			return nil, badRequest("Invalid flags: %v", err)
+			return nil, err
 		}
 		args.Entry.Flags = f
 	}
-	if s := q.Get("cas"); s != "" {
-		idx, err := strconv.ParseUint(s, 10, 64)
+	if _, ok := q["cas"]; ok {
+		idx, err := parseUintParam(q.Get("cas"), "cas index")
 		if err != nil {
-			return nil, badRequest("Invalid cas index: %v", err)
+			return nil, err
 		}
 		args.Op, args.Entry.ModifyIndex = kv.OpCAS, idx
+	}
+	if _, ok := q["acquire"]; ok {
+		args.Op, args.Entry.Session = kv.OpLock, q.Get("acquire")
+	}
+	if _, ok := q["release"]; ok {
+		args.Op, args.Entry.Session = kv.OpUnlock, q.Get("release")
+	}
+	if r.ContentLength > maxKVSize {
+		return nil, tooLarge(r.ContentLength)
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxKVSize+1))
 	if err != nil {
 		return nil, badRequest("Request body read failed: %v", err)
 	}
 	if len(body) > maxKVSize {
-		return nil, HTTPError{Code: http.StatusRequestEntityTooLarge,
-			Msg: "Request body(" + strconv.Itoa(len(body)) + " bytes) too large, max size: " + strconv.Itoa(maxKVSize) + " bytes. See https://developer.hashicorp.com/consul/docs/agent/config/config-files#kv_max_value_size."}
+		return nil, tooLarge(int64(len(body)))
 	}
-	args.Entry.Value = body
+	if len(body) > 0 {
+		args.Entry.Value = body
+	}
 	var ok bool
 	if err := a.delegate.RPC(r.Context(), "KVS.Apply", &args, &ok); err != nil {
 		return nil, err
@@ -95,15 +145,25 @@ func (a *Agent) kvPut(w http.ResponseWriter, r *http.Request, key string) (any, 
 	return ok, nil
 }
 
+func tooLarge(n int64) error {
+	return HTTPError{Code: http.StatusRequestEntityTooLarge,
+		Msg: fmt.Sprintf("Request body(%d bytes) too large, max size: %d bytes. See %s.", n, maxKVSize,
+			"https://developer.hashicorp.com/consul/docs/agent/config/config-files#kv_max_value_size")}
+}
+
 func (a *Agent) kvDelete(w http.ResponseWriter, r *http.Request, key string) (any, error) {
 	q := r.URL.Query()
 	args := rpcapi.KVSRequest{Request: kv.Request{Op: kv.OpDelete, Entry: kv.Entry{Key: key}}}
+	args.Datacenter = q.Get("dc")
 	if _, ok := q["recurse"]; ok {
 		args.Op = kv.OpDeleteTree
-	} else if s := q.Get("cas"); s != "" {
-		idx, err := strconv.ParseUint(s, 10, 64)
+	} else if key == "" {
+		return nil, badRequest("Missing key name")
+	}
+	if _, ok := q["cas"]; ok {
+		idx, err := parseUintParam(q.Get("cas"), "cas index")
 		if err != nil {
-			return nil, badRequest("Invalid cas index: %v", err)
+			return nil, err
 		}
 		args.Op, args.Entry.ModifyIndex = kv.OpDeleteCAS, idx
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/netip"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/shoalproject/shoal/kv"
 	"github.com/shoalproject/shoal/overlay"
 	"github.com/shoalproject/shoal/rpcapi"
+	"github.com/shoalproject/shoal/sched/driver/docker"
 )
 
 // startOverlay leases this node's subnet and brings the overlay up in the
@@ -43,10 +45,14 @@ func (a *Agent) startOverlay() {
 		for attempt := 0; ctx.Err() == nil; attempt++ {
 			err := m.Start(ctx)
 			if err == nil {
+				a.overlayUp(ctx, m)
 				return
 			}
 			if errors.Is(err, overlay.ErrUnsupported) {
 				a.logger.Error("overlay disabled", "reason", err)
+				a.overlayMu.Lock()
+				a.overlayOff = true
+				a.overlayMu.Unlock()
 				return
 			}
 			if attempt%10 == 0 {
@@ -154,4 +160,55 @@ func (a *Agent) overlayLeases(w http.ResponseWriter, r *http.Request) (any, erro
 		out = append(out, OverlayLease{Lease: l, State: st})
 	}
 	return out, nil
+}
+
+// overlayNetwork is the docker network bound to the overlay's bridge.
+const overlayNetwork = "shoal"
+
+// overlayUp attaches what uses the overlay once it is up: the docker
+// network on its bridge (so that replicas get addresses of this node's
+// subnet) and a DNS listener on the bridge address (containers' resolver).
+func (a *Agent) overlayUp(ctx context.Context, m *overlay.Manager) {
+	lease := m.Lease()
+	gw := overlay.GatewayAddr(lease.Subnet)
+	if a.dns != nil {
+		for _, network := range []string{"udp", "tcp"} {
+			if _, err := a.dns.server.Listen(network, net.JoinHostPort(gw.String(), "53")); err != nil {
+				a.logger.Warn("overlay: DNS for containers unavailable", "address", gw, "network", network, "error", err)
+			}
+		}
+	}
+	dk, ok := a.drivers["docker"].(*docker.Driver)
+	if !ok {
+		a.overlayMu.Lock()
+		a.overlayOff = true // nothing to attach: replicas need not wait
+		a.overlayMu.Unlock()
+		return
+	}
+	for ctx.Err() == nil {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := dk.EnsureNetwork(cctx, docker.NetworkSpec{Name: overlayNetwork, Bridge: m.Bridge(),
+			Subnet: lease.Subnet, Gateway: gw, MTU: m.MTU()})
+		cancel()
+		if err == nil {
+			a.overlayMu.Lock()
+			a.overlayNet, a.overlayDNS = overlayNetwork, []string{gw.String()}
+			a.overlayMu.Unlock()
+			a.logger.Info("overlay: docker network ready", "network", overlayNetwork, "subnet", lease.Subnet)
+			return
+		}
+		a.logger.Error("overlay: docker network", "error", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// overlayTarget is the docker network and DNS servers of replicas on the
+// overlay; wait is true while the overlay is enabled and still coming up.
+func (a *Agent) overlayTarget() (network string, dns []string, wait bool) {
+	a.overlayMu.Lock()
+	defer a.overlayMu.Unlock()
+	return a.overlayNet, a.overlayDNS, a.overlay != nil && a.overlayNet == "" && !a.overlayOff
 }

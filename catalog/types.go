@@ -42,6 +42,7 @@ type Weights struct {
 // Service is one service instance registered on a node.
 type Service struct {
 	Node              string
+	Kind              string `json:",omitempty"`
 	ID                string
 	Service           string
 	Tags              []string
@@ -84,6 +85,14 @@ type RegisterRequest struct {
 	Checks          []*HealthCheck
 	// SkipNodeUpdate leaves an existing node's address and metadata alone.
 	SkipNodeUpdate bool
+}
+
+// BatchRequest applies several registrations and deregistrations in one
+// transaction (anti-entropy pushes a node's changes this way). Either all
+// apply or none.
+type BatchRequest struct {
+	Register   []*RegisterRequest
+	Deregister []*DeregisterRequest
 }
 
 // DeregisterRequest removes a node, or one of its services or checks.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/hashicorp/go-memdb"
 	"github.com/shoalproject/shoal/state"
@@ -80,7 +81,52 @@ func ensureNode(tx *memdb.Txn, idx uint64, n *Node) error {
 	if err := tx.Insert(TableNodes, n); err != nil {
 		return fmt.Errorf("catalog: node insert: %w", err)
 	}
+	if err := touchNodeServices(tx, idx, n.Node); err != nil {
+		return err
+	}
 	return state.UpdateIndex(tx, TableNodes, idx)
+}
+
+// ServiceIndexKey is the index-table key recording the last change that
+// affects the instances of one service: the instances themselves, their
+// checks, their nodes and the nodes' own checks. Service queries return
+// and watch it, so a blocking query on one service wakes only for it.
+func ServiceIndexKey(name string) string { return "service." + strings.ToLower(name) }
+
+func touchService(tx *memdb.Txn, idx uint64, name string) error {
+	if name == "" {
+		return nil
+	}
+	return state.UpdateIndex(tx, ServiceIndexKey(name), idx)
+}
+
+// touchNodeServices records a change for every service on node.
+func touchNodeServices(tx *memdb.Txn, idx uint64, node string) error {
+	it, err := tx.Get(TableServices, indexNode, node)
+	if err != nil {
+		return fmt.Errorf("catalog: node services: %w", err)
+	}
+	var names []string
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if n := raw.(*Service).Service; !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	for _, n := range names {
+		if err := touchService(tx, idx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// touchCheck records a change of check c: for its service, or for every
+// service of its node when it is a node check.
+func touchCheck(tx *memdb.Txn, idx uint64, c *HealthCheck) error {
+	if c.ServiceID != "" {
+		return touchService(tx, idx, c.ServiceName)
+	}
+	return touchNodeServices(tx, idx, c.Node)
 }
 
 func ensureService(tx *memdb.Txn, idx uint64, s *Service) error {
@@ -103,6 +149,11 @@ func ensureService(tx *memdb.Txn, idx uint64, s *Service) error {
 		if serviceEqual(old, s) {
 			return nil
 		}
+		if !strings.EqualFold(old.Service, s.Service) {
+			if err := touchService(tx, idx, old.Service); err != nil {
+				return err
+			}
+		}
 	} else {
 		s.CreateIndex = idx
 	}
@@ -110,11 +161,60 @@ func ensureService(tx *memdb.Txn, idx uint64, s *Service) error {
 	if err := tx.Insert(TableServices, s); err != nil {
 		return fmt.Errorf("catalog: service insert: %w", err)
 	}
-	return state.UpdateIndex(tx, TableServices, idx)
+	if err := state.UpdateIndex(tx, TableServices, idx); err != nil {
+		return err
+	}
+	if err := touchService(tx, idx, s.Service); err != nil {
+		return err
+	}
+	return refreshServiceChecks(tx, idx, s)
+}
+
+// refreshServiceChecks copies a service's name and tags into its checks.
+func refreshServiceChecks(tx *memdb.Txn, idx uint64, s *Service) error {
+	it, err := tx.Get(TableChecks, indexNode, s.Node)
+	if err != nil {
+		return fmt.Errorf("catalog: service checks: %w", err)
+	}
+	var stale []*HealthCheck
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		c := raw.(*HealthCheck)
+		if c.ServiceID == s.ID && (c.ServiceName != s.Service || !slices.Equal(c.ServiceTags, s.Tags)) {
+			stale = append(stale, c)
+		}
+	}
+	for _, c := range stale {
+		cp := *c
+		cp.ServiceName, cp.ServiceTags, cp.ModifyIndex = s.Service, s.Tags, idx
+		if err := tx.Insert(TableChecks, &cp); err != nil {
+			return fmt.Errorf("catalog: check update: %w", err)
+		}
+	}
+	if len(stale) > 0 {
+		return state.UpdateIndex(tx, TableChecks, idx)
+	}
+	return nil
+}
+
+// ApplyBatch applies a BatchRequest: deregistrations first, then
+// registrations. It stops at the first error; the FSM then aborts the
+// transaction, so either all apply or none.
+func ApplyBatch(tx *memdb.Txn, idx uint64, req *BatchRequest) error {
+	for _, d := range req.Deregister {
+		if err := Deregister(tx, idx, d); err != nil {
+			return err
+		}
+	}
+	for _, r := range req.Register {
+		if err := EnsureRegistration(tx, idx, r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func serviceEqual(a, b *Service) bool {
-	return a.Service == b.Service && a.Address == b.Address && a.Port == b.Port &&
+	return a.Service == b.Service && a.Kind == b.Kind && a.Address == b.Address && a.Port == b.Port &&
 		a.EnableTagOverride == b.EnableTagOverride && slices.Equal(a.Tags, b.Tags) &&
 		maps.Equal(a.Meta, b.Meta) && ((a.Weights == nil) == (b.Weights == nil)) &&
 		(a.Weights == nil || *a.Weights == *b.Weights)
@@ -154,12 +254,20 @@ func ensureCheck(tx *memdb.Txn, idx uint64, c *HealthCheck) error {
 		if checkEqual(old, c) {
 			return nil
 		}
+		if old.ServiceID != c.ServiceID {
+			if err := touchCheck(tx, idx, old); err != nil {
+				return err
+			}
+		}
 	} else {
 		c.CreateIndex = idx
 	}
 	c.ModifyIndex = idx
 	if err := tx.Insert(TableChecks, c); err != nil {
 		return fmt.Errorf("catalog: check insert: %w", err)
+	}
+	if err := touchCheck(tx, idx, c); err != nil {
+		return err
 	}
 	return state.UpdateIndex(tx, TableChecks, idx)
 }
@@ -189,6 +297,9 @@ func Deregister(tx *memdb.Txn, idx uint64, req *DeregisterRequest) error {
 func deleteNode(tx *memdb.Txn, idx uint64, node string) error {
 	raw, err := tx.First(TableNodes, indexID, node)
 	if err != nil || raw == nil {
+		return err
+	}
+	if err := touchNodeServices(tx, idx, node); err != nil {
 		return err
 	}
 	for _, t := range []string{TableChecks, TableServices} {
@@ -236,6 +347,9 @@ func deleteService(tx *memdb.Txn, idx uint64, node, id string) error {
 	if err := tx.Delete(TableServices, raw); err != nil {
 		return fmt.Errorf("catalog: delete service: %w", err)
 	}
+	if err := touchService(tx, idx, raw.(*Service).Service); err != nil {
+		return err
+	}
 	return state.UpdateIndex(tx, TableServices, idx)
 }
 
@@ -246,6 +360,9 @@ func deleteCheck(tx *memdb.Txn, idx uint64, node, id string) error {
 	}
 	if err := tx.Delete(TableChecks, raw); err != nil {
 		return fmt.Errorf("catalog: delete check: %w", err)
+	}
+	if err := touchCheck(tx, idx, raw.(*HealthCheck)); err != nil {
+		return err
 	}
 	return state.UpdateIndex(tx, TableChecks, idx)
 }

@@ -91,7 +91,10 @@ func (c *agentCommand) Run(args []string) int {
 			return 0
 		case sig := <-sigCh:
 			if sig == syscall.SIGHUP {
-				logger.Info("SIGHUP received; configuration reload is not supported yet")
+				logger.Info("SIGHUP received; reloading services and checks")
+				if err := a.Reload(); err != nil {
+					logger.Error("reload failed", "error", err)
+				}
 				continue
 			}
 			c.ui.Output(fmt.Sprintf("==> Caught signal %v: leaving cluster gracefully (signal again to exit at once)", sig))

@@ -16,7 +16,7 @@ import (
 // "agent" is not listed here: it lives elsewhere in this package and is
 // passed to Run, which registers it next to these.
 func Commands(ui cli.Ui) map[string]cli.CommandFactory {
-	return map[string]cli.CommandFactory{
+	commands := map[string]cli.CommandFactory{
 		"members":     func() (cli.Command, error) { return newMembersCommand(ui), nil },
 		"join":        func() (cli.Command, error) { return newJoinCommand(ui), nil },
 		"leave":       func() (cli.Command, error) { return newLeaveCommand(ui), nil },
@@ -24,11 +24,36 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"info":        func() (cli.Command, error) { return newInfoCommand(ui), nil },
 		"version":     func() (cli.Command, error) { return newVersionCommand(ui), nil },
 
+		"kv":        func() (cli.Command, error) { return newKVCommand(), nil },
+		"kv get":    func() (cli.Command, error) { return newKVGetCommand(ui), nil },
+		"kv put":    func() (cli.Command, error) { return newKVPutCommand(ui), nil },
+		"kv delete": func() (cli.Command, error) { return newKVDeleteCommand(ui), nil },
+		"kv export": func() (cli.Command, error) { return newKVExportCommand(ui), nil },
+		"kv import": func() (cli.Command, error) { return newKVImportCommand(ui), nil },
+		"lock":      func() (cli.Command, error) { return newLockCommand(ui), nil },
+		"watch":     func() (cli.Command, error) { return newWatchCommand(ui), nil },
+
+		"services":            func() (cli.Command, error) { return newServicesCommand(), nil },
+		"services register":   func() (cli.Command, error) { return newServicesRegisterCommand(ui, false), nil },
+		"services deregister": func() (cli.Command, error) { return newServicesRegisterCommand(ui, true), nil },
+		"catalog":             func() (cli.Command, error) { return newCatalogCommand(), nil },
+		"catalog datacenters": func() (cli.Command, error) { return newCatalogListCommand(ui, "datacenters"), nil },
+		"catalog nodes":       func() (cli.Command, error) { return newCatalogListCommand(ui, "nodes"), nil },
+		"catalog services":    func() (cli.Command, error) { return newCatalogListCommand(ui, "services"), nil },
+		"maint":               func() (cli.Command, error) { return newMaintCommand(ui), nil },
+		"reload":              func() (cli.Command, error) { return newReloadCommand(ui), nil },
+
 		"operator":                  func() (cli.Command, error) { return newOperatorCommand(), nil },
 		"operator raft":             func() (cli.Command, error) { return newOperatorRaftCommand(), nil },
 		"operator raft list-peers":  func() (cli.Command, error) { return newRaftListPeersCommand(ui), nil },
 		"operator raft remove-peer": func() (cli.Command, error) { return newRaftRemovePeerCommand(ui), nil },
 	}
+	for _, group := range []map[string]cli.CommandFactory{svcCommands(ui), overlayCommands(ui)} {
+		for name, f := range group {
+			commands[name] = f
+		}
+	}
+	return commands
 }
 
 // Run runs the shoal CLI with args (os.Args without the program name) and
@@ -43,12 +68,6 @@ func Run(args []string, agentCmd cli.CommandFactory) int {
 // run is Run with its UI and help destination injected for tests.
 func run(args []string, agentCmd cli.CommandFactory, ui cli.Ui, helpWriter io.Writer) int {
 	commands := Commands(ui)
-	for name, f := range svcCommands(ui) {
-		commands[name] = f
-	}
-	for name, f := range overlayCommands(ui) {
-		commands[name] = f
-	}
 	if agentCmd != nil {
 		commands["agent"] = agentCmd
 	}

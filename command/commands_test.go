@@ -13,9 +13,14 @@ import (
 
 func TestCommandsRegistry(t *testing.T) {
 	want := []string{
-		"force-leave", "info", "join", "leave", "members",
+		"catalog", "catalog datacenters", "catalog nodes", "catalog services",
+		"force-leave", "info", "join",
+		"kv", "kv delete", "kv export", "kv get", "kv import", "kv put",
+		"leave", "lock", "maint", "members",
 		"operator", "operator raft", "operator raft list-peers", "operator raft remove-peer",
-		"version",
+		"overlay", "overlay ls", "reload", "services", "services deregister", "services register",
+		"svc", "svc deploy", "svc logs", "svc ls", "svc ps", "svc rebalance", "svc rm", "svc scale",
+		"version", "watch",
 	}
 	cmds := Commands(cli.NewMockUi())
 	var got []string

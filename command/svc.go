@@ -432,18 +432,20 @@ func runRm(c *svcCommand, client *api.Client, addr string, args []string) int {
 	deadline := time.Now().Add(c.timeout)
 	for _, name := range args {
 		for {
-			var as []allocView
-			if _, err := client.Raw().Query("/v1/shoal/allocs?service="+name, &as, nil); err != nil {
-				c.ui.Error(agentError(addr, "reading allocations", err))
+			// The service is listed until its last replica has stopped.
+			var d serviceDetail
+			_, err := client.Raw().Query("/v1/shoal/services/"+name, &d, nil)
+			if err != nil && !strings.Contains(err.Error(), "404") {
+				c.ui.Error(agentError(addr, "reading the service", err))
 				return 1
 			}
 			running := 0
-			for _, a := range as {
+			for _, a := range d.Allocs {
 				if a.ClientStatus == "running" || a.ClientStatus == "pending" {
 					running++
 				}
 			}
-			if running == 0 {
+			if err != nil || running == 0 {
 				c.ui.Output(fmt.Sprintf("    %s: all replicas stopped", name))
 				break
 			}

@@ -58,7 +58,11 @@ type Dataplane struct {
 	self Lease
 
 	prevForward string // ip_forward before Setup, restored by Teardown
+	mtu         int    // the devices' MTU, once Setup ran
 }
+
+// MTU is the overlay devices' MTU (0 before Setup).
+func (d *Dataplane) MTU() int { return d.mtu }
 
 // NewDataplane prepares the data plane of the node holding self.
 func NewDataplane(cfg DataplaneConfig, self Lease) *Dataplane {
@@ -93,6 +97,7 @@ func (d *Dataplane) Setup() error {
 	if mtu == 0 {
 		mtu = under.Attrs().MTU - 50
 	}
+	d.mtu = mtu
 	mac, _ := net.ParseMAC(d.self.MAC)
 	vx := &netlink.Vxlan{
 		LinkAttrs:    netlink.LinkAttrs{Name: d.cfg.VXLAN, MTU: mtu, HardwareAddr: mac},

@@ -93,6 +93,18 @@ func (m *Manager) Lease() Lease {
 	return m.lease
 }
 
+// MTU is the overlay's MTU, for the networks attached to its bridge (0
+// before Start succeeds).
+func (m *Manager) MTU() int {
+	if m.dp == nil {
+		return 0
+	}
+	return m.dp.MTU()
+}
+
+// Bridge is the name of the bridge holding this node's subnet.
+func (m *Manager) Bridge() string { return m.cfg.Dataplane.withDefaults().Bridge }
+
 // Kick asks for a reconcile now (for example after a membership change).
 func (m *Manager) Kick() {
 	select {

@@ -58,3 +58,45 @@ type IndexedCheckServiceNodes struct {
 	QueryMeta
 	Nodes []CheckServiceNode
 }
+
+// BatchRequest wraps a catalog batch: anti-entropy's push of one node's
+// changes.
+type BatchRequest struct {
+	WriteRequest
+	catalog.BatchRequest
+}
+
+// NodeSpecificRequest lists the nodes, optionally filtered by node meta.
+type NodeSpecificRequest struct {
+	QueryOptions
+	NodeMetaFilters map[string]string
+}
+
+// IndexedServices answers Catalog.ListServices: service name to tags.
+type IndexedServices struct {
+	QueryMeta
+	Services map[string][]string
+}
+
+// IndexedServiceNodes answers Catalog.ServiceNodes.
+type IndexedServiceNodes struct {
+	QueryMeta
+	ServiceNodes []*catalog.ServiceNode
+}
+
+// IndexedNodeServices answers Catalog.NodeServices; Node is nil when the
+// node is not registered.
+type IndexedNodeServices struct {
+	QueryMeta
+	Node     *catalog.Node
+	Services []*catalog.Service
+}
+
+// NodeDump is one node's services and checks, as the catalog holds them:
+// anti-entropy compares it with the agent's local state.
+type NodeDump struct {
+	QueryMeta
+	Node     *catalog.Node
+	Services []*catalog.Service
+	Checks   []*catalog.HealthCheck
+}

@@ -196,6 +196,11 @@ type UpdatePolicy struct {
 	// MaxFailures is how many failed replicas of the new version are
 	// tolerated; default 0.
 	MaxFailures int `json:"max_failures,omitempty"`
+	// HealthyDeadline is how long a health-gated replica may run without
+	// its check ever passing before its agent stops it and reports it
+	// failed (which counts against MaxFailures); default
+	// DefaultHealthyDeadline.
+	HealthyDeadline Duration `json:"healthy_deadline,omitempty"`
 }
 
 // FailureAction is what a failing rolling update does.
@@ -254,13 +259,16 @@ const MaxReplicas = 100000
 
 // Defaults that Canonicalize fills in.
 const (
-	DefaultReplicas      = 1
-	DefaultCPU           = 100 // MHz
-	DefaultMemoryMB      = 300
-	DefaultParallelism   = 1
-	DefaultRestartDelay  = Duration(5 * time.Second)
-	DefaultCheckInterval = Duration(10 * time.Second)
-	DefaultCheckTimeout  = Duration(2 * time.Second)
+	DefaultReplicas    = 1
+	DefaultCPU         = 100 // MHz
+	DefaultMemoryMB    = 300
+	DefaultParallelism = 1
+	// DefaultHealthyDeadline bounds how long a health-gated replica may
+	// stay unhealthy after it starts.
+	DefaultHealthyDeadline = Duration(time.Minute)
+	DefaultRestartDelay    = Duration(5 * time.Second)
+	DefaultCheckInterval   = Duration(10 * time.Second)
+	DefaultCheckTimeout    = Duration(2 * time.Second)
 )
 
 // ParseSpec decodes a JSON spec, fills in defaults and validates it. It
@@ -327,6 +335,9 @@ func (s *Spec) Canonicalize() {
 	}
 	if s.Restart.Delay == 0 {
 		s.Restart.Delay = DefaultRestartDelay
+	}
+	if s.Update.HealthyDeadline == 0 {
+		s.Update.HealthyDeadline = DefaultHealthyDeadline
 	}
 	if s.Update.Parallelism == 0 {
 		s.Update.Parallelism = DefaultParallelism

@@ -70,7 +70,7 @@ func TestParseSpec(t *testing.T) {
 					Resources: Resources{CPU: DefaultCPU, MemoryMB: DefaultMemoryMB},
 					Strategy:  StrategySpread,
 					Restart:   RestartPolicy{Policy: RestartAlways, Delay: DefaultRestartDelay},
-					Update:    UpdatePolicy{Parallelism: 1, OnFailure: FailurePause},
+					Update:    UpdatePolicy{Parallelism: 1, OnFailure: FailurePause, HealthyDeadline: DefaultHealthyDeadline},
 					Network:   NetworkOverlay, Driver: DriverDocker,
 				}
 				if !reflect.DeepEqual(s, want) {

@@ -35,15 +35,27 @@ func (e *Catalog) Deregister(args *rpcapi.DeregisterRequest, reply *struct{}) er
 	return err
 }
 
+// Batch applies several registrations and deregistrations atomically.
+func (e *Catalog) Batch(args *rpcapi.BatchRequest, reply *struct{}) error {
+	if done, err := e.s.forward("Catalog.Batch", args, args, reply); done {
+		return err
+	}
+	if len(args.Register) == 0 && len(args.Deregister) == 0 {
+		return nil
+	}
+	_, err := e.s.raftApply(fsm.BatchRequestType, &args.BatchRequest)
+	return err
+}
+
 // ListNodes lists the catalog's nodes.
-func (e *Catalog) ListNodes(args *rpcapi.DCRequest, reply *rpcapi.IndexedNodes) error {
+func (e *Catalog) ListNodes(args *rpcapi.NodeSpecificRequest, reply *rpcapi.IndexedNodes) error {
 	if done, err := e.s.forward("Catalog.ListNodes", args, args, reply); done {
 		return err
 	}
 	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
 		tx := st.ReadTxn()
 		defer tx.Abort()
-		idx, nodes, err := catalog.Nodes(tx, ws)
+		idx, nodes, err := catalog.NodesFiltered(tx, ws, args.NodeMetaFilters)
 		reply.Index, reply.Nodes = idx, nodes
 		return err
 	})
@@ -59,6 +71,49 @@ func (e *Catalog) NodeChecks(args *rpcapi.NodeRequest, reply *rpcapi.IndexedChec
 		defer tx.Abort()
 		idx, checks, err := catalog.NodeChecks(tx, ws, args.Node)
 		reply.Index, reply.Checks = idx, checks
+		return err
+	})
+}
+
+// ListServices lists service names with their tags.
+func (e *Catalog) ListServices(args *rpcapi.NodeSpecificRequest, reply *rpcapi.IndexedServices) error {
+	if done, err := e.s.forward("Catalog.ListServices", args, args, reply); done {
+		return err
+	}
+	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
+		tx := st.ReadTxn()
+		defer tx.Abort()
+		idx, svcs, err := catalog.Services(tx, ws, args.NodeMetaFilters)
+		reply.Index, reply.Services = idx, svcs
+		return err
+	})
+}
+
+// ServiceNodes lists the instances of one service with their nodes.
+func (e *Catalog) ServiceNodes(args *rpcapi.ServiceSpecificRequest, reply *rpcapi.IndexedServiceNodes) error {
+	if done, err := e.s.forward("Catalog.ServiceNodes", args, args, reply); done {
+		return err
+	}
+	f := catalog.Filter{Tags: args.ServiceTags, NodeMeta: args.NodeMetaFilters}
+	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
+		tx := st.ReadTxn()
+		defer tx.Abort()
+		idx, nodes, err := catalog.ServiceNodes(tx, ws, args.ServiceName, f)
+		reply.Index, reply.ServiceNodes = idx, nodes
+		return err
+	})
+}
+
+// NodeServices returns one node and its services.
+func (e *Catalog) NodeServices(args *rpcapi.NodeRequest, reply *rpcapi.IndexedNodeServices) error {
+	if done, err := e.s.forward("Catalog.NodeServices", args, args, reply); done {
+		return err
+	}
+	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
+		tx := st.ReadTxn()
+		defer tx.Abort()
+		idx, node, svcs, err := catalog.NodeServices(tx, ws, args.Node)
+		reply.Index, reply.Node, reply.Services = idx, node, svcs
 		return err
 	})
 }

@@ -63,6 +63,7 @@ func (s *Server) leaderLoop(stop chan struct{}) {
 	schedDone := make(chan struct{})
 	go func() { defer close(schedDone); s.schedulerLoop(stop) }()
 	defer func() { <-schedDone }()
+	go s.sessionTTLLoop(stop)
 
 	reconcile := time.NewTicker(s.cfg.ReconcileInterval)
 	defer reconcile.Stop()

@@ -16,6 +16,7 @@ import (
 	"github.com/shoalproject/shoal/kv"
 	"github.com/shoalproject/shoal/sched"
 	"github.com/shoalproject/shoal/server/fsm"
+	"github.com/shoalproject/shoal/state"
 )
 
 // ServicesPrefix is the KV prefix holding service specs: the spec of
@@ -103,6 +104,9 @@ func (s *Server) schedulerInput(ws memdb.WatchSet) (*schedulerInput, error) {
 	for _, n := range nodes {
 		in.catNodes[n.Node] = n
 	}
+	// A member's failure shows as its serfHealth check turning critical:
+	// wake on check changes too, to start its grace period at once.
+	state.MaxIndexWatch(tx, ws, catalog.TableChecks)
 	_, in.allocs, err = allocs.All(tx, ws)
 	if err != nil {
 		return nil, err

@@ -36,6 +36,13 @@ func setupSerf(cfg Config, tags map[string]string, eventCh chan serf.Event, kind
 	mc.BindPort = cfg.SerfPort
 	mc.AdvertiseAddr = cfg.AdvertiseAddr
 	mc.AdvertisePort = cfg.SerfPort
+	// Probe twice as often as memberlist's LAN defaults (1 s interval, 500
+	// ms timeout): a dead node is suspected after about 1 s and declared
+	// failed after the suspicion timeout (SuspicionMult × interval, 2 s at
+	// least), so the scheduler can re-place its replicas within seconds.
+	// Lifeguard's awareness still stretches the timeouts of a slow member.
+	mc.ProbeInterval = 500 * time.Millisecond
+	mc.ProbeTimeout = 400 * time.Millisecond
 	mc.Logger = cfg.Logger.Named("memberlist").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})
 	sc.MemberlistConfig = mc
 	if cfg.DataDir != "" {

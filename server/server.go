@@ -117,7 +117,11 @@ func (s *Server) setupRPC() error {
 	endpoints := map[string]any{
 		"Status":   &Status{s},
 		"Catalog":  &Catalog{s},
+		"Health":   &Health{s},
+		"Internal": &Internal{s},
 		"KVS":      &KVS{s},
+		"Session":  &Session{s},
+		"Txn":      &Txn{s},
 		"Operator": &Operator{s},
 		"Sched":    &Sched{s},
 	}

@@ -64,6 +64,12 @@ type Config struct {
 	// Resync is the period of a full convergence pass (driver state is
 	// polled then). Default 1s.
 	Resync time.Duration
+	// Overlay returns the docker network and DNS servers of replicas on
+	// the overlay network, or wait=true while the overlay is still coming
+	// up (such replicas are not started yet). An empty network without
+	// wait means there is none: replicas use the driver's default bridge.
+	// Nil means no overlay.
+	Overlay func() (network string, dns []string, wait bool)
 	// StopGrace is how long a task gets between SIGTERM and SIGKILL. Default 10s.
 	StopGrace time.Duration
 	Logger    hclog.Logger
@@ -85,6 +91,10 @@ type Realiser struct {
 type restartState struct {
 	count    int
 	notUntil time.Time
+	// started is when the current task started, and healthy whether its
+	// check has passed since.
+	started time.Time
+	healthy bool
 }
 
 // New returns a realiser for cfg.
@@ -242,6 +252,16 @@ func (r *Realiser) convergeAlloc(ctx context.Context, a *allocs.Alloc, tasks map
 		healthy, known := r.cfg.Registry.Health(inst.ID)
 		u.Healthy = healthy || (!known && a.Spec.Check == nil)
 		u.ClientDescription = ""
+		if r.unhealthyTooLong(a, st, u.Healthy) {
+			// A health-gated replica that never became healthy fails, so
+			// that a bad rolling update halts (and rolls back).
+			_ = r.cfg.Registry.Deregister(instID)
+			if err := d.Stop(ctx, a.ID, r.cfg.StopGrace); err != nil {
+				r.log.Error("stop unhealthy task", "alloc", a.ID, "error", err)
+			}
+			u.ClientStatus, u.Healthy = sched.ClientFailed, false
+			u.ClientDescription = fmt.Sprintf("not healthy within %v", a.Spec.Update.HealthyDeadline.Std())
+		}
 		return r.changed(u)
 	case hasTask && st.State != driver.StateRunning:
 		_ = r.cfg.Registry.Deregister(instID)
@@ -259,6 +279,28 @@ func (r *Realiser) convergeAlloc(ctx context.Context, a *allocs.Alloc, tasks map
 	default:
 		return r.start(ctx, d, a, u, "")
 	}
+}
+
+// unhealthyTooLong reports whether a health-gated replica has run for its
+// healthy deadline without its check ever passing.
+func (r *Realiser) unhealthyTooLong(a *allocs.Alloc, st driver.Status, healthy bool) bool {
+	rs := r.restarts[a.ID]
+	if rs == nil {
+		rs = &restartState{}
+		r.restarts[a.ID] = rs
+	}
+	started := st.StartedAt
+	if started.IsZero() {
+		started = time.Now()
+	}
+	if rs.started.IsZero() || started.After(rs.started) {
+		rs.started, rs.healthy = started, false
+	}
+	if healthy {
+		rs.healthy = true
+	}
+	d := a.Spec.Update.HealthyDeadline.Std()
+	return a.Spec.Update.HealthGated && a.Spec.Check != nil && !rs.healthy && d > 0 && time.Since(rs.started) > d
 }
 
 // shouldRestart applies the restart policy to a task that exited.
@@ -297,6 +339,14 @@ func (r *Realiser) start(ctx context.Context, d driver.Driver, a *allocs.Alloc, 
 	}
 	task := &driver.Task{AllocID: a.ID, Service: a.Service, Index: a.Index, Version: a.Version,
 		Spec: a.Spec, Ports: a.Ports}
+	if a.Spec.Network == sched.NetworkOverlay && d.Name() == "docker" && r.cfg.Overlay != nil {
+		var wait bool
+		task.Network, task.DNS, wait = r.cfg.Overlay()
+		if wait {
+			u.ClientStatus, u.ClientDescription = sched.ClientPending, "waiting for the overlay network"
+			return r.changed(u)
+		}
+	}
 	st, err := d.Start(ctx, task)
 	delay := a.Spec.Restart.Delay.Std()
 	if delay <= 0 {

@@ -36,7 +36,9 @@ type Proc struct {
 	Args []string
 	// Wrap, if set, prefixes the command (e.g. nsenter into a host's
 	// network namespace); it must exec the binary in place, keeping the PID.
-	Wrap    []string
+	Wrap []string
+	// Env is added to the process's environment.
+	Env     []string
 	Addr    string // bind address
 	HTTP    string // host:port of the HTTP API
 	DataDir string
@@ -55,6 +57,7 @@ func (p *Proc) Start() error {
 	argv := append(append(append([]string{}, p.Wrap...), p.Bin), p.Args...)
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	p.cmd.Env = append(os.Environ(), p.Env...)
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := p.cmd.Start(); err != nil {
 		logf.Close()
@@ -130,6 +133,21 @@ func (p *Proc) Put(path, body string) (int, string, error) {
 	}
 	cl := http.Client{Timeout: 10 * time.Second}
 	resp, err := cl.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// Delete performs a DELETE on the process's HTTP API.
+func (p *Proc) Delete(path string) (int, string, error) {
+	req, err := http.NewRequest(http.MethodDelete, "http://"+p.HTTP+path, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
 		return 0, "", err
 	}

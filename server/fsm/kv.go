@@ -5,17 +5,31 @@ import (
 
 	"github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/go-msgpack/v2/codec"
+	"github.com/shoalproject/shoal/catalog"
 	"github.com/shoalproject/shoal/kv"
 )
 
-// KV command types.
+// KV, session and transaction command types.
 const (
-	KVSRequestType MessageType = 2
+	KVSRequestType       MessageType = 2
+	SessionRequestType   MessageType = 20
+	TxnRequestType       MessageType = 21
+	TombstoneRequestType MessageType = 22
+	KVSBatchRequestType  MessageType = 23
 )
+
+// TombstoneRequest reaps the KV tombstones at or below Index.
+type TombstoneRequest struct {
+	Index uint64
+}
 
 func kvCommands() map[MessageType]command {
 	return map[MessageType]command{
-		KVSRequestType: applyKVS,
+		KVSRequestType:       applyKVS,
+		SessionRequestType:   applySession,
+		TxnRequestType:       applyTxn,
+		TombstoneRequestType: applyTombstone,
+		KVSBatchRequestType:  applyKVSBatch,
 	}
 }
 
@@ -25,4 +39,98 @@ func applyKVS(tx *memdb.Txn, idx uint64, dec *codec.Decoder) (any, error) {
 		return nil, fmt.Errorf("fsm: decode kv: %w", err)
 	}
 	return kv.Apply(tx, idx, &req)
+}
+
+// applyKVSBatch returns one bool per write of the batch.
+func applyKVSBatch(tx *memdb.Txn, idx uint64, dec *codec.Decoder) (any, error) {
+	var req kv.BatchRequest
+	if err := dec.Decode(&req); err != nil {
+		return nil, fmt.Errorf("fsm: decode kv batch: %w", err)
+	}
+	return kv.ApplyBatch(tx, idx, &req)
+}
+
+func applySession(tx *memdb.Txn, idx uint64, dec *codec.Decoder) (any, error) {
+	var req kv.SessionRequest
+	if err := dec.Decode(&req); err != nil {
+		return nil, fmt.Errorf("fsm: decode session: %w", err)
+	}
+	return req.Session.ID, kv.ApplySession(tx, idx, catalogHealth{}, &req)
+}
+
+// applyTxn returns the results, or kv.TxnErrors (and the FSM aborts the
+// whole transaction).
+func applyTxn(tx *memdb.Txn, idx uint64, dec *codec.Decoder) (any, error) {
+	var req kv.TxnRequest
+	if err := dec.Decode(&req); err != nil {
+		return nil, fmt.Errorf("fsm: decode txn: %w", err)
+	}
+	return kv.Txn(tx, idx, &req)
+}
+
+func applyTombstone(tx *memdb.Txn, idx uint64, dec *codec.Decoder) (any, error) {
+	var req TombstoneRequest
+	if err := dec.Decode(&req); err != nil {
+		return nil, fmt.Errorf("fsm: decode tombstone reap: %w", err)
+	}
+	return nil, kv.ReapTombstones(tx, idx, req.Index)
+}
+
+// invalidateSessions runs after a catalog write touching node that
+// succeeded (err nil): it destroys the node's sessions whose node is gone
+// or whose checks are missing or critical, as Consul does.
+func invalidateSessions(tx *memdb.Txn, idx uint64, node string, err error) error {
+	if err != nil {
+		return err
+	}
+	return kv.InvalidateNodeSessions(tx, idx, catalogHealth{}, node)
+}
+
+// catalogHealth implements kv.Health over the catalog's tables.
+type catalogHealth struct{}
+
+func (catalogHealth) NodeExists(tx *memdb.Txn, node string) bool {
+	_, n, err := catalog.GetNode(tx, nil, node)
+	return err == nil && n != nil
+}
+
+func (catalogHealth) CheckState(tx *memdb.Txn, node, checkID string) (exists, critical bool) {
+	_, checks, err := catalog.NodeChecks(tx, nil, node)
+	if err != nil {
+		return false, false
+	}
+	for _, c := range checks {
+		if c.CheckID == checkID {
+			return true, c.Status == catalog.HealthCritical
+		}
+	}
+	return false, false
+}
+
+// invalidateBatchSessions is invalidateSessions for every node a catalog
+// batch touched.
+func invalidateBatchSessions(tx *memdb.Txn, idx uint64, req *catalog.BatchRequest, err error) error {
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	var nodes []string
+	for _, r := range req.Register {
+		if r != nil && !seen[r.Node] {
+			seen[r.Node] = true
+			nodes = append(nodes, r.Node)
+		}
+	}
+	for _, r := range req.Deregister {
+		if r != nil && !seen[r.Node] {
+			seen[r.Node] = true
+			nodes = append(nodes, r.Node)
+		}
+	}
+	for _, n := range nodes {
+		if err := kv.InvalidateNodeSessions(tx, idx, catalogHealth{}, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }

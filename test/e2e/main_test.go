@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoalproject/shoal/internal/dockertest"
 	"github.com/shoalproject/shoal/internal/proccluster"
 )
 
@@ -30,7 +31,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := dockertest.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -17,6 +17,9 @@
 // on SIGTERM or SIGINT (it may run as PID 1, which gets no default signal
 // handling).
 //
+// "hello -get URL" prints the body of a GET of URL (containers of the image
+// have no wget or curl).
+//
 // "hello -health" is the image's HEALTHCHECK: it fetches /health from the
 // server of the same PORT and exits 0 on 200, else 1.
 package main
@@ -24,6 +27,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -44,6 +48,9 @@ func main() {
 	}
 	if len(os.Args) > 1 && os.Args[1] == "-health" {
 		os.Exit(healthCheck(addr))
+	}
+	if len(os.Args) > 2 && os.Args[1] == "-get" {
+		os.Exit(get(os.Args[2]))
 	}
 	host, _ := os.Hostname()
 	version := os.Getenv("VERSION")
@@ -137,6 +144,25 @@ func healthCheck(addr string) int {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		fmt.Fprintf(os.Stderr, "hello: health: %s\n", resp.Status)
+		return 1
+	}
+	return 0
+}
+
+// get prints the body of a GET of url (a client inside containers, which
+// have no wget: the image is FROM scratch), resolving names with the
+// container's resolver.
+func get(url string) int {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hello: get: %v\n", err)
+		return 1
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	fmt.Print(string(b))
+	if resp.StatusCode != http.StatusOK {
 		return 1
 	}
 	return 0

@@ -1,0 +1,5 @@
+package local
+
+import "github.com/hashicorp/go-memdb"
+
+type memdbTxn = memdb.Txn

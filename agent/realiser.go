@@ -1,0 +1,128 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/shoalproject/shoal/agent/local"
+	"github.com/shoalproject/shoal/agent/realiser"
+	"github.com/shoalproject/shoal/catalog"
+	"github.com/shoalproject/shoal/server"
+)
+
+// sourceScheduler marks service instances the realiser registered (they
+// are not persisted: the realiser re-registers them after a restart).
+const sourceScheduler = "scheduler"
+
+// schedTags are the Serf tags that tell the scheduler what this node can
+// run: CPU (MHz), memory (MB), drivers, and the HTTP port for `svc logs`.
+func (a *Agent) schedTags(drivers []string) map[string]string {
+	tags := map[string]string{
+		server.TagCPU:     strconv.Itoa(runtime.NumCPU() * 1000),
+		server.TagMemory:  strconv.Itoa(memoryMB()),
+		server.TagDrivers: strings.Join(drivers, ","),
+	}
+	if a.cfg.Ports.HTTP > 0 {
+		tags[server.TagHTTP] = strconv.Itoa(a.cfg.Ports.HTTP)
+	}
+	return tags
+}
+
+// memoryMB is the machine's total memory from /proc/meminfo (0 if unknown).
+func memoryMB() int {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+			kb, _ := strconv.Atoi(f[1])
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// startRealiser runs the realiser when this node has drivers.
+func (a *Agent) startRealiser() {
+	if len(a.drivers) == 0 || a.local == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := realiser.New(realiser.Config{
+		NodeID: a.nodeID, NodeName: a.cfg.NodeName, AdvertiseAddr: a.cfg.AdvertiseAddr,
+		Drivers: a.drivers, RPC: a.delegate.RPC, Overlay: a.overlayTarget,
+		Registry: &localRegistry{mgr: a.local.mgr, state: a.local.state},
+		Logger:   a.logger,
+	})
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		go func() {
+			<-a.shutdownCh
+			cancel()
+		}()
+		r.Run(ctx)
+	}()
+}
+
+// localRegistry registers replicas in the agent's local state, so that
+// anti-entropy puts them in the catalog with their checks.
+type localRegistry struct {
+	mgr   *local.Manager
+	state *local.State
+}
+
+func checkID(instanceID string) string { return "service:" + instanceID }
+
+func (r *localRegistry) Register(inst realiser.Instance) error {
+	if cur := r.state.Service(inst.ID); cur != nil && cur.Address == inst.Address && cur.Port == inst.Port &&
+		slices.Equal(cur.Tags, inst.Tags) && maps.Equal(cur.Meta, inst.Meta) &&
+		(inst.Check == nil) == (r.state.Check(checkID(inst.ID)) == nil) {
+		return nil // unchanged: keep the check's state
+	}
+	def := &local.ServiceDefinition{ID: inst.ID, Name: inst.Name, Address: inst.Address, Port: inst.Port,
+		Tags: inst.Tags, Meta: inst.Meta}
+	if c := inst.Check; c != nil {
+		cd := &local.CheckDefinition{CheckID: checkID(inst.ID), Name: "Replica health of " + inst.Name,
+			Interval: local.Duration(c.Interval.Std()), Timeout: local.Duration(c.Timeout.Std())}
+		switch {
+		case c.HTTP != "":
+			cd.HTTP = "http://" + inst.CheckTarget + c.HTTP
+		case c.TCP:
+			cd.TCP = inst.CheckTarget
+		default:
+			cd = nil // script checks run inside the replica: not supported yet
+		}
+		def.Check = cd
+	}
+	if err := r.mgr.AddService(def, sourceScheduler, true); err != nil {
+		return fmt.Errorf("register %s: %w", inst.ID, err)
+	}
+	return nil
+}
+
+func (r *localRegistry) Deregister(id string) error {
+	if r.state.Service(id) == nil {
+		return nil
+	}
+	if err := r.mgr.RemoveService(id); err != nil && !errors.Is(err, local.ErrUnknownService) {
+		return err
+	}
+	return nil
+}
+
+func (r *localRegistry) Health(id string) (healthy, known bool) {
+	c := r.state.Check(checkID(id))
+	if c == nil {
+		return false, false
+	}
+	return c.Status == catalog.HealthPassing, true
+}

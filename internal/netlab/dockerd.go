@@ -1,0 +1,124 @@
+package netlab
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Dockerd is a Docker engine of its own inside a host's namespace, as in
+// ../shared/HOSTS.md: its own data and exec roots, socket and bridge
+// subnet, and its own hostname.
+type Dockerd struct {
+	Dir  string
+	Sock string // "unix://<dir>/docker.sock", for DOCKER_HOST
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// StartDockerd starts an engine in the host's network namespace with its
+// state under dir and docker0 on bip (such as "172.30.1.1/24"), and waits
+// until it answers.
+func (h *Host) StartDockerd(dir, bip string) (*Dockerd, error) {
+	if _, err := exec.LookPath("dockerd"); err != nil {
+		return nil, errors.New("netlab: dockerd not found (apt-get install docker.io)")
+	}
+	for _, d := range []string{"data", "exec"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	d := &Dockerd{Dir: dir, Sock: "unix://" + filepath.Join(dir, "docker.sock"), done: make(chan struct{})}
+	logf, err := os.Create(filepath.Join(dir, "dockerd.log"))
+	if err != nil {
+		return nil, err
+	}
+	// Each of setsid, unshare, sh's exec and nsenter replaces itself with
+	// the next, so the PID we hold is dockerd's.
+	d.cmd = exec.Command("setsid", "unshare", "--uts", "sh", "-c", `hostname "$0"; exec "$@"`, h.Name,
+		"nsenter", "--net=/var/run/netns/"+h.NS,
+		"dockerd", "--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
+		"-H", d.Sock, "--pidfile", filepath.Join(dir, "docker.pid"), "--bip", bip)
+	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	if err := d.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("netlab: start dockerd: %w", err)
+	}
+	go func() {
+		_ = d.cmd.Wait()
+		logf.Close()
+		close(d.done)
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if exec.Command("docker", "-H", d.Sock, "version").Run() == nil {
+			return d, nil
+		}
+		select {
+		case <-d.done:
+			log, _ := os.ReadFile(filepath.Join(dir, "dockerd.log"))
+			return nil, fmt.Errorf("netlab: dockerd exited: %s", tail(string(log), 1500))
+		default:
+		}
+		if time.Now().After(deadline) {
+			d.Stop()
+			return nil, errors.New("netlab: dockerd did not answer within 60s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// Stop stops the engine by PID, then the containerd and shim processes
+// it left (found by their exec root in /proc), unmounts what remains under
+// its directory and removes it.
+func (d *Dockerd) Stop() {
+	if d.cmd != nil && d.cmd.Process != nil {
+		_ = d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.done:
+		case <-time.After(20 * time.Second):
+			_ = d.cmd.Process.Kill()
+			<-d.done
+		}
+	}
+	execRoot := filepath.Join(d.Dir, "exec")
+	if entries, err := os.ReadDir("/proc"); err == nil {
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+			if strings.Contains(string(cmdline), execRoot) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		var mounts []string
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], d.Dir+"/") {
+				mounts = append(mounts, f[4])
+			}
+		}
+		sort.Slice(mounts, func(i, j int) bool { return len(mounts[i]) > len(mounts[j]) })
+		for _, m := range mounts {
+			_ = syscall.Unmount(m, syscall.MNT_DETACH)
+		}
+	}
+	_ = os.RemoveAll(d.Dir)
+}

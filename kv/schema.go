@@ -1,0 +1,75 @@
+package kv
+
+import (
+	"github.com/hashicorp/go-memdb"
+	"github.com/shoalproject/shoal/state"
+)
+
+// Table names.
+const (
+	TableKVs        = "kvs"
+	TableTombstones = "tombstones"
+	TableLockDelay  = "kvs_lock_delay"
+	TableSessions   = "sessions"
+)
+
+// Index names.
+const (
+	indexID      = "id"
+	indexSession = "session"
+	indexNode    = "node"
+)
+
+// reapedIndexKey is the index-table row holding the highest tombstone index
+// reaped so far: the floor every missing key reports.
+const reapedIndexKey = "tombstones.reaped"
+
+// Tables returns the KV and session tables for state.NewStore.
+func Tables() []state.Table {
+	return []state.Table{
+		{Schema: kvsTableSchema(), New: func() any { return new(Entry) }},
+		{Schema: tombstonesTableSchema(), New: func() any { return new(Tombstone) }},
+		{Schema: lockDelayTableSchema(), New: func() any { return new(LockDelay) }},
+		{Schema: sessionsTableSchema(), New: func() any { return new(Session) }},
+	}
+}
+
+func kvsTableSchema() *memdb.TableSchema {
+	return &memdb.TableSchema{
+		Name: TableKVs,
+		Indexes: map[string]*memdb.IndexSchema{
+			indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Key"}},
+			indexSession: {Name: indexSession, AllowMissing: true,
+				Indexer: &memdb.StringFieldIndex{Field: "Session"}},
+		},
+	}
+}
+
+func tombstonesTableSchema() *memdb.TableSchema {
+	return &memdb.TableSchema{
+		Name: TableTombstones,
+		Indexes: map[string]*memdb.IndexSchema{
+			indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Key"}},
+		},
+	}
+}
+
+func lockDelayTableSchema() *memdb.TableSchema {
+	return &memdb.TableSchema{
+		Name: TableLockDelay,
+		Indexes: map[string]*memdb.IndexSchema{
+			indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Key"}},
+		},
+	}
+}
+
+func sessionsTableSchema() *memdb.TableSchema {
+	return &memdb.TableSchema{
+		Name: TableSessions,
+		Indexes: map[string]*memdb.IndexSchema{
+			indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+			indexNode: {Name: indexNode,
+				Indexer: &memdb.StringFieldIndex{Field: "Node", Lowercase: true}},
+		},
+	}
+}

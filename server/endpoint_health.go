@@ -1,0 +1,70 @@
+package server
+
+import (
+	"github.com/hashicorp/go-memdb"
+	"github.com/shoalproject/shoal/catalog"
+	"github.com/shoalproject/shoal/rpcapi"
+	"github.com/shoalproject/shoal/state"
+)
+
+// Health serves health reads: checks and instances with their checks.
+type Health struct{ s *Server }
+
+// NodeChecks lists one node's checks.
+func (e *Health) NodeChecks(args *rpcapi.NodeRequest, reply *rpcapi.IndexedChecks) error {
+	return (&Catalog{e.s}).NodeChecks(args, reply)
+}
+
+// ServiceChecks lists the checks of one service's instances.
+func (e *Health) ServiceChecks(args *rpcapi.ServiceChecksRequest, reply *rpcapi.IndexedChecks) error {
+	if done, err := e.s.forward("Health.ServiceChecks", args, args, reply); done {
+		return err
+	}
+	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
+		tx := st.ReadTxn()
+		defer tx.Abort()
+		idx, checks, err := catalog.ServiceChecks(tx, ws, args.ServiceName, args.NodeMetaFilters)
+		reply.Index, reply.Checks = idx, checks
+		return err
+	})
+}
+
+// ChecksInState lists the checks in one state ("any" for all).
+func (e *Health) ChecksInState(args *rpcapi.ChecksInStateRequest, reply *rpcapi.IndexedChecks) error {
+	if done, err := e.s.forward("Health.ChecksInState", args, args, reply); done {
+		return err
+	}
+	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
+		tx := st.ReadTxn()
+		defer tx.Abort()
+		idx, checks, err := catalog.ChecksInState(tx, ws, args.State, args.NodeMetaFilters)
+		reply.Index, reply.Checks = idx, checks
+		return err
+	})
+}
+
+// ServiceNodes lists the instances of one service with their nodes and
+// checks; PassingOnly drops instances with any non-passing check.
+func (e *Health) ServiceNodes(args *rpcapi.ServiceSpecificRequest, reply *rpcapi.IndexedCheckServiceNodes) error {
+	if done, err := e.s.forward("Health.ServiceNodes", args, args, reply); done {
+		return err
+	}
+	f := catalog.Filter{Tags: args.ServiceTags, NodeMeta: args.NodeMetaFilters}
+	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
+		tx := st.ReadTxn()
+		defer tx.Abort()
+		idx, insts, err := catalog.CheckServiceNodes(tx, ws, args.ServiceName, f)
+		if err != nil {
+			return err
+		}
+		reply.Index = idx
+		reply.Nodes = make([]rpcapi.CheckServiceNode, 0, len(insts))
+		for _, in := range insts {
+			if args.PassingOnly && !catalog.Passing(in.Checks) {
+				continue
+			}
+			reply.Nodes = append(reply.Nodes, rpcapi.CheckServiceNode{Node: in.Node, Service: in.Service, Checks: in.Checks})
+		}
+		return nil
+	})
+}
