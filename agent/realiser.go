@@ -14,6 +14,7 @@ import (
 	"github.com/shoalproject/shoal/agent/local"
 	"github.com/shoalproject/shoal/agent/realiser"
 	"github.com/shoalproject/shoal/catalog"
+	"github.com/shoalproject/shoal/rpcapi"
 	"github.com/shoalproject/shoal/server"
 )
 
@@ -58,7 +59,7 @@ func (a *Agent) startRealiser() {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := realiser.New(realiser.Config{
 		NodeID: a.nodeID, NodeName: a.cfg.NodeName, AdvertiseAddr: a.cfg.AdvertiseAddr,
-		Drivers: a.drivers, RPC: a.delegate.RPC, Overlay: a.overlayTarget,
+		Drivers: a.drivers, RPC: a.delegate.RPC, Overlay: a.overlayTarget, Unhealthy: a.unhealthyServices,
 		Registry: &localRegistry{mgr: a.local.mgr, state: a.local.state},
 		Logger:   a.logger,
 	})
@@ -125,4 +126,22 @@ func (r *localRegistry) Health(id string) (healthy, known bool) {
 		return false, false
 	}
 	return c.Status == catalog.HealthPassing, true
+}
+
+// unhealthyServices returns the services among names without a passing
+// instance (depends_on), read with stale consistency from any server.
+func (a *Agent) unhealthyServices(ctx context.Context, names []string) ([]string, error) {
+	var missing []string
+	for _, name := range names {
+		args := rpcapi.ServiceSpecificRequest{ServiceName: name, PassingOnly: true,
+			QueryOptions: rpcapi.QueryOptions{AllowStale: true}}
+		var reply rpcapi.IndexedCheckServiceNodes
+		if err := a.delegate.RPC(ctx, "Health.ServiceNodes", &args, &reply); err != nil {
+			return nil, err
+		}
+		if len(reply.Nodes) == 0 {
+			missing = append(missing, name)
+		}
+	}
+	return missing, nil
 }

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/consul/api"
+	"github.com/shoalproject/shoal/agent/config"
 	"github.com/shoalproject/shoal/internal/testcluster"
 )
 
@@ -179,4 +181,37 @@ func TestSchedulerWithExecDriver(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestDependsOnWaitsForHealthyDependency deploys a service that depends on
+// another: its replicas wait (pending, saying why) until the dependency
+// has a passing instance, then start.
+func TestDependsOnWaitsForHealthyDependency(t *testing.T) {
+	c := testcluster.New(t, testcluster.Options{Servers: 1, Configure: func(i int, cfg *config.Config) {
+		cfg.BootstrapExpect, cfg.Bootstrap = 0, true
+	}})
+	n := c.WaitForLeader(10 * time.Second)
+	kv := n.API(t).KV()
+	put := func(name, extra string) {
+		spec := fmt.Sprintf(`{"name": %q, "driver": "exec", "command": "/bin/sleep", "args": ["600"], "replicas": 1,
+			"resources": {"cpu": 10, "memory": 10}%s}`, name, extra)
+		if _, err := kv.Put(&api.KVPair{Key: "shoal/services/" + name, Value: []byte(spec)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("app", `, "depends_on": ["db"]`)
+	testcluster.Eventually(t, 20*time.Second, func() error {
+		s, err := getService(t, n, "app")
+		if err != nil {
+			return err
+		}
+		if len(s.Allocs) != 1 || s.Allocs[0].ClientStatus != "pending" ||
+			!strings.Contains(s.Allocs[0].ClientDescription, "waiting for dependencies: db") {
+			return fmt.Errorf("app allocations: %+v", s.Allocs)
+		}
+		return nil
+	})
+	put("db", "")
+	waitRunning(t, n, "db", 1, 30*time.Second)
+	waitRunning(t, n, "app", 1, 30*time.Second)
 }

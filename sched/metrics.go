@@ -18,6 +18,9 @@ const (
 	ReasonConstraint = "constraint %q"
 	// ReasonCpuset: the node lacks a CPU of the cpuset; %q is the cpuset.
 	ReasonCpuset = "cpuset %q"
+	// ReasonPinned: a stateful replica's node (the only one it may run on,
+	// holding its host volume) cannot take it now.
+	ReasonPinned = "host volume pins the replica to its node, which"
 )
 
 // Exhausted dimensions: the keys of Metrics.Exhausted, one per dynamic

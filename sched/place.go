@@ -189,6 +189,22 @@ func (c *cluster) place(res *PlanResult, slots []slot) {
 	h := c.newHeap(candidates)
 	var failed *Metrics
 	for _, sl := range slots {
+		if sl.nodeID != "" { // a stateful slot goes back to its node
+			ns := c.nodes[sl.nodeID]
+			if ns == nil || !ns.feasible {
+				res.Unplaced = append(res.Unplaced, &Unplaced{Index: sl.index, NodeID: sl.nodeID,
+					Metrics: &Metrics{NodesEvaluated: 1, NodesFiltered: 1, Filtered: map[string]int{ReasonPinned: 1}}})
+				continue
+			}
+			if ok, dim := c.fits(ns); !ok {
+				res.Unplaced = append(res.Unplaced, &Unplaced{Index: sl.index, NodeID: sl.nodeID,
+					Metrics: &Metrics{NodesEvaluated: 1, NodesExhausted: 1, Exhausted: map[string]int{dim: 1}}})
+				continue
+			}
+			res.Place = append(res.Place, c.assign(ns, sl.index))
+			h.changed(ns)
+			continue
+		}
 		if failed == nil {
 			if ns := h.best(); ns != nil {
 				res.Place = append(res.Place, c.assign(ns, sl.index))

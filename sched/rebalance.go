@@ -18,8 +18,8 @@ func Rebalance(spec *Spec, nodes []*Node, current []*Allocation, seed uint64, ma
 		return nil, planError(spec, err)
 	}
 	res := c.newResult()
-	if !c.spec.Rebalance {
-		return res, nil
+	if !c.spec.Rebalance || c.spec.Stateful() {
+		return res, nil // stateful replicas never move
 	}
 	probe, err := Plan(spec, nodes, current, seed)
 	if err != nil {

@@ -9,11 +9,17 @@ package sched
 // count, and why. The checks, in order: its node is down or unknown (or the
 // agent reported it lost); its node no longer satisfies the constraints;
 // it died and the restart policy asks for a replacement.
+//
+// A stateful replica (Spec.Stateful) whose node is down is kept: its data
+// is there, so it waits for the node rather than starting empty elsewhere.
 func (c *cluster) doomed(a *Allocation) (StopReason, bool) {
 	ns := c.nodes[a.NodeID]
 	policy := c.spec.Restart.Policy
 	switch {
 	case ns == nil || ns.node.Status == NodeDown || a.ClientStatus == ClientLost:
+		if c.spec.Stateful() {
+			return "", false
+		}
 		return StopNodeLost, true
 	case !ns.matches:
 		return StopConstraint, true
@@ -31,9 +37,16 @@ func (c *cluster) doomed(a *Allocation) (StopReason, bool) {
 func (c *cluster) reconcileReplicated(res *PlanResult) []slot {
 	taken := map[int]bool{}
 	var kept []*Allocation
+	// A stateful slot is pinned to the node of its replicas: a replacement
+	// goes back there.
+	pinned := map[int]string{}
+	var slots []slot
 	for _, a := range c.mine {
 		if reason, stop := c.doomed(a); stop {
 			c.stop(res, a, reason)
+			if c.spec.Stateful() && reason != StopConstraint && !taken[a.Index] {
+				pinned[a.Index] = a.NodeID
+			}
 			continue
 		}
 		if taken[a.Index] {
@@ -54,10 +67,13 @@ func (c *cluster) reconcileReplicated(res *PlanResult) []slot {
 		kept = kept[:want]
 	}
 
-	var slots []slot
 	for _, a := range c.rollingUpdate(res, kept, func(*Allocation) bool { return true }) {
 		c.stop(res, a, StopVersion)
-		slots = append(slots, slot{index: a.Index})
+		sl := slot{index: a.Index}
+		if c.spec.Stateful() {
+			sl.nodeID = a.NodeID
+		}
+		slots = append(slots, sl)
 	}
 
 	next := 0
@@ -66,7 +82,7 @@ func (c *cluster) reconcileReplicated(res *PlanResult) []slot {
 			next++
 		}
 		taken[next] = true
-		slots = append(slots, slot{index: next})
+		slots = append(slots, slot{index: next, nodeID: pinned[next]})
 	}
 	return slots
 }

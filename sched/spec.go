@@ -381,6 +381,18 @@ func (s *Spec) Canonicalize() {
 	}
 }
 
+// Stateful reports whether the spec mounts a host volume: its data lives
+// on one node, so each replica stays on the node it was first placed on —
+// it is never moved to another node, even when its node is down.
+func (s *Spec) Stateful() bool {
+	for _, v := range s.Volumes {
+		if v.Type == VolumeHost {
+			return true
+		}
+	}
+	return false
+}
+
 // Count returns the desired number of replicas in replicated mode, 0 when
 // Replicas is unset.
 func (s *Spec) Count() int {

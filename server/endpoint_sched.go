@@ -99,6 +99,7 @@ func (e *Sched) Rebalance(args *rpcapi.RebalanceRequest, reply *rpcapi.Rebalance
 	if err != nil {
 		return err
 	}
+	spec.Rebalance = true // asked for explicitly: the spec's opt-in is for automatic moves
 	nodes, _ := e.s.schedNodes(in, time.Now())
 	current := make([]*sched.Allocation, 0, len(in.allocs))
 	names := map[string]string{}

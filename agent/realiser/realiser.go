@@ -13,6 +13,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,6 +71,9 @@ type Config struct {
 	// wait means there is none: replicas use the driver's default bridge.
 	// Nil means no overlay.
 	Overlay func() (network string, dns []string, wait bool)
+	// Unhealthy returns the services among names that have no passing
+	// instance, for depends_on; nil means dependencies are not checked.
+	Unhealthy func(ctx context.Context, names []string) ([]string, error)
 	// StopGrace is how long a task gets between SIGTERM and SIGKILL. Default 10s.
 	StopGrace time.Duration
 	Logger    hclog.Logger
@@ -336,6 +340,17 @@ func (r *Realiser) start(ctx context.Context, d driver.Driver, a *allocs.Alloc, 
 		rs.count++
 		u.Restarts = rs.count
 		r.log.Info("restarting task", "alloc", a.ID, "service", a.Service, "restarts", rs.count)
+	}
+	if deps := a.Spec.DependsOn; len(deps) > 0 && r.cfg.Unhealthy != nil {
+		missing, err := r.cfg.Unhealthy(ctx, deps)
+		if err != nil || len(missing) > 0 {
+			why := "waiting for dependencies: " + strings.Join(missing, ", ")
+			if err != nil {
+				why = "cannot check dependencies: " + err.Error()
+			}
+			u.ClientStatus, u.ClientDescription = sched.ClientPending, why
+			return r.changed(u)
+		}
 	}
 	task := &driver.Task{AllocID: a.ID, Service: a.Service, Index: a.Index, Version: a.Version,
 		Spec: a.Spec, Ports: a.Ports}
