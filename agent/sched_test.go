@@ -59,6 +59,35 @@ func liveByNode(s *schedService) (map[string]int, error) {
 	return out, nil
 }
 
+// stopAllServices registers a cleanup, run before the cluster's shutdown,
+// that deletes every spec and waits until no replica runs: agents that
+// shut down leave their tasks running (as Nomad's do), and a test must not
+// leave processes behind.
+func stopAllServices(t *testing.T, n *testcluster.Node) {
+	t.Cleanup(func() {
+		if _, err := n.API(t).KV().DeleteTree("shoal/services/", nil); err != nil {
+			t.Errorf("cleanup: %v", err)
+			return
+		}
+		testcluster.Eventually(t, 30*time.Second, func() error {
+			resp, err := http.Get("http://" + n.HTTPAddr() + "/v1/shoal/services")
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			var list []schedService
+			if err := json.Unmarshal(body, &list); err != nil {
+				return err
+			}
+			if len(list) > 0 {
+				return fmt.Errorf("%d services still listed", len(list))
+			}
+			return nil
+		})
+	})
+}
+
 // waitRunning waits until the service has want live replicas, all running
 // and registered in the catalog as passing instances.
 func waitRunning(t *testing.T, n *testcluster.Node, name string, want int, timeout time.Duration) *schedService {
@@ -98,6 +127,7 @@ func waitRunning(t *testing.T, n *testcluster.Node, name string, want int, timeo
 func TestSchedulerWithExecDriver(t *testing.T) {
 	c := testcluster.New(t, testcluster.Options{Servers: 3, Clients: 1})
 	leader := c.WaitForLeader(15 * time.Second)
+	stopAllServices(t, leader)
 	kv := leader.API(t).KV()
 	spec := func(replicas int) []byte {
 		return []byte(fmt.Sprintf(`{"name": "sleeper", "driver": "exec", "command": "/bin/sleep", "args": ["600"],
@@ -191,6 +221,7 @@ func TestDependsOnWaitsForHealthyDependency(t *testing.T) {
 		cfg.BootstrapExpect, cfg.Bootstrap = 0, true
 	}})
 	n := c.WaitForLeader(10 * time.Second)
+	stopAllServices(t, n)
 	kv := n.API(t).KV()
 	put := func(name, extra string) {
 		spec := fmt.Sprintf(`{"name": %q, "driver": "exec", "command": "/bin/sleep", "args": ["600"], "replicas": 1,
