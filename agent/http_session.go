@@ -2,7 +2,6 @@ package agent
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -173,5 +172,3 @@ func (a *Agent) sessionRead(w http.ResponseWriter, r *http.Request, method strin
 	}
 	return reply.Sessions, nil
 }
-
-var errTxnUnsupported = errors.New("Shoal transactions support KV operations only")

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +10,9 @@ import (
 	"github.com/shoalproject/shoal/kv"
 	"github.com/shoalproject/shoal/rpcapi"
 )
+
+// errTxnUnsupported answers transaction operations other than KV ones.
+var errTxnUnsupported = errors.New("Shoal transactions support KV operations only")
 
 // maxTxnLen is Consul's default limit on a transaction body (txn_max_req_len).
 const maxTxnLen = 512 * 1024

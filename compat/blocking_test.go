@@ -115,3 +115,33 @@ func TestBlockingQueries(t *testing.T) {
 		}
 	})
 }
+
+// Session reads block too: a node's session list wakes when a session is
+// created on it.
+func TestBlockingSessionQueries(t *testing.T) {
+	t.Parallel()
+	forEach(t, func(t *testing.T, n *testcluster.Node, c *api.Client) {
+		node := "blk-" + n.Name
+		if _, err := c.Catalog().Register(&api.CatalogRegistration{Node: node, Address: "10.0.0.2"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		_, meta, err := c.Session().Node(node, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := block(func() (int, *api.QueryMeta, error) {
+			list, m, err := c.Session().Node(node, &api.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: 20 * time.Second})
+			return len(list), m, err
+		})
+		time.Sleep(100 * time.Millisecond)
+		wantBlocked(t, ch, 200*time.Millisecond)
+		id, _, err := c.Session().CreateNoChecks(&api.SessionEntry{Node: node}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Session().Destroy(id, nil)
+		if r := wantWoken(t, ch, meta.LastIndex); r.n != 1 {
+			t.Fatalf("woken with %d sessions, want 1", r.n)
+		}
+	})
+}

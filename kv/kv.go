@@ -286,6 +286,28 @@ func ReapTombstones(tx *memdb.Txn, idx, index uint64) error {
 	return state.UpdateIndex(tx, reapedIndexKey, index)
 }
 
+// ReapLockDelays removes the lock delays that have expired at now (the
+// leader's clock, Unix nanoseconds), so that keys never acquired again do
+// not keep their rows forever. Pending delays (Start 0) stay.
+func ReapLockDelays(tx *memdb.Txn, now int64) error {
+	it, err := tx.Get(TableLockDelay, indexID)
+	if err != nil {
+		return fmt.Errorf("kv: reap lock delays: %w", err)
+	}
+	var doomed []*LockDelay
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if d := raw.(*LockDelay); d.Start != 0 && now >= d.Start+int64(d.Delay) {
+			doomed = append(doomed, d)
+		}
+	}
+	for _, d := range doomed {
+		if err := tx.Delete(TableLockDelay, d); err != nil {
+			return fmt.Errorf("kv: reap lock delay %q: %w", d.Key, err)
+		}
+	}
+	return nil
+}
+
 func get(tx *memdb.Txn, ws memdb.WatchSet, key string) (*Entry, error) {
 	ch, raw, err := tx.FirstWatch(TableKVs, indexID, key)
 	if err != nil {

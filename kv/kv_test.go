@@ -450,3 +450,28 @@ func TestTxnAtomic(t *testing.T) {
 		})
 	}
 }
+
+func TestReapLockDelays(t *testing.T) {
+	const sec = int64(time.Second)
+	st := newStore(t)
+	write(t, st, func(tx *memdb.Txn) error {
+		for _, d := range []*LockDelay{
+			{Key: "expired", Start: 10 * sec, Delay: 5 * time.Second},
+			{Key: "running", Start: 18 * sec, Delay: 5 * time.Second},
+			{Key: "pending", Start: 0, Delay: 5 * time.Second},
+		} {
+			if err := tx.Insert(TableLockDelay, d); err != nil {
+				return err
+			}
+		}
+		return ReapLockDelays(tx, 20*sec)
+	})
+	tx := st.ReadTxn()
+	defer tx.Abort()
+	for key, want := range map[string]bool{"expired": false, "running": true, "pending": true} {
+		raw, _ := tx.First(TableLockDelay, indexID, key)
+		if (raw != nil) != want {
+			t.Errorf("%s kept = %v, want %v", key, raw != nil, want)
+		}
+	}
+}

@@ -52,7 +52,10 @@ type Server struct {
 	// for it. Consul does not, and serves stale reads (hashicorp/consul#2644).
 	readyForReads atomic.Bool
 	reconcileCh   chan serf.Member
-	bootstrapped  atomic.Bool
+	// leaderKV is the state of the leader's KV duties while this server
+	// leads (session_ttl.go), nil otherwise.
+	leaderKV     atomic.Pointer[leaderKVState]
+	bootstrapped atomic.Bool
 
 	leaveOnce    sync.Once
 	shutdownOnce sync.Once
@@ -197,7 +200,13 @@ func (s *Server) setupRaft() error {
 			return fmt.Errorf("server: open raft log %s: %w", dir, err)
 		}
 		s.raftWAL = w
-		logs, stable = w, w
+		// A cache of recent entries spares the WAL reads when replicating
+		// to followers.
+		cache, err := raft.NewLogCache(1024, w)
+		if err != nil {
+			return fmt.Errorf("server: raft log cache: %w", err)
+		}
+		logs, stable = cache, w
 		fss, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, s.cfg.Logger.Named("raft.snapshot"))
 		if err != nil {
 			return fmt.Errorf("server: raft snapshots: %w", err)
@@ -205,6 +214,9 @@ func (s *Server) setupRaft() error {
 		snaps = fss
 	}
 	rc := s.raftConfig()
+	// Buffer Raft's apply channel to MaxAppendEntries, so that concurrent
+	// writes are appended and committed as one batch (one fsync).
+	rc.BatchApplyCh = true
 	if s.cfg.Bootstrap {
 		has, err := raft.HasExistingState(logs, stable, snaps)
 		if err != nil {

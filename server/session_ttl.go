@@ -15,14 +15,10 @@ const (
 	tombstoneReapInterval = 30 * time.Second
 )
 
-// leaderKV holds the leader's KV duties' state per server while that
-// server leads: the session TTL timers and the KV write batcher. It lives
-// here, keyed by server, because the endpoints (which reset timers and
-// submit writes) and the leader loop (which owns their lifetime) share
-// nothing else; an entry exists only between sessionTTLLoop's start and
-// stop.
-var leaderKV sync.Map // *Server → *leaderKVState
-
+// leaderKVState is the leader's KV duties' state while this server leads
+// (Server.leaderKV, set only between sessionTTLLoop's start and stop): the
+// session TTL timers, which the endpoints reset, and the KV write batcher,
+// to which they submit writes.
 type leaderKVState struct {
 	timers *sessionTimers
 	batch  *kvBatcher
@@ -40,20 +36,20 @@ type sessionTimers struct {
 
 // sessionTimers returns this server's timers while it leads, else nil.
 func (s *Server) sessionTimers() *sessionTimers {
-	v, ok := leaderKV.Load(s)
-	if !ok {
+	st := s.leaderKV.Load()
+	if st == nil {
 		return nil
 	}
-	return v.(*leaderKVState).timers
+	return st.timers
 }
 
 // kvBatcher returns this server's KV write batcher while it leads, else nil.
 func (s *Server) kvBatcher() *kvBatcher {
-	v, ok := leaderKV.Load(s)
-	if !ok {
+	st := s.leaderKV.Load()
+	if st == nil {
 		return nil
 	}
-	return v.(*leaderKVState).batch
+	return st.batch
 }
 
 // sessionTTLLoop runs the leader's KV duties until stop is closed: it
@@ -63,10 +59,10 @@ func (s *Server) kvBatcher() *kvBatcher {
 func (s *Server) sessionTTLLoop(stop chan struct{}) {
 	t := &sessionTimers{s: s, timers: map[string]*time.Timer{}}
 	st := &leaderKVState{timers: t, batch: newKVBatcher(s)}
-	leaderKV.Store(s, st)
+	s.leaderKV.Store(st)
 	go st.batch.run(stop)
 	defer func() {
-		leaderKV.CompareAndDelete(s, st)
+		s.leaderKV.CompareAndSwap(st, nil)
 		t.stopAll()
 	}()
 	tx := s.State().ReadTxn()
@@ -98,7 +94,8 @@ func (s *Server) sessionTTLLoop(stop chan struct{}) {
 				samples = samples[1:]
 			}
 			if reap > 0 {
-				if _, err := s.raftApply(fsm.TombstoneRequestType, &fsm.TombstoneRequest{Index: reap}); err != nil {
+				req := fsm.TombstoneRequest{Index: reap, Now: time.Now().UnixNano()}
+				if _, err := s.raftApply(fsm.TombstoneRequestType, &req); err != nil {
 					s.logger.Warn("tombstone reap failed", "index", reap, "error", err)
 				}
 			}

@@ -84,12 +84,39 @@ type Realiser struct {
 	cfg Config
 	log hclog.Logger
 
-	mu       sync.Mutex
-	desired  []*allocs.Alloc
-	index    uint64
+	mu      sync.Mutex
+	desired []*allocs.Alloc
+	index   uint64
+
+	// Owned by the Run goroutine; restarts is also read and grown by the
+	// converge workers, under rsMu (each worker touches only its own
+	// allocation's restartState).
+	rsMu     sync.Mutex
 	restarts map[string]*restartState // by alloc ID
 	reported map[string]allocs.ClientUpdate
 	wake     chan struct{}
+}
+
+// convergeWorkers bounds the allocations acted on at once.
+const convergeWorkers = 8
+
+// restartFor returns the allocation's restart state, creating it.
+func (r *Realiser) restartFor(id string) *restartState {
+	r.rsMu.Lock()
+	defer r.rsMu.Unlock()
+	rs := r.restarts[id]
+	if rs == nil {
+		rs = &restartState{}
+		r.restarts[id] = rs
+	}
+	return rs
+}
+
+// peekRestart returns the allocation's restart state, nil when none.
+func (r *Realiser) peekRestart(id string) *restartState {
+	r.rsMu.Lock()
+	defer r.rsMu.Unlock()
+	return r.restarts[id]
 }
 
 type restartState struct {
@@ -185,14 +212,29 @@ func (r *Realiser) converge(ctx context.Context) {
 			tasks[st.AllocID], taskDriver[st.AllocID] = st, d
 		}
 	}
-	var updates []allocs.ClientUpdate
+	// Allocations converge in parallel (starting a container takes a
+	// round trip or two to the engine), at most convergeWorkers at once.
+	var (
+		updates []allocs.ClientUpdate
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		sem     = make(chan struct{}, convergeWorkers)
+	)
 	wanted := map[string]bool{}
 	for _, a := range desired {
 		wanted[a.ID] = true
-		if u, ok := r.convergeAlloc(ctx, a, tasks, taskDriver); ok {
-			updates = append(updates, u)
-		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if u, ok := r.convergeAlloc(ctx, a, tasks, taskDriver); ok {
+				mu.Lock()
+				updates = append(updates, u)
+				mu.Unlock()
+			}
+		}()
 	}
+	wg.Wait()
 	// Tasks with no allocation here are stale (e.g. re-placed while this
 	// node was away): stop them.
 	for id, st := range tasks {
@@ -204,11 +246,13 @@ func (r *Realiser) converge(ctx context.Context) {
 			_ = r.cfg.Registry.Deregister(instanceID(st.Service, st.Index, id))
 		}
 	}
+	r.rsMu.Lock()
 	for id := range r.restarts {
 		if !wanted[id] {
 			delete(r.restarts, id)
 		}
 	}
+	r.rsMu.Unlock()
 	r.report(ctx, updates)
 }
 
@@ -220,7 +264,7 @@ func (r *Realiser) convergeAlloc(ctx context.Context, a *allocs.Alloc, tasks map
 	instID := instanceID(a.Service, a.Index, a.ID)
 	u := allocs.ClientUpdate{ID: a.ID, ClientStatus: a.ClientStatus, Healthy: a.Healthy, IP: a.IP, TaskID: a.TaskID,
 		ExitCode: a.ExitCode, Restarts: a.Restarts, ClientDescription: a.ClientDescription}
-	if rs := r.restarts[a.ID]; rs != nil {
+	if rs := r.peekRestart(a.ID); rs != nil {
 		u.Restarts = rs.count
 	}
 
@@ -288,11 +332,7 @@ func (r *Realiser) convergeAlloc(ctx context.Context, a *allocs.Alloc, tasks map
 // unhealthyTooLong reports whether a health-gated replica has run for its
 // healthy deadline without its check ever passing.
 func (r *Realiser) unhealthyTooLong(a *allocs.Alloc, st driver.Status, healthy bool) bool {
-	rs := r.restarts[a.ID]
-	if rs == nil {
-		rs = &restartState{}
-		r.restarts[a.ID] = rs
-	}
+	rs := r.restartFor(a.ID)
 	started := st.StartedAt
 	if started.IsZero() {
 		started = time.Now()
@@ -318,17 +358,13 @@ func (r *Realiser) shouldRestart(a *allocs.Alloc, exitCode int) bool {
 			return false
 		}
 	}
-	rs := r.restarts[a.ID]
+	rs := r.peekRestart(a.ID)
 	return p.MaxAttempts == 0 || rs == nil || rs.count < p.MaxAttempts
 }
 
 // start starts (or restarts, after the back-off) a task.
 func (r *Realiser) start(ctx context.Context, d driver.Driver, a *allocs.Alloc, u allocs.ClientUpdate, why string) (allocs.ClientUpdate, bool) {
-	rs := r.restarts[a.ID]
-	if rs == nil {
-		rs = &restartState{}
-		r.restarts[a.ID] = rs
-	}
+	rs := r.restartFor(a.ID)
 	now := time.Now()
 	if now.Before(rs.notUntil) {
 		if why != "" {

@@ -18,9 +18,12 @@ const (
 	KVSBatchRequestType  MessageType = 23
 )
 
-// TombstoneRequest reaps the KV tombstones at or below Index.
+// TombstoneRequest reaps the KV tombstones at or below Index, and the
+// lock delays expired at Now (the leader's clock, Unix nanoseconds; 0
+// reaps none).
 type TombstoneRequest struct {
 	Index uint64
+	Now   int64
 }
 
 func kvCommands() map[MessageType]command {
@@ -72,6 +75,11 @@ func applyTombstone(tx *memdb.Txn, idx uint64, dec *codec.Decoder) (any, error) 
 	var req TombstoneRequest
 	if err := dec.Decode(&req); err != nil {
 		return nil, fmt.Errorf("fsm: decode tombstone reap: %w", err)
+	}
+	if req.Now != 0 {
+		if err := kv.ReapLockDelays(tx, req.Now); err != nil {
+			return nil, err
+		}
 	}
 	return nil, kv.ReapTombstones(tx, idx, req.Index)
 }

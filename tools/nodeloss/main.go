@@ -1,5 +1,6 @@
 // Command nodeloss measures how long the scheduler takes to bring a
-// service back to full strength after kill -9 of a node holding replicas.
+// service back to full strength after kill -9 of a node holding replicas
+// (-victim client), or of the Raft leader's node (-victim leader).
 // It starts three servers (127.0.0.1-3) and two client agents (127.0.0.4-5)
 // from the shoal binary with default settings, deploys a service of
 // -replicas replicas (exec driver: /bin/sleep, so no container engine is
@@ -28,6 +29,7 @@ func main() {
 	bin := flag.String("bin", "", "path to the shoal binary (required)")
 	n := flag.Int("n", 5, "number of trials")
 	replicas := flag.Int("replicas", 6, "replicas of the test service")
+	victimKind := flag.String("victim", "client", `which node to kill: "client" (a client agent holding replicas) or "leader" (the Raft leader, which also holds replicas)`)
 	base := flag.Int("port-base", 18600, "ports used: base (HTTP), base+1 (Serf), base+2 (RPC) on each address")
 	flag.Parse()
 	if *bin == "" {
@@ -36,7 +38,7 @@ func main() {
 	}
 	var times []time.Duration
 	for i := 1; i <= *n; i++ {
-		d, err := trial(*bin, *replicas, proccluster.Ports{HTTP: *base, Serf: *base + 1, Server: *base + 2})
+		d, err := trial(*bin, *replicas, *victimKind == "leader", proccluster.Ports{HTTP: *base, Serf: *base + 1, Server: *base + 2})
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "trial %d: %v\n", i, err)
 			os.Exit(1)
@@ -58,7 +60,7 @@ type service struct {
 	Allocs           []alloc
 }
 
-func trial(bin string, replicas int, ports proccluster.Ports) (time.Duration, error) {
+func trial(bin string, replicas int, killLeader bool, ports proccluster.Ports) (time.Duration, error) {
 	dir, err := os.MkdirTemp("", "shoal-nodeloss-")
 	if err != nil {
 		return 0, err
@@ -85,9 +87,18 @@ func trial(bin string, replicas int, ports proccluster.Ports) (time.Duration, er
 			return 0, err
 		}
 	}
-	s1 := procs[0]
-	if err := wait(60*time.Second, func() error { _, err := proccluster.FindLeader(procs[:3], ports.Server); return err }); err != nil {
+	var leader *proccluster.Proc
+	if err := wait(60*time.Second, func() error {
+		var err error
+		leader, err = proccluster.FindLeader(procs[:3], ports.Server)
+		return err
+	}); err != nil {
 		return 0, err
+	}
+	// s1 is the node the tool talks to: one that survives.
+	s1 := procs[0]
+	if killLeader && leader == s1 {
+		s1 = procs[1]
 	}
 	spec := fmt.Sprintf(`{"name": "sleeper", "driver": "exec", "command": "/bin/sleep", "args": ["600"], "replicas": %d,
 		"resources": {"cpu": 10, "memory": 10}}`, replicas)
@@ -110,15 +121,17 @@ func trial(bin string, replicas int, ports proccluster.Ports) (time.Duration, er
 			return fmt.Errorf("%d/%d running", s.Running, s.Desired)
 		}
 		for _, a := range s.Allocs {
-			if a.DesiredStatus == "run" && (a.NodeName == "c1" || a.NodeName == "c2") {
-				victim = procs[3]
-				if a.NodeName == "c2" {
-					victim = procs[4]
+			if a.DesiredStatus != "run" {
+				continue
+			}
+			for _, p := range procs {
+				if p.Name == a.NodeName && ((killLeader && p == leader) || (!killLeader && p.Name[0] == 'c')) {
+					victim = p
 				}
 			}
 		}
 		if victim == nil {
-			return errors.New("no replica on a client")
+			return errors.New("no replica on the node to kill")
 		}
 		return nil
 	}); err != nil {
@@ -126,6 +139,17 @@ func trial(bin string, replicas int, ports proccluster.Ports) (time.Duration, er
 	}
 	start := time.Now()
 	victim.Kill9()
+	if killLeader {
+		var survivors []*proccluster.Proc
+		for _, p := range procs[:3] {
+			if p != victim {
+				survivors = append(survivors, p)
+			}
+		}
+		if err := wait(60*time.Second, func() error { _, err := proccluster.FindLeader(survivors, ports.Server); return err }); err != nil {
+			return 0, fmt.Errorf("no new leader: %w", err)
+		}
+	}
 	if err := wait(120*time.Second, func() error {
 		s, err := get(s1)
 		if err != nil {
