@@ -35,6 +35,9 @@ func (a *Agent) startLocal() error {
 	lc.NodeID, lc.NodeName, lc.Datacenter, lc.Address = a.nodeID, c.NodeName, c.Datacenter, addr
 	lc.TaggedAddresses = map[string]string{"lan": addr, "lan_ipv4": addr, "wan": addr, "wan_ipv4": addr}
 	lc.NodeMeta = c.NodeMeta
+	if c.CheckUpdateInterval != 0 {
+		lc.CheckUpdateInterval = c.CheckUpdateInterval
+	}
 	if lc.NodeMeta == nil {
 		lc.NodeMeta = map[string]string{}
 	}

@@ -75,6 +75,11 @@ type Config struct {
 	// Scheduler tunes the KV-driven scheduler.
 	Scheduler Scheduler `json:"scheduler"`
 
+	// CheckUpdateInterval defers check updates that change only the
+	// output by up to this long (check_update_interval, as Consul). Default
+	// 5m; 0 keeps the default, a negative value disables the deferral.
+	CheckUpdateInterval time.Duration `json:"check_update_interval"`
+
 	// EnableLocalScriptChecks allows script checks defined in local
 	// config files (-enable-local-script-checks). Default false.
 	EnableLocalScriptChecks bool `json:"enable_local_script_checks"`

@@ -451,6 +451,8 @@ func TestOverlayAndSchedulerSettings(t *testing.T) {
 			func(c *Config) bool {
 				return c.Overlay.CIDR == "10.60.0.0/16" && c.Overlay.Port == 8472 && c.Scheduler.NodeLostGrace == time.Second
 			}, ""},
+		{"check_update_interval from a file", nil, "check_update_interval = \"30s\"\n",
+			func(c *Config) bool { return c.CheckUpdateInterval == 30*time.Second }, ""},
 		{"bad cidr", []string{"-overlay-cidr", "nope"}, "", nil, "-overlay-cidr"},
 		{"ipv6 cidr", []string{"-overlay-cidr", "fd00::/48"}, "", nil, "not an IPv4 CIDR"},
 		{"vni range", []string{"-overlay-vni", "0"}, "", nil, "-overlay-vni 0"},

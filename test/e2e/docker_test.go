@@ -129,6 +129,12 @@ func TestDockerServiceLifecycle(t *testing.T) {
 		t.Fatalf("svc ls: %v\n%s", err, out)
 	}
 
+	// The replicas' logs, fetched from the agent that runs them.
+	if out, err := svc("logs", "-tail", "5", "web"); err != nil || strings.Count(out, "==> web.") != 3 ||
+		!strings.Contains(out, "hello") {
+		t.Fatalf("svc logs: %v\n%s", err, out)
+	}
+
 	// A killed container is restarted.
 	ids, err := dockerCmd(host, "ps", "-q", "--filter", "label=shoal.service=web")
 	if err != nil || len(strings.Fields(ids)) != 3 {
