@@ -19,7 +19,6 @@ import (
 	"io"
 	"sort"
 	"strconv"
-	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -57,7 +56,7 @@ type Driver struct {
 	logger hclog.Logger
 	opts   Options
 	cli    *client.Client
-	locks  allocLocks
+	locks  driver.AllocLocks
 }
 
 var _ driver.Driver = (*Driver)(nil)
@@ -111,7 +110,7 @@ func (d *Driver) Start(ctx context.Context, t *driver.Task) (driver.Status, erro
 	if t.Spec.Image == "" {
 		return driver.Status{}, fmt.Errorf("docker: start %s: the spec names no image", t.AllocID)
 	}
-	unlock := d.locks.lock(t.AllocID)
+	unlock := d.locks.Lock(t.AllocID)
 	defer unlock()
 
 	if err := d.removeAll(ctx, t.AllocID, 0); err != nil {
@@ -167,7 +166,7 @@ func (d *Driver) removeStrayName(ctx context.Context, name string) bool {
 // Stop stops the allocation's container (SIGTERM, SIGKILL after grace,
 // rounded up to whole seconds) and removes it with its anonymous volumes.
 func (d *Driver) Stop(ctx context.Context, allocID string, grace time.Duration) error {
-	unlock := d.locks.lock(allocID)
+	unlock := d.locks.Lock(allocID)
 	defer unlock()
 	if err := d.removeAll(ctx, allocID, grace); err != nil {
 		return fmt.Errorf("docker: stop %s: %w", allocID, err)
@@ -324,38 +323,4 @@ func shortID(id string) string {
 		return id[:12]
 	}
 	return id
-}
-
-// allocLocks serialises the operations on one allocation.
-type allocLocks struct {
-	mu sync.Mutex
-	m  map[string]*allocLock
-}
-
-type allocLock struct {
-	mu   sync.Mutex
-	refs int
-}
-
-func (l *allocLocks) lock(id string) (unlock func()) {
-	l.mu.Lock()
-	if l.m == nil {
-		l.m = make(map[string]*allocLock)
-	}
-	al := l.m[id]
-	if al == nil {
-		al = &allocLock{}
-		l.m[id] = al
-	}
-	al.refs++
-	l.mu.Unlock()
-	al.mu.Lock()
-	return func() {
-		al.mu.Unlock()
-		l.mu.Lock()
-		if al.refs--; al.refs == 0 {
-			delete(l.m, id)
-		}
-		l.mu.Unlock()
-	}
 }

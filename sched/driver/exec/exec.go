@@ -69,7 +69,7 @@ type Options struct {
 type Driver struct {
 	logger hclog.Logger
 	dir    string
-	locks  allocLocks
+	locks  driver.AllocLocks
 
 	mu    sync.Mutex
 	tasks map[string]*task // by allocation ID
@@ -192,7 +192,7 @@ func (d *Driver) Start(ctx context.Context, t *driver.Task) (driver.Status, erro
 	if err := ctx.Err(); err != nil {
 		return driver.Status{}, err
 	}
-	unlock := d.locks.lock(t.AllocID)
+	unlock := d.locks.Lock(t.AllocID)
 	defer unlock()
 	if err := d.stop(ctx, t.AllocID, 0); err != nil {
 		return driver.Status{}, fmt.Errorf("exec: start %s: remove the old task: %w", t.AllocID, err)
@@ -360,7 +360,7 @@ func (d *Driver) Stop(ctx context.Context, allocID string, grace time.Duration) 
 	if !validID(allocID) {
 		return nil // could not have been started
 	}
-	unlock := d.locks.lock(allocID)
+	unlock := d.locks.Lock(allocID)
 	defer unlock()
 	if err := d.stop(ctx, allocID, grace); err != nil {
 		return fmt.Errorf("exec: stop %s: %w", allocID, err)
@@ -567,38 +567,4 @@ func (d *Driver) Logs(ctx context.Context, allocID string, tailLines int, w io.W
 		return fmt.Errorf("exec: logs %s: %w", allocID, err)
 	}
 	return nil
-}
-
-// allocLocks serialises the operations on one allocation.
-type allocLocks struct {
-	mu sync.Mutex
-	m  map[string]*allocLock
-}
-
-type allocLock struct {
-	mu   sync.Mutex
-	refs int
-}
-
-func (l *allocLocks) lock(id string) (unlock func()) {
-	l.mu.Lock()
-	if l.m == nil {
-		l.m = make(map[string]*allocLock)
-	}
-	al := l.m[id]
-	if al == nil {
-		al = &allocLock{}
-		l.m[id] = al
-	}
-	al.refs++
-	l.mu.Unlock()
-	al.mu.Lock()
-	return func() {
-		al.mu.Unlock()
-		l.mu.Lock()
-		if al.refs--; al.refs == 0 {
-			delete(l.m, id)
-		}
-		l.mu.Unlock()
-	}
 }
