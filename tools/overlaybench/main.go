@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"slices"
 	"time"
 
@@ -30,7 +31,11 @@ func main() {
 	bin := flag.String("bin", "", "path to the shoal binary (required)")
 	rounds := flag.Int("n", 5, "rounds of each measurement")
 	secs := flag.Float64("seconds", 3, "duration of each stream")
+	tool := flag.String("tool", "go", `"go" (a TCP stream in this process) or "iperf3" (iperf3 -c/-s in the namespaces)`)
 	flag.Parse()
+	if *tool == "iperf3" {
+		measure = iperf3
+	}
 	if *bin == "" {
 		fmt.Fprintln(os.Stderr, "overlaybench: -bin is required")
 		os.Exit(2)
@@ -83,11 +88,11 @@ func run(bin string, rounds int, dur time.Duration) error {
 	}
 	var under, over []float64
 	for r := 1; r <= rounds; r++ {
-		u, err := stream(lab.Hosts[0].NS, lab.Hosts[1].NS, lab.Hosts[1].Addr, dur)
+		u, err := measure(lab.Hosts[0].NS, lab.Hosts[1].NS, lab.Hosts[1].Addr, dur)
 		if err != nil {
 			return fmt.Errorf("underlay: %w", err)
 		}
-		o, err := stream(ctrs[0].NS, ctrs[1].NS, ctrs[1].Addr, dur)
+		o, err := measure(ctrs[0].NS, ctrs[1].NS, ctrs[1].Addr, dur)
 		if err != nil {
 			return fmt.Errorf("overlay: %w", err)
 		}
@@ -98,6 +103,36 @@ func run(bin string, rounds int, dur time.Duration) error {
 	fmt.Printf("median of %d rounds: underlay %.0f Mbit/s, overlay %.0f Mbit/s: overlay at %.0f%% of underlay\n",
 		rounds, mu, mo, 100*mo/mu)
 	return nil
+}
+
+// measure is the throughput measurement in use (stream or iperf3).
+var measure = stream
+
+// iperf3 runs an iperf3 server in namespace to and a client in from, and
+// returns the received rate in Mbit/s.
+func iperf3(from, to, addr string, dur time.Duration) (float64, error) {
+	srv := exec.Command("nsenter", "--net=/var/run/netns/"+to, "iperf3", "-s", "-1", "-B", addr, "-p", "7101")
+	if err := srv.Start(); err != nil {
+		return 0, err
+	}
+	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+	time.Sleep(300 * time.Millisecond)
+	out, err := exec.Command("nsenter", "--net=/var/run/netns/"+from, "iperf3", "-c", addr, "-p", "7101",
+		"-t", fmt.Sprint(int(dur.Seconds())), "-J").Output()
+	if err != nil {
+		return 0, fmt.Errorf("iperf3: %v %s", err, out)
+	}
+	var res struct {
+		End struct {
+			SumReceived struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+			} `json:"sum_received"`
+		} `json:"end"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		return 0, err
+	}
+	return res.End.SumReceived.BitsPerSecond / 1e6, nil
 }
 
 // stream sends zeros for dur from a socket in namespace from to a
