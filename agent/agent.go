@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/serf/serf"
 	"github.com/shoalproject/shoal/agent/config"
+	"github.com/shoalproject/shoal/agent/realiser"
 	"github.com/shoalproject/shoal/overlay"
 	"github.com/shoalproject/shoal/sched/driver"
 	"github.com/shoalproject/shoal/server"
@@ -53,6 +54,10 @@ type Agent struct {
 	// drivers run this node's replicas (nil until the realiser starts).
 	drivers     map[string]driver.Driver
 	tempExecDir string // the exec driver's state dir in dev mode, removed at shutdown
+
+	realiser       *realiser.Realiser // nil when the node has no drivers
+	realiserCancel context.CancelFunc
+	realiserDone   chan struct{}
 
 	// overlay is this node's overlay network manager (nil when off).
 	overlay        *overlay.Manager
@@ -225,6 +230,7 @@ func (a *Agent) HTTPAddrs() []net.Addr { return a.httpAddrs }
 func (a *Agent) Leave() error {
 	var err error
 	a.leaveOnce.Do(func() {
+		a.stopReplicas()
 		a.stopOverlay(true)
 		if a.delegate != nil {
 			err = a.delegate.Leave()

@@ -66,23 +66,32 @@ func (a *Agent) startOverlay() {
 	}()
 }
 
-// stopOverlay removes the data plane; with release it also gives the
-// subnet back (a graceful leave).
-func (a *Agent) stopOverlay(release bool) {
+// stopOverlay stops the overlay's loops. With leave (the node leaves the
+// cluster) it also removes the docker network and the data plane and gives
+// the subnet back; otherwise (a shutdown or crash-like stop) it leaves them,
+// so containers keep their network and a restarted agent adopts it.
+func (a *Agent) stopOverlay(leave bool) {
 	if a.overlay == nil {
 		return
 	}
-	if release {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := a.overlay.Release(ctx); err != nil {
-			a.logger.Warn("overlay: releasing the lease failed", "error", err)
-		}
-		cancel()
-	}
 	a.overlayCancel()
 	<-a.overlayStarted // Setup never runs after the teardown below
-	if err := a.overlay.Stop(); err != nil {
+	a.overlay.Stop()
+	if !leave {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if dk, ok := a.drivers["docker"].(*docker.Driver); ok {
+		if err := dk.RemoveNetwork(ctx, overlayNetwork); err != nil {
+			a.logger.Warn("overlay: removing the docker network failed", "error", err)
+		}
+	}
+	if err := a.overlay.Teardown(); err != nil {
 		a.logger.Warn("overlay teardown", "error", err)
+	}
+	if err := a.overlay.Release(ctx); err != nil {
+		a.logger.Warn("overlay: releasing the lease failed", "error", err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/shoalproject/shoal/agent/local"
 	"github.com/shoalproject/shoal/agent/realiser"
@@ -57,21 +58,39 @@ func (a *Agent) startRealiser() {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
 	r := realiser.New(realiser.Config{
 		NodeID: a.nodeID, NodeName: a.cfg.NodeName, AdvertiseAddr: a.cfg.AdvertiseAddr,
 		Drivers: a.drivers, RPC: a.delegate.RPC, Overlay: a.overlayTarget, Unhealthy: a.unhealthyServices,
 		Registry: &localRegistry{mgr: a.local.mgr, state: a.local.state},
 		Logger:   a.logger,
 	})
+	a.realiser, a.realiserCancel, a.realiserDone = r, cancel, done
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
+		defer close(done)
 		go func() {
 			<-a.shutdownCh
 			cancel()
 		}()
 		r.Run(ctx)
 	}()
+}
+
+// stopReplicas stops the realiser and every replica of this node: the
+// node is leaving, and the scheduler moves its replicas elsewhere.
+func (a *Agent) stopReplicas() {
+	if a.realiser == nil {
+		return
+	}
+	a.realiserCancel()
+	<-a.realiserDone
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := a.realiser.StopAll(ctx); err != nil {
+		a.logger.Warn("leave: stopping replicas", "error", err)
+	}
 }
 
 // localRegistry registers replicas in the agent's local state, so that

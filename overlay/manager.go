@@ -291,17 +291,22 @@ func aliveKey(m map[string]bool) string {
 	return strings.Join(names, ",")
 }
 
-// Stop tears down the data plane (devices, routes, rules) without
-// releasing the lease: a restarted node keeps its subnet. The context
-// given to Start must be done first; Stop waits for the reconcile loop to
-// end so that nothing is re-added after the teardown.
-func (m *Manager) Stop() error {
+// Stop waits for the reconcile loop to end; the context given to Start
+// must be done first. The data plane stays: containers on the overlay keep
+// their network while the agent restarts, and the restarted agent adopts
+// the devices.
+func (m *Manager) Stop() {
 	m.mu.Lock()
 	running := m.running
 	m.mu.Unlock()
 	if running {
 		<-m.done
 	}
+}
+
+// Teardown removes the data plane (devices, routes, rules), for a node
+// that leaves the cluster. Call Stop first. Idempotent.
+func (m *Manager) Teardown() error {
 	if m.dp == nil {
 		return nil
 	}

@@ -30,6 +30,9 @@ func setupSerf(cfg Config, tags map[string]string, eventCh chan serf.Event, kind
 	sc.EnableNameConflictResolution = false
 	sc.Logger = cfg.Logger.Named("serf").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})
 	sc.LeavePropagateDelay = time.Second
+	// Retry failed members every 3 s instead of 30 s, so that a healed
+	// partition or a restarted node is back within seconds.
+	sc.ReconnectInterval = 3 * time.Second
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = cfg.NodeName
 	mc.BindAddr = cfg.BindAddr

@@ -159,6 +159,27 @@ func (r *Realiser) Run(ctx context.Context) {
 	}
 }
 
+// StopAll stops every task the drivers run on this node and deregisters
+// their instances: the node is leaving the cluster, and the scheduler
+// places its replicas elsewhere. Call it after Run has returned.
+func (r *Realiser) StopAll(ctx context.Context) error {
+	var errs []error
+	for _, d := range r.cfg.Drivers {
+		tasks, err := d.List(ctx)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, st := range tasks {
+			_ = r.cfg.Registry.Deregister(instanceID(st.Service, st.Index, st.AllocID))
+			if err := d.Stop(ctx, st.AllocID, r.cfg.StopGrace); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // watch keeps r.desired current with a blocking query.
 func (r *Realiser) watch(ctx context.Context) {
 	var index uint64

@@ -160,11 +160,36 @@ func TestOverlayAcrossHosts(t *testing.T) {
 	if err := lab.Hosts[2].Heal(); err != nil {
 		t.Fatal(err)
 	}
-	testcluster.Eventually(t, 30*time.Second, func() error {
+	testcluster.Eventually(t, 60*time.Second, func() error {
 		if ok, _ := hasRoute(lab.Hosts[0]); !ok {
 			return fmt.Errorf("host 1 has not restored its route to %s", route3)
 		}
 		return dial()
+	})
+
+	// Host 3 leaves gracefully: its devices and firewall rules go, its
+	// lease is released, and the others drop their route to it.
+	procs[2].Stop(30 * time.Second)
+	if out, err := runCmd("ip", "-n", lab.Hosts[2].NS, "link", "show", "shoal-vx"); err == nil {
+		t.Fatalf("after leave, host 3 still has shoal-vx: %s", out)
+	}
+	if out, _ := runCmd("ip", "netns", "exec", lab.Hosts[2].NS, "iptables", "-S"); strings.Contains(out, "shoal overlay") {
+		t.Fatalf("after leave, host 3 keeps overlay rules:\n%s", out)
+	}
+	testcluster.Eventually(t, 30*time.Second, func() error {
+		var ls []leaseView
+		if err := getJSON(procs[0], "/v1/shoal/overlay", &ls); err != nil {
+			return err
+		}
+		for _, l := range ls {
+			if l.Node == "s3" {
+				return fmt.Errorf("s3's lease not released: %+v", l)
+			}
+		}
+		if ok, _ := hasRoute(lab.Hosts[0]); ok {
+			return fmt.Errorf("host 1 still routes to the departed s3")
+		}
+		return nil
 	})
 }
 

@@ -59,3 +59,11 @@ func (d *Driver) EnsureNetwork(ctx context.Context, ns NetworkSpec) error {
 	}
 	return nil
 }
+
+// RemoveNetwork removes the network; a missing one is not an error.
+func (d *Driver) RemoveNetwork(ctx context.Context, name string) error {
+	if _, err := d.cli.NetworkRemove(ctx, name, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("docker: remove network %s: %w", name, err)
+	}
+	return nil
+}
