@@ -142,6 +142,9 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		a.wg.Add(1)
 		go func() { defer a.wg.Done(); a.retryJoin() }()
 	}
+	if len(a.cfg.Ignored) > 0 {
+		a.logger.Warn("config: ignored Consul settings that Shoal does not implement", "keys", a.cfg.Ignored)
+	}
 	a.logger.Info("agent started", "node", a.cfg.NodeName, "id", a.nodeID, "server", a.cfg.Server,
 		"datacenter", a.cfg.Datacenter, "http", a.httpAddrs)
 	return nil

@@ -101,6 +101,15 @@ type Config struct {
 	// DNSConfig holds the raw "dns_config" block, decoded like Services.
 	DNSConfig map[string]interface{} `json:"dns_config"`
 
+	// EnableScriptChecks is Consul's enable_script_checks; Shoal does not
+	// tell local from API-registered checks, so it implies
+	// EnableLocalScriptChecks.
+	EnableScriptChecks bool `json:"enable_script_checks"`
+
+	// Ignored lists the Consul settings found in config files that Shoal
+	// does not implement and ignored (the agent logs them).
+	Ignored []string `json:"-"`
+
 	// ConfigFiles and ConfigDirs list what was loaded, in order (for
 	// reload and for /v1/agent/self): the -config-file and -config-dir
 	// arguments. Not settable from files.

@@ -453,6 +453,13 @@ func TestOverlayAndSchedulerSettings(t *testing.T) {
 			}, ""},
 		{"check_update_interval from a file", nil, "check_update_interval = \"30s\"\n",
 			func(c *Config) bool { return c.CheckUpdateInterval == 30*time.Second }, ""},
+		{"consul-only settings are ignored and listed", nil,
+			"ui_config {\n  enabled = true\n}\nleave_on_terminate = true\nports {\n  grpc = 8502\n  http = 8501\n}\n",
+			func(c *Config) bool {
+				return c.Ports.HTTP == 8501 && strings.Join(c.Ignored, ",") == "leave_on_terminate,ports.grpc,ui_config"
+			}, ""},
+		{"security settings are refused", nil, "encrypt = \"abc\"\n", nil, `"encrypt" is not supported by Shoal`},
+		{"acl is refused", nil, "acl {\n  enabled = true\n}\n", nil, `"acl" is not supported`},
 		{"bad cidr", []string{"-overlay-cidr", "nope"}, "", nil, "-overlay-cidr"},
 		{"ipv6 cidr", []string{"-overlay-cidr", "fd00::/48"}, "", nil, "not an IPv4 CIDR"},
 		{"vni range", []string{"-overlay-vni", "0"}, "", nil, "-overlay-vni 0"},

@@ -72,6 +72,9 @@ func Load(args []string) (*Config, error) {
 
 // finish applies dev-mode implications and derived defaults.
 func (c *Config) finish() error {
+	if c.EnableScriptChecks {
+		c.EnableLocalScriptChecks = true
+	}
 	if c.DevMode {
 		c.Server, c.Bootstrap = true, true
 		c.Overlay.Enabled = false
@@ -252,9 +255,11 @@ func normalizeValue(key string, v interface{}) interface{} {
 // merge decodes the normalized file m over c after checking its keys
 // against c's json tags and turning duration strings into nanoseconds.
 func (c *Config) merge(m map[string]interface{}) error {
-	if err := checkKeys(m, reflect.TypeOf(*c), ""); err != nil {
+	ignored, err := checkKeys(m, reflect.TypeOf(*c), "")
+	if err != nil {
 		return err
 	}
+	c.Ignored = append(c.Ignored, ignored...)
 	data, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -282,9 +287,10 @@ func (c *Config) merge(m map[string]interface{}) error {
 }
 
 // checkKeys rejects keys of m that are not json names of t's fields and
-// parses the strings given for time.Duration fields. prefix names m's
-// position in the file for errors.
-func checkKeys(m map[string]interface{}, t reflect.Type, prefix string) error {
+// parses the strings given for time.Duration fields. Consul settings Shoal
+// does not implement are removed from m and returned (see consulKey).
+// prefix names m's position in the file for errors.
+func checkKeys(m map[string]interface{}, t reflect.Type, prefix string) (ignored []string, err error) {
 	fields := map[string]reflect.StructField{}
 	for i := range t.NumField() {
 		if name := jsonName(t.Field(i)); name != "-" {
@@ -299,27 +305,38 @@ func checkKeys(m map[string]interface{}, t reflect.Type, prefix string) error {
 	for _, k := range keys {
 		f, ok := fields[k]
 		if !ok {
-			return fmt.Errorf("unknown key %q", prefix+k)
+			skip, err := consulKey(prefix + k)
+			if err != nil {
+				return nil, err
+			}
+			if !skip {
+				return nil, fmt.Errorf("unknown key %q", prefix+k)
+			}
+			ignored = append(ignored, prefix+k)
+			delete(m, k)
+			continue
 		}
 		switch {
 		case f.Type == reflect.TypeFor[time.Duration]():
 			s, ok := m[k].(string)
 			d, err := time.ParseDuration(s)
 			if !ok || err != nil {
-				return fmt.Errorf("%s%s: want a duration such as \"30s\", got %v", prefix, k, m[k])
+				return nil, fmt.Errorf("%s%s: want a duration such as \"30s\", got %v", prefix, k, m[k])
 			}
 			m[k] = int64(d)
 		case f.Type.Kind() == reflect.Struct:
 			sub, ok := m[k].(map[string]interface{})
 			if !ok {
-				return fmt.Errorf("%s%s: want an object, got %v", prefix, k, m[k])
+				return nil, fmt.Errorf("%s%s: want an object, got %v", prefix, k, m[k])
 			}
-			if err := checkKeys(sub, f.Type, prefix+k+"."); err != nil {
-				return err
+			sk, err := checkKeys(sub, f.Type, prefix+k+".")
+			if err != nil {
+				return nil, err
 			}
+			ignored = append(ignored, sk...)
 		}
 	}
-	return nil
+	return ignored, nil
 }
 
 // jsonName returns the name of f in its json tag.

@@ -1,0 +1,48 @@
+package config
+
+import "fmt"
+
+// consulIgnored are Consul configuration keys Shoal does not implement but
+// that change nothing a Shoal user relies on: a Consul config file that
+// sets them loads, and the agent logs that they were ignored. Dotted names
+// are nested keys.
+var consulIgnored = map[string]bool{
+	"addresses": true, "advertise_addr_wan": true, "audit": true, "auto_reload_config": true,
+	"cloud": true, "config_entries": true, "connect": true, "disable_anonymous_signature": true,
+	"disable_host_node_id": true, "disable_keyring_file": true, "disable_remote_exec": true,
+	"disable_update_check": true, "discard_check_output": true, "enable_central_service_config": true,
+	"enable_debug": true, "enable_syslog": true, "http_config": true, "leave_on_terminate": true,
+	"license_path": true, "log_file": true, "log_rotate_bytes": true, "log_rotate_duration": true,
+	"log_rotate_max_files": true, "primary_datacenter": true, "raft_protocol": true,
+	"raft_snapshot_interval": true, "raft_snapshot_threshold": true, "raft_trailing_logs": true,
+	"reconnect_timeout": true, "rejoin_after_leave": true, "retry_join_wan": true, "segment": true,
+	"server_name": true, "skip_leave_on_interrupt": true, "syslog_facility": true, "telemetry": true,
+	"translate_wan_addrs": true, "ui": true, "ui_config": true, "ui_dir": true, "unix_sockets": true,
+	"watches":    true,
+	"ports.grpc": true, "ports.grpc_tls": true, "ports.https": true, "ports.serf_wan": true,
+	"ports.sidecar_min_port": true, "ports.sidecar_max_port": true, "ports.expose_min_port": true,
+	"ports.expose_max_port":            true,
+	"autopilot.last_contact_threshold": true, "autopilot.max_trailing_logs": true,
+	"autopilot.min_quorum": true, "autopilot.server_stabilization_time": true,
+	"performance.leave_drain_time": true, "performance.rpc_hold_timeout": true,
+	"limits.rpc_rate": true, "limits.rpc_max_burst": true,
+}
+
+// consulRefused are Consul keys whose absence would weaken security: a
+// file that sets them is refused rather than run without what it asks for
+// (gossip encryption, ACLs, TLS).
+var consulRefused = map[string]bool{
+	"acl": true, "auto_encrypt": true, "auto_config": true, "ca_file": true, "ca_path": true,
+	"cert_file": true, "key_file": true, "encrypt": true, "encrypt_verify_incoming": true,
+	"encrypt_verify_outgoing": true, "tls": true, "verify_incoming": true, "verify_outgoing": true,
+	"verify_server_hostname": true,
+}
+
+// consulKey handles a key Shoal's Config lacks: it reports whether the key
+// is a Consul setting to ignore, or returns an error for one Shoal refuses.
+func consulKey(name string) (ignore bool, err error) {
+	if consulRefused[name] {
+		return false, fmt.Errorf("%q is not supported by Shoal, and running without it would be less secure than asked: remove it", name)
+	}
+	return consulIgnored[name], nil
+}
