@@ -42,7 +42,16 @@ Usage: shoal agent [options]
   SIGINT or SIGTERM leave the cluster gracefully; a second signal exits at
   once.
 
-`) + "\n\n" + config.Usage()
+`) + "\n\n" + flagList()
+}
+
+// flagList is the options part of config.Usage (which has its own header).
+func flagList() string {
+	u := config.Usage()
+	if i := strings.Index(u, "Options:"); i >= 0 {
+		return u[i:]
+	}
+	return u
 }
 
 func (c *agentCommand) Run(args []string) int {
