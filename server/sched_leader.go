@@ -193,7 +193,7 @@ func (s *Server) schedule(sc *schedulerState, in *schedulerInput, now time.Time)
 			continue
 		}
 		delete(sc.notBefore, name)
-		delay, err := s.scheduleService(name, in.specs[name], in, nodes, nodeByID, current, byService[name], seed)
+		delay, err := s.scheduleService(name, in.specs[name], in, nodes, nodeByID, &current, byService[name], seed)
 		if err != nil {
 			s.logger.Error("scheduler: service", "service", name, "error", err)
 			wantSoon(time.Second)
@@ -260,7 +260,7 @@ func garbage(as []*allocs.Alloc, nodes map[string]*sched.Node) []string {
 // scheduleService plans one service and commits the plan. It returns the
 // rolling-update delay to wait before planning it again.
 func (s *Server) scheduleService(name string, raw []byte, in *schedulerInput, nodes []*sched.Node,
-	nodeByID map[string]*sched.Node, current []*sched.Allocation, own []*allocs.Alloc, seed uint64) (time.Duration, error) {
+	nodeByID map[string]*sched.Node, current *[]*sched.Allocation, own []*allocs.Alloc, seed uint64) (time.Duration, error) {
 	old := in.statuses[name]
 	status := &allocs.ServiceStatus{Name: name}
 	if old != nil {
@@ -280,13 +280,13 @@ func (s *Server) scheduleService(name string, raw []byte, in *schedulerInput, no
 		return 0, s.commitPlan(&allocs.PlanRequest{Service: name, Status: status}, old)
 	}
 	status.Version = spec.Version()
-	plan, err := sched.Plan(spec, nodes, current, seed)
+	plan, err := sched.Plan(spec, nodes, *current, seed)
 	if err != nil {
 		status.Error = err.Error()
 		return 0, s.commitPlan(&allocs.PlanRequest{Service: name, Status: status}, old)
 	}
 	if plan.IsNoOp() && len(plan.Unplaced) == 0 && spec.Rebalance {
-		if rb, err := sched.Rebalance(spec, nodes, current, seed, 0); err == nil && !rb.IsNoOp() {
+		if rb, err := sched.Rebalance(spec, nodes, *current, seed, 0); err == nil && !rb.IsNoOp() {
 			plan = rb
 		}
 	}
@@ -327,10 +327,34 @@ func (s *Server) scheduleService(name string, raw []byte, in *schedulerInput, no
 	if err := s.commitPlan(req, old); err != nil {
 		return 0, err
 	}
+	// Later services of this pass see what this plan took and freed.
+	*current = withPlan(*current, req)
 	if plan.Update != nil && plan.Update.Replacing > 0 {
 		return spec.Update.Delay.Std(), nil
 	}
 	return 0, nil
+}
+
+// withPlan returns current as it is after req: placed allocations added,
+// stopped ones replaced by stopped copies (the stored ones are immutable).
+func withPlan(current []*sched.Allocation, req *allocs.PlanRequest) []*sched.Allocation {
+	stopped := map[string]bool{}
+	for _, st := range req.Stop {
+		stopped[st.ID] = true
+	}
+	out := make([]*sched.Allocation, 0, len(current)+len(req.Place))
+	for _, a := range current {
+		if stopped[a.ID] {
+			c := a.Copy()
+			c.DesiredStatus = sched.DesiredStop
+			a = c
+		}
+		out = append(out, a)
+	}
+	for _, p := range req.Place {
+		out = append(out, &p.Allocation)
+	}
+	return out
 }
 
 // settled reports whether every live replica runs version (healthy when
