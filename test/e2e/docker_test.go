@@ -176,7 +176,7 @@ func TestDockerServiceLifecycle(t *testing.T) {
 	}
 
 	// A rolling update to a version that never turns healthy is rolled back.
-	out, err = svc("deploy", "-timeout", "90s", writeSpec("v2.json", strings.Replace(webSpec(2, "2", true), `"replicas": 2`, `"replicas": 2`, 1)))
+	out, err = svc("deploy", "-timeout", "90s", writeSpec("v2.json", webSpec(2, "2", true)))
 	if err == nil || !strings.Contains(out, "rolled back") {
 		t.Fatalf("bad update: want a rollback, got %v\n%s", err, out)
 	}
