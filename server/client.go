@@ -88,7 +88,7 @@ func (c *Client) RPC(ctx context.Context, method string, args, reply any) error 
 		if addr == "" {
 			lastErr = fmt.Errorf("no known Shoal servers")
 		} else {
-			callCtx, cancel := c.callContext(ctx, args)
+			callCtx, cancel := callContext(ctx, args)
 			err := c.pool.RPC(callCtx, addr, method, args, reply)
 			cancel()
 			if err == nil {
@@ -114,16 +114,6 @@ func (c *Client) RPC(ctx context.Context, method string, args, reply any) error 
 			return errShutdown
 		}
 	}
-}
-
-func (c *Client) callContext(ctx context.Context, args any) (context.Context, context.CancelFunc) {
-	d := rpcTimeout
-	if q, ok := args.(rpcapi.Query); ok {
-		if o := q.Options(); o.MinQueryIndex > 0 {
-			d = maxQueryTime(o) + maxQueryTime(o)/16 + rpcTimeout
-		}
-	}
-	return context.WithTimeout(ctx, d)
 }
 
 // pickServer returns the preferred server on the first attempt and a

@@ -33,7 +33,7 @@ func (s *Server) forward(method string, info rpcapi.RPCInfo, args, reply any) (h
 				return false, nil
 			}
 		} else if addr, _ := s.raft.LeaderWithID(); addr != "" {
-			ctx, cancel := s.callContext(args)
+			ctx, cancel := callContext(context.Background(), args)
 			err := s.pool.RPC(ctx, string(addr), method, args, reply)
 			cancel()
 			if err == nil || !retryable(info, err) {
@@ -53,14 +53,14 @@ func (s *Server) forward(method string, info rpcapi.RPCInfo, args, reply any) (h
 
 // callContext bounds a forwarded call: blocking queries get their wait plus
 // slack, everything else the RPC timeout.
-func (s *Server) callContext(args any) (context.Context, context.CancelFunc) {
+func callContext(ctx context.Context, args any) (context.Context, context.CancelFunc) {
 	d := rpcTimeout
 	if q, ok := args.(rpcapi.Query); ok {
 		if o := q.Options(); o.MinQueryIndex > 0 {
 			d = maxQueryTime(o) + maxQueryTime(o)/16 + rpcTimeout
 		}
 	}
-	return context.WithTimeout(context.Background(), d)
+	return context.WithTimeout(ctx, d)
 }
 
 // retryable reports whether a failed forward may be sent again: a leader
