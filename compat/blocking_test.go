@@ -117,9 +117,11 @@ func TestBlockingQueries(t *testing.T) {
 }
 
 // Session reads block too: a node's session list wakes when a session is
-// created on it.
+// created on it. Not parallel: while a node has no session, its list is
+// watched through the nearest part of the sessions index (go-memdb watches
+// the closest existing radix node), so another test's session writes could
+// wake it early with an unchanged, empty list — as in Consul.
 func TestBlockingSessionQueries(t *testing.T) {
-	t.Parallel()
 	forEach(t, func(t *testing.T, n *testcluster.Node, c *api.Client) {
 		node := "blk-" + n.Name
 		if _, err := c.Catalog().Register(&api.CatalogRegistration{Node: node, Address: "10.0.0.2"}, nil); err != nil {
