@@ -323,7 +323,16 @@ func (s *Server) raftApply(t fsm.MessageType, msg any) (any, error) {
 		return nil, err
 	}
 	f := s.raft.Apply(buf, 30*time.Second)
-	if err := f.Error(); err != nil {
+	// With BatchApplyCh, Raft's apply channel is buffered: a command queued
+	// while Raft shuts down is never answered, so wait for shutdown too.
+	errc := make(chan error, 1)
+	go func() { errc <- f.Error() }()
+	select {
+	case err = <-errc:
+	case <-s.shutdownCh:
+		return nil, errShutdown
+	}
+	if err != nil {
 		if err == raft.ErrNotLeader || err == raft.ErrLeadershipLost {
 			return nil, errNotLeader
 		}
