@@ -18,19 +18,7 @@ func startServers(t *testing.T, n int) ([]*proccluster.Proc, proccluster.Ports) 
 	fp := testcluster.FreePorts(t, 3)
 	ports := proccluster.Ports{HTTP: fp[0], Serf: fp[1], Server: fp[2]}
 	procs := proccluster.Servers(shoalBin, t.TempDir(), n, ports)
-	t.Cleanup(func() {
-		for _, p := range procs {
-			p.Kill9()
-			if t.Failed() {
-				t.Logf("---- %s log ----\n%s", p.Name, p.Log())
-			}
-		}
-	})
-	for _, p := range procs {
-		if err := p.Start(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	runProcs(t, procs)
 	return procs, ports
 }
 

@@ -22,19 +22,12 @@ import (
 // agent moves its replica to the others; when it returns, its stale
 // container is removed and no replica runs twice.
 func TestThreeHostsDockerOverlay(t *testing.T) {
-	if err := netlab.Available(); err != nil {
-		t.Skipf("skipping: %v (CI runs as root)", err)
-	}
 	for _, bin := range []string{"dockerd", "docker"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			t.Skipf("skipping: %s is missing (scripts/test.sh installs docker.io)", bin)
 		}
 	}
-	lab, err := netlab.New(fmt.Sprintf("m%d", os.Getpid()%10000), 81, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(lab.Close)
+	lab := newLab(t, "m", 81, 3)
 	base := t.TempDir()
 	var engines []*netlab.Dockerd
 	t.Cleanup(func() {
@@ -51,17 +44,12 @@ func TestThreeHostsDockerOverlay(t *testing.T) {
 		dockertest.BuildHello(t, d.Sock, helloImage)
 	}
 
-	var addrs []string
-	var wraps [][]string
-	for _, h := range lab.Hosts {
-		addrs, wraps = append(addrs, h.Addr), append(wraps, h.Wrap())
-	}
-	ports := proccluster.Ports{HTTP: 8500, Serf: 8301, Server: 8300}
+	ports := labPorts
 	agentsDir := filepath.Join(base, "agents")
 	if err := os.MkdirAll(agentsDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	procs := proccluster.ServersOn(shoalBin, agentsDir, addrs, wraps, ports)
+	procs := labServers(lab, agentsDir)
 	for i, p := range procs {
 		p.Env = []string{"DOCKER_HOST=" + engines[i].Sock}
 		for j, a := range p.Args {
@@ -70,19 +58,7 @@ func TestThreeHostsDockerOverlay(t *testing.T) {
 			}
 		}
 	}
-	t.Cleanup(func() {
-		for _, p := range procs {
-			p.Kill9()
-			if t.Failed() {
-				t.Logf("---- %s log ----\n%s", p.Name, p.Log())
-			}
-		}
-	})
-	for _, p := range procs {
-		if err := p.Start(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	runProcs(t, procs)
 	leader := waitLeader(t, procs, ports, 30*time.Second)
 	gateways := map[string]string{}
 	testcluster.Eventually(t, 60*time.Second, func() error {

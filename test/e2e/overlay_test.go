@@ -26,39 +26,14 @@ type leaseView struct {
 // VXLAN; that cutting host 3 off removes its routes on the others; and
 // that its return restores them.
 func TestOverlayAcrossHosts(t *testing.T) {
-	if err := netlab.Available(); err != nil {
-		t.Skipf("skipping: %v (CI runs as root)", err)
-	}
+	lab := newLab(t, "o", 79, 3)
 	if _, err := os.Stat("/sys/module/vxlan"); err != nil {
 		if out, err := runCmd("modprobe", "vxlan"); err != nil {
 			t.Skipf("skipping: the kernel has no VXLAN module: %v %s", err, out)
 		}
 	}
-	lab, err := netlab.New(fmt.Sprintf("o%d", os.Getpid()%10000), 79, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(lab.Close)
-	var addrs []string
-	var wraps [][]string
-	for _, h := range lab.Hosts {
-		addrs, wraps = append(addrs, h.Addr), append(wraps, h.Wrap())
-	}
-	ports := proccluster.Ports{HTTP: 8500, Serf: 8301, Server: 8300}
-	procs := proccluster.ServersOn(shoalBin, t.TempDir(), addrs, wraps, ports)
-	t.Cleanup(func() {
-		for _, p := range procs {
-			p.Kill9()
-			if t.Failed() {
-				t.Logf("---- %s log ----\n%s", p.Name, p.Log())
-			}
-		}
-	})
-	for _, p := range procs {
-		if err := p.Start(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	procs, ports := labServers(lab, t.TempDir()), labPorts
+	runProcs(t, procs)
 	waitLeader(t, procs, ports, 30*time.Second)
 
 	// Every node leases a distinct /24 and sees all three alive.

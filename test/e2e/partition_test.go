@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -19,34 +18,9 @@ import (
 // writes, that the isolated old leader accepts none, and that after the
 // partition heals it follows the new leader with every acknowledged write.
 func TestPartitionedLeaderStepsDownAndRejoins(t *testing.T) {
-	if err := netlab.Available(); err != nil {
-		t.Skipf("skipping: %v (CI runs as root)", err)
-	}
-	lab, err := netlab.New(fmt.Sprintf("p%d", os.Getpid()%10000), 78, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(lab.Close)
-	var addrs []string
-	var wraps [][]string
-	for _, h := range lab.Hosts {
-		addrs, wraps = append(addrs, h.Addr), append(wraps, h.Wrap())
-	}
-	ports := proccluster.Ports{HTTP: 8500, Serf: 8301, Server: 8300} // each host has its own stack
-	procs := proccluster.ServersOn(shoalBin, t.TempDir(), addrs, wraps, ports)
-	t.Cleanup(func() {
-		for _, p := range procs {
-			p.Kill9()
-			if t.Failed() {
-				t.Logf("---- %s log ----\n%s", p.Name, p.Log())
-			}
-		}
-	})
-	for _, p := range procs {
-		if err := p.Start(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	lab := newLab(t, "p", 78, 3)
+	procs, ports := labServers(lab, t.TempDir()), labPorts
+	runProcs(t, procs)
 	leader := waitLeader(t, procs, ports, 30*time.Second)
 	var leaderHost *netlab.Host
 	var majority []*proccluster.Proc
