@@ -6,6 +6,11 @@
 // and container 1 → container 2 over VXLAN; -n rounds, alternating. It
 // prints each round and the medians. Needs root.
 //
+// With -pin (the default) the sender runs on CPU 0 and the receiver on CPU
+// 1, for both paths: the emulated hosts share this machine's CPUs, and
+// without pinning the scheduler often puts both ends on one CPU, which two
+// real hosts never do. -pin=false leaves the placement to the scheduler.
+//
 //	go build -o /tmp/shoal . && go run ./tools/overlaybench -bin /tmp/shoal
 package main
 
@@ -20,8 +25,11 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/shoalproject/shoal/internal/netlab"
 	"github.com/shoalproject/shoal/internal/proccluster"
@@ -31,10 +39,25 @@ func main() {
 	bin := flag.String("bin", "", "path to the shoal binary (required)")
 	rounds := flag.Int("n", 5, "rounds of each measurement")
 	secs := flag.Float64("seconds", 3, "duration of each stream")
-	tool := flag.String("tool", "go", `"go" (a TCP stream in this process) or "iperf3" (iperf3 -c/-s in the namespaces)`)
+	tool := flag.String("tool", "iperf3", `"iperf3" (iperf3 -c/-s in the namespaces) or "go" (a TCP stream in this process; noisier)`)
+	flag.BoolVar(&pin, "pin", true, "run the sender on CPU 0 and the receiver on CPU 1")
 	flag.Parse()
-	if *tool == "iperf3" {
+	if pin && runtime.NumCPU() < 2 {
+		fmt.Fprintln(os.Stderr, "overlaybench: -pin needs two CPUs; this machine has one (use -pin=false)")
+		os.Exit(2)
+	}
+	switch *tool {
+	case "iperf3":
+		if _, err := exec.LookPath("iperf3"); err != nil {
+			fmt.Fprintln(os.Stderr, "overlaybench: iperf3 not found: install it (apt-get install -y iperf3) or use -tool go")
+			os.Exit(2)
+		}
 		measure = iperf3
+	case "go":
+		measure = stream
+	default:
+		fmt.Fprintf(os.Stderr, "overlaybench: -tool %q: want iperf3 or go\n", *tool)
+		os.Exit(2)
 	}
 	if *bin == "" {
 		fmt.Fprintln(os.Stderr, "overlaybench: -bin is required")
@@ -105,20 +128,39 @@ func run(bin string, rounds int, dur time.Duration) error {
 	return nil
 }
 
-// measure is the throughput measurement in use (stream or iperf3).
-var measure = stream
+// measure is the throughput measurement in use (iperf3 or stream).
+var measure = iperf3
+
+// pin puts the sender on CPU 0 and the receiver on CPU 1.
+var pin bool
+
+// pinThread binds the calling goroutine, and the OS thread it is locked
+// to for good (the thread exits with the goroutine), to one CPU.
+func pinThread(cpu int) error {
+	runtime.LockOSThread()
+	var set unix.CPUSet
+	set.Set(cpu)
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		return fmt.Errorf("pin to CPU %d: %w", cpu, err)
+	}
+	return nil
+}
 
 // iperf3 runs an iperf3 server in namespace to and a client in from, and
 // returns the received rate in Mbit/s.
 func iperf3(from, to, addr string, dur time.Duration) (float64, error) {
-	srv := exec.Command("nsenter", "--net=/var/run/netns/"+to, "iperf3", "-s", "-1", "-B", addr, "-p", "7101")
+	var srvPin, cliPin []string
+	if pin {
+		srvPin, cliPin = []string{"-A", "1"}, []string{"-A", "0"}
+	}
+	srv := exec.Command("nsenter", append([]string{"--net=/var/run/netns/" + to, "iperf3", "-s", "-1", "-B", addr, "-p", "7101"}, srvPin...)...)
 	if err := srv.Start(); err != nil {
 		return 0, err
 	}
 	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
 	time.Sleep(300 * time.Millisecond)
-	out, err := exec.Command("nsenter", "--net=/var/run/netns/"+from, "iperf3", "-c", addr, "-p", "7101",
-		"-t", fmt.Sprint(int(dur.Seconds())), "-J").Output()
+	out, err := exec.Command("nsenter", append([]string{"--net=/var/run/netns/" + from, "iperf3", "-c", addr, "-p", "7101",
+		"-t", fmt.Sprint(int(dur.Seconds())), "-J"}, cliPin...)...).Output()
 	if err != nil {
 		return 0, fmt.Errorf("iperf3: %v %s", err, out)
 	}
@@ -153,6 +195,12 @@ func stream(from, to, addr string, dur time.Duration) (float64, error) {
 	}
 	got := make(chan result, 1)
 	go func() {
+		if pin {
+			if err := pinThread(1); err != nil {
+				got <- result{err: err}
+				return
+			}
+		}
 		c, err := ln.Accept()
 		if err != nil {
 			got <- result{err: err}
@@ -164,6 +212,11 @@ func stream(from, to, addr string, dur time.Duration) (float64, error) {
 		got <- result{n, time.Since(start), err}
 	}()
 	err := netlab.InNS(from, func() error {
+		if pin {
+			if err := pinThread(0); err != nil {
+				return err
+			}
+		}
 		c, err := net.DialTimeout("tcp", net.JoinHostPort(addr, "7100"), 5*time.Second)
 		if err != nil {
 			return err
