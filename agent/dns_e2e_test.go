@@ -15,6 +15,7 @@ import (
 	mdns "github.com/miekg/dns"
 	"github.com/shoalproject/shoal/agent/config"
 	"github.com/shoalproject/shoal/internal/testcluster"
+	"github.com/shoalproject/shoal/internal/testenv"
 )
 
 var (
@@ -37,7 +38,7 @@ func needDig(t *testing.T) string {
 		digPath, _ = exec.LookPath("dig")
 	})
 	if digPath == "" {
-		t.Skip("dig is not installed and apt-get install -y dnsutils failed: skipping end-to-end DNS tests")
+		testenv.Skip(t, "dig is not installed and apt-get install -y dnsutils failed: skipping end-to-end DNS tests")
 	}
 	return digPath
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/shoalproject/shoal/internal/dockertest"
 	"github.com/shoalproject/shoal/internal/proccluster"
 	"github.com/shoalproject/shoal/internal/testcluster"
+	"github.com/shoalproject/shoal/internal/testenv"
 )
 
 const helloImage = "shoal-test/hello:1"
@@ -62,10 +63,10 @@ func dockerCmd(host string, args ...string) (string, error) {
 // health check fails is rolled back; removal stops every container.
 func TestDockerServiceLifecycle(t *testing.T) {
 	if _, err := exec.LookPath("dig"); err != nil {
-		t.Skip("skipping: dig is missing (scripts/test.sh installs dnsutils)")
+		testenv.Skip(t, "skipping: dig is missing (scripts/test.sh installs dnsutils)")
 	}
 	if _, err := exec.LookPath("docker"); err != nil {
-		t.Skip("skipping: the docker CLI is missing (scripts/test.sh installs docker.io)")
+		testenv.Skip(t, "skipping: the docker CLI is missing (scripts/test.sh installs docker.io)")
 	}
 	host := dockertest.Engine(t)
 	dockertest.BuildHello(t, host, helloImage)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/shoalproject/shoal/internal/netlab"
 	"github.com/shoalproject/shoal/internal/proccluster"
+	"github.com/shoalproject/shoal/internal/testenv"
 )
 
 // labPorts are the ports of servers on emulated hosts: each host has its
@@ -18,7 +19,7 @@ var labPorts = proccluster.Ports{HTTP: 8500, Serf: 8301, Server: 8300}
 func newLab(t *testing.T, prefix string, net, n int) *netlab.Lab {
 	t.Helper()
 	if err := netlab.Available(); err != nil {
-		t.Skipf("skipping: %v (CI runs as root)", err)
+		testenv.Skip(t, "skipping: %v (CI runs as root)", err)
 	}
 	lab, err := netlab.New(fmt.Sprintf("%s%d", prefix, os.Getpid()%10000), net, n)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/shoalproject/shoal/internal/netlab"
 	"github.com/shoalproject/shoal/internal/proccluster"
 	"github.com/shoalproject/shoal/internal/testcluster"
+	"github.com/shoalproject/shoal/internal/testenv"
 )
 
 // TestThreeHostsDockerOverlay runs three emulated hosts, each with its own
@@ -24,7 +25,7 @@ import (
 func TestThreeHostsDockerOverlay(t *testing.T) {
 	for _, bin := range []string{"dockerd", "docker"} {
 		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("skipping: %s is missing (scripts/test.sh installs docker.io)", bin)
+			testenv.Skip(t, "skipping: %s is missing (scripts/test.sh installs docker.io)", bin)
 		}
 	}
 	lab := newLab(t, "m", 81, 3)

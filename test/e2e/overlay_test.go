@@ -14,6 +14,7 @@ import (
 	"github.com/shoalproject/shoal/internal/netlab"
 	"github.com/shoalproject/shoal/internal/proccluster"
 	"github.com/shoalproject/shoal/internal/testcluster"
+	"github.com/shoalproject/shoal/internal/testenv"
 )
 
 type leaseView struct {
@@ -29,7 +30,7 @@ func TestOverlayAcrossHosts(t *testing.T) {
 	lab := newLab(t, "o", 79, 3)
 	if _, err := os.Stat("/sys/module/vxlan"); err != nil {
 		if out, err := runCmd("modprobe", "vxlan"); err != nil {
-			t.Skipf("skipping: the kernel has no VXLAN module: %v %s", err, out)
+			testenv.Skip(t, "skipping: the kernel has no VXLAN module: %v %s", err, out)
 		}
 	}
 	procs, ports := labServers(lab, t.TempDir()), labPorts
