@@ -179,8 +179,8 @@ func Servers(bin, dir string, n int, ports Ports) []*Proc {
 }
 
 // ServersOn describes one server per address (wraps[i], if given, is the
-// command prefix of server i), all with the same ports, joined through
-// each other, under dir.
+// command prefix of server i, an emulated host), all with the same ports,
+// joined through each other, under dir.
 func ServersOn(bin, dir string, addrs []string, wraps [][]string, ports Ports) []*Proc {
 	var out []*Proc
 	for i, addr := range addrs {
@@ -199,6 +199,13 @@ func ServersOn(bin, dir string, addrs []string, wraps [][]string, ports Ports) [
 			"-server-port", fmt.Sprint(ports.Server), "-dns-port", "-1"}
 		if len(p.Wrap) == 0 {
 			p.Args = append(p.Args, "-overlay=false") // processes share this network namespace
+		} else {
+			// An emulated host must not use the machine's Docker engine
+			// (inherited DOCKER_HOST or /var/run/docker.sock): the networks
+			// it would create there, bridges and routes of the overlay,
+			// would land in the machine's own namespace. A host that has an
+			// engine of its own sets DOCKER_HOST to it in Env.
+			p.Env = []string{"DOCKER_HOST=unix://" + filepath.Join(dir, p.Name+"-no-docker.sock")}
 		}
 		for j, other := range addrs {
 			if j != i {

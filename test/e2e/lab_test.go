@@ -21,11 +21,27 @@ func newLab(t *testing.T, prefix string, net, n int) *netlab.Lab {
 	if err := netlab.Available(); err != nil {
 		testenv.Skip(t, "skipping: %v (CI runs as root)", err)
 	}
+	// The overlay's devices belong in the hosts' namespaces: one appearing
+	// in the machine's own (an agent that used the machine's Docker
+	// engine, say) is a leak the test reports.
+	overlayDevs := []string{"shoal0", "shoal-vx"}
+	had := map[string]bool{}
+	for _, d := range overlayDevs {
+		_, err := os.Stat("/sys/class/net/" + d)
+		had[d] = err == nil
+	}
 	lab, err := netlab.New(fmt.Sprintf("%s%d", prefix, os.Getpid()%10000), net, n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(lab.Close)
+	t.Cleanup(func() {
+		lab.Close()
+		for _, d := range overlayDevs {
+			if _, err := os.Stat("/sys/class/net/" + d); err == nil && !had[d] {
+				t.Errorf("%s appeared in the machine's own network namespace during the test", d)
+			}
+		}
+	})
 	return lab
 }
 
