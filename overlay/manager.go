@@ -253,6 +253,7 @@ func (m *Manager) run(ctx context.Context) {
 		}
 	}()
 	var leases []Lease
+	seen := false // leases has been read once
 	t := time.NewTicker(m.cfg.Resync)
 	defer t.Stop()
 	alive := time.NewTicker(time.Second) // Serf liveness changes
@@ -263,6 +264,7 @@ func (m *Manager) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case leases = <-changes:
+			seen = true
 		case <-m.kick:
 		case <-t.C:
 		case <-alive.C:
@@ -272,12 +274,49 @@ func (m *Manager) run(ctx context.Context) {
 				continue
 			}
 		}
+		if seen && !slices.ContainsFunc(leases, func(l Lease) bool { return l.Node == m.cfg.Node }) {
+			m.reclaim(ctx)
+		}
 		live := m.cfg.Alive()
 		want := Desired(m.Lease(), leases, func(n string) bool { return live[n] })
 		if err := m.dp.Sync(want); err != nil {
 			m.log.Error("overlay reconcile failed", "error", err)
 		}
 	}
+}
+
+// reclaim stores this node's lease again when it has vanished while the
+// node runs: the leader releases the lease of a node that was force-left
+// or reaped while it was away, and the node may come back. Its devices and
+// containers still use the subnet, so it claims that same subnet; when
+// another node holds it by now, it says so (the agent must restart, with
+// its overlay containers, to lease another).
+func (m *Manager) reclaim(ctx context.Context) {
+	l := m.Lease()
+	ok, err := m.store.CAS(ctx, SubnetKey(l.Subnet), []byte(m.cfg.Node), 0)
+	if err != nil {
+		m.log.Warn("overlay: reclaiming this node's lease failed; retrying", "subnet", l.Subnet, "error", err)
+		return
+	}
+	if !ok {
+		pairs, _, err := m.store.List(ctx, SubnetKey(l.Subnet), 0)
+		if err != nil {
+			m.log.Warn("overlay: reclaiming this node's lease failed; retrying", "subnet", l.Subnet, "error", err)
+			return
+		}
+		for _, p := range pairs {
+			if p.Key == SubnetKey(l.Subnet) && string(p.Value) != m.cfg.Node {
+				m.log.Error("overlay: this node's subnet was leased to another node while this one was away; "+
+					"restart this agent to lease another subnet", "subnet", l.Subnet, "holder", string(p.Value))
+				return
+			}
+		}
+	}
+	if err := m.putLease(ctx, l); err != nil {
+		m.log.Warn("overlay: reclaiming this node's lease failed; retrying", "subnet", l.Subnet, "error", err)
+		return
+	}
+	m.log.Info("overlay: lease reclaimed", "subnet", l.Subnet)
 }
 
 func aliveKey(m map[string]bool) string {

@@ -222,6 +222,9 @@ func (s *Server) handleLeftMember(m serf.Member) error {
 			return err
 		}
 	}
+	if err := s.releaseOverlayLease(m.Name); err != nil {
+		return err
+	}
 	tx := s.State().ReadTxn()
 	_, node, err := catalog.GetNode(tx, nil, m.Name)
 	tx.Abort()

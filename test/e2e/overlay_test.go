@@ -133,10 +133,28 @@ func TestOverlayAcrossHosts(t *testing.T) {
 		}
 		return nil
 	})
+	// While it is away, an operator force-leaves it: it has left for
+	// good, so the leader releases its lease.
+	if out, err := cli(t, procs[0], "force-leave", "s3"); err != nil {
+		t.Fatalf("force-leave s3: %v\n%s", err, out)
+	}
+	testcluster.Eventually(t, 30*time.Second, func() error {
+		l, err := leaseOf(procs[0], "s3")
+		if err != nil || l != nil {
+			return fmt.Errorf("s3's lease not released after force-leave: %+v %v", l, err)
+		}
+		return nil
+	})
+	// It comes back after all: it claims its subnet again (its containers
+	// keep their addresses), and the route and the exchange return.
 	if err := lab.Hosts[2].Heal(); err != nil {
 		t.Fatal(err)
 	}
 	testcluster.Eventually(t, 60*time.Second, func() error {
+		l, err := leaseOf(procs[0], "s3")
+		if err != nil || l == nil || l.Subnet != route3 || l.State != "alive" {
+			return fmt.Errorf("s3 has not reclaimed %s: %+v %v", route3, l, err)
+		}
 		if ok, _ := hasRoute(lab.Hosts[0]); !ok {
 			return fmt.Errorf("host 1 has not restored its route to %s", route3)
 		}
@@ -153,20 +171,28 @@ func TestOverlayAcrossHosts(t *testing.T) {
 		t.Fatalf("after leave, host 3 keeps overlay rules:\n%s", out)
 	}
 	testcluster.Eventually(t, 30*time.Second, func() error {
-		var ls []leaseView
-		if err := getJSON(procs[0], "/v1/shoal/overlay", &ls); err != nil {
-			return err
-		}
-		for _, l := range ls {
-			if l.Node == "s3" {
-				return fmt.Errorf("s3's lease not released: %+v", l)
-			}
+		if l, err := leaseOf(procs[0], "s3"); err != nil || l != nil {
+			return fmt.Errorf("s3's lease not released: %+v %v", l, err)
 		}
 		if ok, _ := hasRoute(lab.Hosts[0]); ok {
 			return fmt.Errorf("host 1 still routes to the departed s3")
 		}
 		return nil
 	})
+}
+
+// leaseOf is node's lease as /v1/shoal/overlay reports it (nil: none).
+func leaseOf(p *proccluster.Proc, node string) (*leaseView, error) {
+	var ls []leaseView
+	if err := getJSON(p, "/v1/shoal/overlay", &ls); err != nil {
+		return nil, err
+	}
+	for _, l := range ls {
+		if l.Node == node {
+			return &l, nil
+		}
+	}
+	return nil, nil
 }
 
 func getJSON(p *proccluster.Proc, path string, out any) error {
