@@ -57,6 +57,7 @@ test_dockerd_dir=""
 test_dockerd_pid=""
 forward_was_accept=""
 had_docker0=""
+had_docker_chains=""
 engine_answers() { timeout 10 docker -H "$1" version >/dev/null 2>&1; }
 stop_test_dockerd() {
 	[ -n "$test_dockerd_dir" ] || return 0
@@ -89,7 +90,21 @@ stop_test_dockerd() {
 	if [ -z "$other" ]; then
 		[ -z "$forward_was_accept" ] || iptables -P FORWARD ACCEPT 2>/dev/null || true
 		[ -n "$had_docker0" ] || ip link del docker0 2>/dev/null || true
+		[ -n "$had_docker_chains" ] || remove_docker_rules
 	fi
+}
+# remove_docker_rules deletes the iptables rules and chains dockerd created
+# (they were not there before it started).
+remove_docker_rules() {
+	local t r c
+	for t in filter nat; do
+		iptables -t "$t" -S 2>/dev/null | grep -E '^-A .*(-j DOCKER|docker0|172\.31\.250\.)' | sed 's/^-A/-D/' |
+			while read -r r; do eval "iptables -t $t $r" 2>/dev/null || true; done
+	done
+	for c in DOCKER-USER DOCKER-ISOLATION-STAGE-1 DOCKER-ISOLATION-STAGE-2 DOCKER; do
+		iptables -F "$c" 2>/dev/null && iptables -X "$c" 2>/dev/null || true
+	done
+	iptables -t nat -F DOCKER 2>/dev/null && iptables -t nat -X DOCKER 2>/dev/null || true
 }
 trap stop_test_dockerd EXIT
 trap 'exit 130' INT TERM # so that the EXIT trap runs
@@ -101,6 +116,7 @@ elif { [ -n "${DOCKER_HOST:-}" ] && engine_answers "$DOCKER_HOST"; } ||
 elif [ "$(id -u)" = 0 ] && dockerd_bin=$(command -v dockerd || ls /usr/sbin/dockerd 2>/dev/null); then
 	iptables -S FORWARD 2>/dev/null | grep -q '^-P FORWARD ACCEPT' && forward_was_accept=1
 	[ -e /sys/class/net/docker0 ] && had_docker0=1
+	iptables -S DOCKER >/dev/null 2>&1 && had_docker_chains=1
 	test_dockerd_dir=$(mktemp -d /tmp/shoal-test-dockerd.XXXXXX)
 	mkdir -p "$test_dockerd_dir/data" "$test_dockerd_dir/exec"
 	log "starting a dockerd for the tests in $test_dockerd_dir"
