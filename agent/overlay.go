@@ -82,7 +82,10 @@ func (a *Agent) stopOverlay(leave bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if dk, ok := a.drivers["docker"].(*docker.Driver); ok {
+	a.overlayMu.Lock()
+	off := a.overlayOff // never attached (or the engine is another namespace's)
+	a.overlayMu.Unlock()
+	if dk, ok := a.drivers["docker"].(*docker.Driver); ok && !off {
 		if err := dk.RemoveNetwork(ctx, overlayNetwork); err != nil {
 			a.logger.Warn("overlay: removing the docker network failed", "error", err)
 		}
@@ -191,6 +194,19 @@ func (a *Agent) overlayUp(ctx context.Context, m *overlay.Manager) {
 	if !ok {
 		a.overlayMu.Lock()
 		a.overlayOff = true // nothing to attach: replicas need not wait
+		a.overlayMu.Unlock()
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err := dk.CheckSameNetNS(cctx)
+	cancel()
+	if errors.Is(err, docker.ErrOtherNetNS) {
+		// The engine would create the network's bridge in its own
+		// namespace, away from the overlay: replicas run without it.
+		a.logger.Error("overlay: docker replicas cannot join the overlay; run the agent in the Docker engine's "+
+			"network namespace (as a container: --network host)", "error", err)
+		a.overlayMu.Lock()
+		a.overlayOff = true
 		a.overlayMu.Unlock()
 		return
 	}
