@@ -83,11 +83,20 @@ func (d *Dataplane) underlay() (netlink.Link, error) {
 	return nil, fmt.Errorf("overlay: no interface holds the VTEP address %s", d.self.VTEP)
 }
 
+// checkPrivileges fails with ErrUnsupported unless the process is root,
+// which the devices, routes and firewall rules need.
+func checkPrivileges() error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("%w: the overlay needs root (CAP_NET_ADMIN); this process runs as uid %d", ErrUnsupported, os.Geteuid())
+	}
+	return nil
+}
+
 // Setup creates (or adopts) the VXLAN device and the bridge, addresses
 // them, enables forwarding and installs the firewall rules.
 func (d *Dataplane) Setup() error {
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("%w: the overlay needs root (CAP_NET_ADMIN)", ErrUnsupported)
+	if err := checkPrivileges(); err != nil {
+		return err
 	}
 	under, err := d.underlay()
 	if err != nil {

@@ -117,12 +117,23 @@ func (m *Manager) Kick() {
 // background until ctx is done. An ErrUnsupported error means the node
 // runs without the overlay.
 func (m *Manager) Start(ctx context.Context) error {
-	lease, err := m.acquire(ctx)
+	if err := checkPrivileges(); err != nil {
+		return err // before leasing: peers must not route a subnet here
+	}
+	lease, fresh, err := m.acquire(ctx)
 	if err != nil {
 		return err
 	}
 	m.dp = NewDataplane(m.cfg.Dataplane, lease)
 	if err := m.dp.Setup(); err != nil {
+		if errors.Is(err, ErrUnsupported) && fresh {
+			// This node will not route its subnet: give back the one it
+			// has just claimed (a lease it held before stays, for the
+			// containers that use it).
+			if rerr := m.release(ctx, lease); rerr != nil {
+				m.log.Warn("overlay: giving back the subnet failed", "subnet", lease.Subnet, "error", rerr)
+			}
+		}
 		return err
 	}
 	m.mu.Lock()
@@ -135,16 +146,16 @@ func (m *Manager) Start(ctx context.Context) error {
 }
 
 // acquire returns this node's lease: its stored one if still valid, else
-// a new subnet claimed with CAS, retrying on conflicts.
-func (m *Manager) acquire(ctx context.Context) (Lease, error) {
+// a new subnet claimed with CAS (fresh), retrying on conflicts.
+func (m *Manager) acquire(ctx context.Context) (lease Lease, fresh bool, err error) {
 	all, err := Subnets(m.cfg.CIDR, m.cfg.SubnetBits)
 	if err != nil {
-		return Lease{}, err
+		return Lease{}, false, err
 	}
 	for attempt := 0; attempt < 32; attempt++ {
 		claims, _, err := m.store.List(ctx, SubnetPrefix, 0)
 		if err != nil {
-			return Lease{}, fmt.Errorf("overlay: list subnets: %w", err)
+			return Lease{}, false, fmt.Errorf("overlay: list subnets: %w", err)
 		}
 		taken := map[netip.Prefix]bool{}
 		var mine netip.Prefix
@@ -161,12 +172,12 @@ func (m *Manager) acquire(ctx context.Context) (Lease, error) {
 		}
 		subnet, err := ChooseSubnet(all, taken, m.cfg.NodeID, mine)
 		if err != nil {
-			return Lease{}, err
+			return Lease{}, false, err
 		}
 		if subnet != mine {
 			ok, err := m.store.CAS(ctx, SubnetKey(subnet), []byte(m.cfg.Node), 0)
 			if err != nil {
-				return Lease{}, fmt.Errorf("overlay: claim %s: %w", subnet, err)
+				return Lease{}, false, fmt.Errorf("overlay: claim %s: %w", subnet, err)
 			}
 			if !ok {
 				continue // someone else claimed it first: choose again
@@ -174,11 +185,11 @@ func (m *Manager) acquire(ctx context.Context) (Lease, error) {
 		}
 		lease := Lease{Node: m.cfg.Node, NodeID: m.cfg.NodeID, Subnet: subnet, VTEP: m.cfg.VTEP, MAC: VTEPMAC(subnet)}
 		if err := m.putLease(ctx, lease); err != nil {
-			return Lease{}, err
+			return Lease{}, false, err
 		}
-		return lease, nil
+		return lease, subnet != mine, nil
 	}
-	return Lease{}, errors.New("overlay: could not claim a subnet after 32 attempts")
+	return Lease{}, false, errors.New("overlay: could not claim a subnet after 32 attempts")
 }
 
 func (m *Manager) putLease(ctx context.Context, l Lease) error {
@@ -358,5 +369,9 @@ func (m *Manager) Release(ctx context.Context) error {
 	if !l.Subnet.IsValid() {
 		return nil
 	}
+	return m.release(ctx, l)
+}
+
+func (m *Manager) release(ctx context.Context, l Lease) error {
 	return errors.Join(m.store.Delete(ctx, SubnetKey(l.Subnet)), m.store.Delete(ctx, LeaseKey(l.Node)))
 }

@@ -2,11 +2,14 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -204,4 +207,73 @@ func getJSON(p *proccluster.Proc, path string, out any) error {
 		return fmt.Errorf("GET %s: %d %s", path, code, body)
 	}
 	return json.Unmarshal([]byte(body), out)
+}
+
+// TestOverlayOffWithoutRoot runs a server agent, overlay on (the default),
+// as an unprivileged user: the agent runs, says why the overlay is off, and
+// leases no subnet (peers would otherwise route one to it).
+func TestOverlayOffWithoutRoot(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	bin, wrap := shoalBin, []string(nil)
+	if os.Geteuid() == 0 {
+		// As root (CI), drop to nobody: copy the binary where nobody can
+		// run it, next to a data directory nobody owns.
+		if _, err := exec.LookPath("setpriv"); err != nil {
+			testenv.Skip(t, "skipping: setpriv is missing (scripts/test.sh installs util-linux)")
+		}
+		pub, err := os.MkdirTemp("", "shoal-e2e-nobody-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(pub) })
+		bin = filepath.Join(pub, "shoal")
+		if out, err := runCmd("cp", shoalBin, bin); err != nil {
+			t.Fatalf("cp: %v %s", err, out)
+		}
+		if err := os.Chmod(pub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		dataDir = filepath.Join(pub, "data")
+		if err := os.Mkdir(dataDir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dataDir, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		wrap = []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}
+	}
+	fp := testcluster.FreePorts(t, 3)
+	p := &proccluster.Proc{
+		Name: "nobody", Bin: bin, Addr: "127.0.0.1", Wrap: wrap,
+		HTTP:    fmt.Sprintf("127.0.0.1:%d", fp[0]),
+		LogPath: filepath.Join(t.TempDir(), "agent.log"),
+		Args: []string{"agent", "-server", "-bootstrap-expect", "1", "-node", "nobody", "-bind", "127.0.0.1",
+			"-client", "127.0.0.1", "-data-dir", dataDir, "-http-port", fmt.Sprint(fp[0]),
+			"-serf-lan-port", fmt.Sprint(fp[1]), "-server-port", fmt.Sprint(fp[2]), "-dns-port", "-1"},
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.Kill9()
+		if t.Failed() {
+			t.Logf("---- agent log ----\n%s", p.Log())
+		}
+	})
+	testcluster.Eventually(t, 20*time.Second, func() error {
+		if code, body, err := p.Put("/v1/kv/still-serving", "yes"); err != nil || code != 200 {
+			return fmt.Errorf("put: %d %s %v", code, body, err)
+		}
+		if !strings.Contains(p.Log(), "overlay disabled") {
+			return errors.New("the log does not say the overlay is disabled yet")
+		}
+		return nil
+	})
+	if log := p.Log(); !strings.Contains(log, "needs root") {
+		t.Fatalf("the log does not say why the overlay is off:\n%s", log)
+	}
+	var ls []leaseView
+	if err := getJSON(p, "/v1/shoal/overlay", &ls); err != nil || len(ls) != 0 {
+		t.Fatalf("an agent without the overlay leased a subnet: %+v %v", ls, err)
+	}
 }
