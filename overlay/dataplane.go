@@ -142,6 +142,16 @@ func (d *Dataplane) Setup() error {
 	return d.ensureRules()
 }
 
+// Present reports whether the VXLAN device and the bridge exist.
+func (d *Dataplane) Present() bool {
+	for _, name := range []string{d.cfg.VXLAN, d.cfg.Bridge} {
+		if _, err := netlink.LinkByName(name); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
 // ensureLink creates a link, or adopts an existing one of the same kind
 // (a restart), updating its MTU; it brings it up.
 func (d *Dataplane) ensureLink(want netlink.Link) error {

@@ -279,14 +279,23 @@ func (m *Manager) run(ctx context.Context) {
 		case <-m.kick:
 		case <-t.C:
 		case <-alive.C:
-			if a := aliveKey(m.cfg.Alive()); a != lastAlive {
-				lastAlive = a
-			} else {
+			a := aliveKey(m.cfg.Alive())
+			if a == lastAlive && m.dp.Present() {
 				continue
 			}
+			lastAlive = a
 		}
 		if seen && !slices.ContainsFunc(leases, func(l Lease) bool { return l.Node == m.cfg.Node }) {
 			m.reclaim(ctx)
+		}
+		if !m.dp.Present() {
+			// Someone deleted a device: set it up again (routes through
+			// a deleted VXLAN device went with it; Sync restores them).
+			m.log.Warn("overlay: a device is missing; setting the data plane up again")
+			if err := m.dp.Setup(); err != nil {
+				m.log.Error("overlay: setting the data plane up again failed", "error", err)
+				continue
+			}
 		}
 		live := m.cfg.Alive()
 		want := Desired(m.Lease(), leases, func(n string) bool { return live[n] })

@@ -118,6 +118,13 @@ func TestOverlayAcrossHosts(t *testing.T) {
 	}
 	testcluster.Eventually(t, 20*time.Second, dial)
 
+	// Someone deletes host 1's VXLAN device (its routes go with it): the
+	// agent sets the data plane up again.
+	if out, err := runCmd("ip", "-n", lab.Hosts[0].NS, "link", "del", "shoal-vx"); err != nil {
+		t.Fatalf("delete shoal-vx: %v %s", err, out)
+	}
+	testcluster.Eventually(t, 20*time.Second, dial)
+
 	// Host 3 drops off: the others remove its routes; back: restored.
 	route3 := subnets["s3"].String()
 	hasRoute := func(host *netlab.Host) (bool, error) {
