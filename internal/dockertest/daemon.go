@@ -194,14 +194,7 @@ func (d *daemon) stopLocked() error {
 			waitGone(pid, 5*time.Second)
 		}
 	}
-	// containerd and its shims when dockerd died without stopping them.
-	for _, pid := range pidsWithCmdline(filepath.Join(d.dir, "exec")) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-		waitGone(pid, 5*time.Second)
-	}
-	for _, m := range mountsBelow(d.dir) {
-		_ = syscall.Unmount(m, syscall.MNT_DETACH)
-	}
+	RemoveLeftovers(d.dir)
 	restoreHostState(d.dir)
 	var errs []error
 	for _, name := range []string{"data", "exec", "docker.sock", "docker.pid", "dockerd.log", hostStateFile} {
@@ -213,6 +206,21 @@ func (d *daemon) stopLocked() error {
 		return fmt.Errorf("clean up the test engine in %s: %w", d.dir, err)
 	}
 	return nil
+}
+
+// RemoveLeftovers cleans up after a stopped dockerd whose roots are under
+// dir (data and exec roots dir/data and dir/exec): it kills the containerd
+// and shim processes whose command line names dir/exec (dockerd may die
+// without stopping them) and unmounts what is still mounted below dir,
+// deepest first.
+func RemoveLeftovers(dir string) {
+	for _, pid := range pidsWithCmdline(filepath.Join(dir, "exec")) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		waitGone(pid, 5*time.Second)
+	}
+	for _, m := range mountsBelow(dir) {
+		_ = syscall.Unmount(m, syscall.MNT_DETACH)
+	}
 }
 
 // hostStateFile records what dockerd changes in the network namespace and

@@ -6,11 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/shoalproject/shoal/internal/dockertest"
 )
 
 // Dockerd is a Docker engine of its own inside a host's namespace, as in
@@ -95,30 +94,6 @@ func (d *Dockerd) Stop() {
 			<-d.done
 		}
 	}
-	execRoot := filepath.Join(d.Dir, "exec")
-	if entries, err := os.ReadDir("/proc"); err == nil {
-		for _, e := range entries {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil {
-				continue
-			}
-			cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-			if strings.Contains(string(cmdline), execRoot) {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
-		var mounts []string
-		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], d.Dir+"/") {
-				mounts = append(mounts, f[4])
-			}
-		}
-		sort.Slice(mounts, func(i, j int) bool { return len(mounts[i]) > len(mounts[j]) })
-		for _, m := range mounts {
-			_ = syscall.Unmount(m, syscall.MNT_DETACH)
-		}
-	}
+	dockertest.RemoveLeftovers(d.Dir)
 	_ = os.RemoveAll(d.Dir)
 }

@@ -245,3 +245,16 @@ func FindLeader(procs []*Proc, serverPort int) (*Proc, error) {
 	}
 	return nil, fmt.Errorf("leader %q is not a running process", leader)
 }
+
+// Poll calls fn every interval until it returns nil, and returns nil; or,
+// once timeout has passed, fn's last error.
+func Poll(timeout, interval time.Duration, fn func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := fn()
+		if err == nil || !time.Now().Before(deadline) {
+			return err
+		}
+		time.Sleep(interval)
+	}
+}

@@ -9,7 +9,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -94,18 +93,12 @@ func trial(bin string, ports proccluster.Ports) (elect, write time.Duration, err
 }
 
 func waitFor(timeout time.Duration, fn func() (*proccluster.Proc, error)) (*proccluster.Proc, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var lastErr error
-	for ctx.Err() == nil {
-		p, err := fn()
-		if err == nil {
-			return p, nil
-		}
-		lastErr = err
-		time.Sleep(20 * time.Millisecond)
-	}
-	return nil, lastErr
+	var p *proccluster.Proc
+	err := proccluster.Poll(timeout, 20*time.Millisecond, func() (err error) {
+		p, err = fn()
+		return err
+	})
+	return p, err
 }
 
 func median(d []time.Duration) time.Duration {

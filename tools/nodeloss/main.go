@@ -222,14 +222,7 @@ func deleteService(p *proccluster.Proc) error {
 	return err
 }
 
+// wait polls fn until it succeeds or timeout passes.
 func wait(timeout time.Duration, fn func() error) error {
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = fn(); err == nil {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return err
+	return proccluster.Poll(timeout, 50*time.Millisecond, fn)
 }

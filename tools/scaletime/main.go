@@ -126,16 +126,9 @@ func running(agent *proccluster.Proc, want int) error {
 	return nil
 }
 
+// wait polls fn until it succeeds or timeout passes.
 func wait(timeout time.Duration, fn func() error) error {
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = fn(); err == nil {
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return err
+	return proccluster.Poll(timeout, 20*time.Millisecond, fn)
 }
 
 func median(d []time.Duration) time.Duration {
