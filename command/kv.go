@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -34,6 +35,15 @@ Usage: shoal kv <subcommand> [options] [args]
 
 // kvKeyArg strips the leading slash Consul's CLI also strips.
 func kvKeyArg(key string) string { return strings.TrimPrefix(key, "/") }
+
+// optionalKeyArg reads the one optional KEY or PREFIX argument ("" when
+// absent); msg is the usage error when there are more.
+func optionalKeyArg(fs *flag.FlagSet) (key, msg string) {
+	if n := fs.NArg(); n > 1 {
+		return "", fmt.Sprintf("Too many arguments (expected 1, got %d)", n)
+	}
+	return kvKeyArg(fs.Arg(0)), ""
+}
 
 // readDataArg resolves a DATA argument as Consul's CLI: "@path" reads the
 // file, "-" reads stdin, anything else is the data itself.

@@ -45,13 +45,9 @@ func (c *kvDeleteCommand) Run(args []string) int {
 	if !parseFlags(c.ui, c.flags, args, c.help) {
 		return 1
 	}
-	key := ""
-	switch c.flags.NArg() {
-	case 0:
-	case 1:
-		key = kvKeyArg(c.flags.Arg(0))
-	default:
-		return usageError(c.ui, fmt.Sprintf("Too many arguments (expected 1, got %d)", c.flags.NArg()), c.help)
+	key, msg := optionalKeyArg(c.flags)
+	if msg != "" {
+		return usageError(c.ui, msg, c.help)
 	}
 	if key == "" && !c.recurse {
 		return usageError(c.ui, "Error! Missing KEY argument", c.help)

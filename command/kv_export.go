@@ -38,13 +38,9 @@ func (c *kvExportCommand) Run(args []string) int {
 	if !parseFlags(c.ui, c.flags, args, c.help) {
 		return 1
 	}
-	prefix := ""
-	switch c.flags.NArg() {
-	case 0:
-	case 1:
-		prefix = kvKeyArg(c.flags.Arg(0))
-	default:
-		return usageError(c.ui, fmt.Sprintf("Too many arguments (expected 1, got %d)", c.flags.NArg()), c.help)
+	prefix, msg := optionalKeyArg(c.flags)
+	if msg != "" {
+		return usageError(c.ui, msg, c.help)
 	}
 	client, addr, err := c.http.apiClient()
 	if err != nil {
