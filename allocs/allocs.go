@@ -221,50 +221,41 @@ func ApplyUpdate(tx *memdb.Txn, idx uint64, req *UpdateRequest) error {
 	return nil
 }
 
-func list(tx *memdb.Txn, ws memdb.WatchSet, index string, args ...any) (uint64, []*Alloc, error) {
-	idx := state.MaxIndexWatch(tx, ws, TableAllocs)
-	it, err := tx.Get(TableAllocs, index, args...)
+// list reads table through index (with args), watching it in ws.
+func list[T any](tx *memdb.Txn, ws memdb.WatchSet, table, index string, args ...any) (uint64, []T, error) {
+	idx := state.MaxIndexWatch(tx, ws, table)
+	it, err := tx.Get(table, index, args...)
 	if err != nil {
-		return 0, nil, fmt.Errorf("allocs: list: %w", err)
+		return 0, nil, fmt.Errorf("allocs: list %s: %w", table, err)
 	}
 	if ws != nil {
 		ws.Add(it.WatchCh())
 	}
-	var out []*Alloc
+	var out []T
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		out = append(out, raw.(*Alloc))
+		out = append(out, raw.(T))
 	}
 	return idx, out, nil
 }
 
 // All returns every allocation.
-func All(tx *memdb.Txn, ws memdb.WatchSet) (uint64, []*Alloc, error) { return list(tx, ws, indexID) }
+func All(tx *memdb.Txn, ws memdb.WatchSet) (uint64, []*Alloc, error) {
+	return list[*Alloc](tx, ws, TableAllocs, indexID)
+}
 
 // ByNode returns a node's allocations.
 func ByNode(tx *memdb.Txn, ws memdb.WatchSet, nodeID string) (uint64, []*Alloc, error) {
-	return list(tx, ws, indexNode, nodeID)
+	return list[*Alloc](tx, ws, TableAllocs, indexNode, nodeID)
 }
 
 // ByService returns a service's allocations.
 func ByService(tx *memdb.Txn, ws memdb.WatchSet, service string) (uint64, []*Alloc, error) {
-	return list(tx, ws, indexService, service)
+	return list[*Alloc](tx, ws, TableAllocs, indexService, service)
 }
 
 // Statuses returns every service status.
 func Statuses(tx *memdb.Txn, ws memdb.WatchSet) (uint64, []*ServiceStatus, error) {
-	idx := state.MaxIndexWatch(tx, ws, TableServices)
-	it, err := tx.Get(TableServices, indexID)
-	if err != nil {
-		return 0, nil, fmt.Errorf("allocs: statuses: %w", err)
-	}
-	if ws != nil {
-		ws.Add(it.WatchCh())
-	}
-	var out []*ServiceStatus
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		out = append(out, raw.(*ServiceStatus))
-	}
-	return idx, out, nil
+	return list[*ServiceStatus](tx, ws, TableServices, indexID)
 }
 
 // Status returns one service's status, nil when absent.
