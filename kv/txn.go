@@ -65,16 +65,7 @@ func (r *TxnRequest) IsRead() bool {
 // returns the results, or TxnErrors when any operation failed — the
 // caller must then abort tx, so that nothing is applied.
 func Txn(tx *memdb.Txn, idx uint64, req *TxnRequest) ([]TxnResult, error) {
-	var results []TxnResult
-	var errs TxnErrors
-	for i := range req.Ops {
-		res, err := txnOp(tx, nil, idx, &req.Ops[i], req.Now)
-		if err != nil {
-			errs = append(errs, TxnError{OpIndex: i, What: err.Error()})
-			continue
-		}
-		results = append(results, res...)
-	}
+	results, errs := txnOps(tx, nil, idx, req.Now, req.Ops)
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -90,10 +81,16 @@ func TxnRead(tx *memdb.Txn, ws memdb.WatchSet, req *TxnRequest) ([]TxnResult, Tx
 	if ws == nil {
 		ws = memdb.NewWatchSet()
 	}
+	return txnOps(tx, ws, 0, 0, req.Ops)
+}
+
+// txnOps runs every op, collecting the results, or the errors of those
+// that failed (then no results).
+func txnOps(tx *memdb.Txn, ws memdb.WatchSet, idx uint64, now int64, ops []TxnOp) ([]TxnResult, TxnErrors) {
 	var results []TxnResult
 	var errs TxnErrors
-	for i := range req.Ops {
-		res, err := txnOp(tx, ws, 0, &req.Ops[i], 0)
+	for i := range ops {
+		res, err := txnOp(tx, ws, idx, &ops[i], now)
 		if err != nil {
 			errs = append(errs, TxnError{OpIndex: i, What: err.Error()})
 			continue
