@@ -245,6 +245,12 @@ func ServiceChecks(tx *memdb.Txn, ws memdb.WatchSet, name string, nodeMeta map[s
 	if err != nil {
 		return 0, nil, fmt.Errorf("catalog: service checks: %w", err)
 	}
+	return idx, checksOnNodes(tx, it, nodeMeta), nil
+}
+
+// checksOnNodes collects the checks of it that are on nodes matching
+// nodeMeta (all of them when nodeMeta is empty).
+func checksOnNodes(tx *memdb.Txn, it memdb.ResultIterator, nodeMeta map[string]string) []*HealthCheck {
 	var out []*HealthCheck
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		c := raw.(*HealthCheck)
@@ -253,7 +259,7 @@ func ServiceChecks(tx *memdb.Txn, ws memdb.WatchSet, name string, nodeMeta map[s
 		}
 		out = append(out, c)
 	}
-	return idx, out, nil
+	return out
 }
 
 func nodeMatches(tx *memdb.Txn, node string, meta map[string]string) bool {
@@ -275,15 +281,7 @@ func ChecksInState(tx *memdb.Txn, ws memdb.WatchSet, status string, nodeMeta map
 	if err != nil {
 		return 0, nil, fmt.Errorf("catalog: checks in state: %w", err)
 	}
-	var out []*HealthCheck
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		c := raw.(*HealthCheck)
-		if len(nodeMeta) > 0 && !nodeMatches(tx, c.Node, nodeMeta) {
-			continue
-		}
-		out = append(out, c)
-	}
-	return idx, out, nil
+	return idx, checksOnNodes(tx, it, nodeMeta), nil
 }
 
 // CheckServiceNodes returns the instances of service name matching f with
