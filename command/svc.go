@@ -223,19 +223,28 @@ func runDeploy(c *svcCommand, client *api.Client, addr string, args []string) in
 	return c.waitConverged(client, addr, spec.Name, spec.Version())
 }
 
+// getService reads a service's detail; found is false when the agent
+// answers 404 (no such service, or its last replica is gone).
+func getService(client *api.Client, name string) (d serviceDetail, found bool, err error) {
+	_, err = client.Raw().Query("/v1/shoal/services/"+name, &d, nil)
+	if err != nil && strings.Contains(err.Error(), "404") {
+		return d, false, nil
+	}
+	return d, err == nil, err
+}
+
 // waitConverged polls the service until every desired replica of version
 // runs (and is healthy), the update fails or rolls back, or the timeout.
 func (c *svcCommand) waitConverged(client *api.Client, addr, name, version string) int {
 	deadline := time.Now().Add(c.timeout)
 	last := ""
 	for {
-		var d serviceDetail
-		_, err := client.Raw().Query("/v1/shoal/services/"+name, &d, nil)
-		if err != nil && !strings.Contains(err.Error(), "404") {
+		d, found, err := getService(client, name)
+		if err != nil {
 			c.ui.Error(agentError(addr, "reading the service", err))
 			return 1
 		}
-		if err == nil {
+		if found {
 			line := progressLine(&d.serviceSummary)
 			if line != last {
 				c.ui.Output("    " + line)
@@ -433,9 +442,8 @@ func runRm(c *svcCommand, client *api.Client, addr string, args []string) int {
 	for _, name := range args {
 		for {
 			// The service is listed until its last replica has stopped.
-			var d serviceDetail
-			_, err := client.Raw().Query("/v1/shoal/services/"+name, &d, nil)
-			if err != nil && !strings.Contains(err.Error(), "404") {
+			d, found, err := getService(client, name)
+			if err != nil {
 				c.ui.Error(agentError(addr, "reading the service", err))
 				return 1
 			}
@@ -445,7 +453,7 @@ func runRm(c *svcCommand, client *api.Client, addr string, args []string) int {
 					running++
 				}
 			}
-			if err != nil || running == 0 {
+			if !found || running == 0 {
 				c.ui.Output(fmt.Sprintf("    %s: all replicas stopped", name))
 				break
 			}
