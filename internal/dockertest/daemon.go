@@ -231,6 +231,8 @@ const hostStateFile = "host-state.json"
 type hostState struct {
 	ForwardAccept bool `json:"forward_accept"` // FORWARD policy was ACCEPT
 	HadDocker0    bool `json:"had_docker0"`
+	// HadChains: the DOCKER chains existed (another engine made them).
+	HadChains bool `json:"had_docker_chains"`
 }
 
 // saveHostState records the host's state before dockerd starts.
@@ -240,6 +242,7 @@ func saveHostState(dir string) error {
 	hs.ForwardAccept = err == nil && bytes.HasPrefix(out, []byte("-P FORWARD ACCEPT"))
 	_, err = os.Stat("/sys/class/net/docker0")
 	hs.HadDocker0 = err == nil
+	hs.HadChains = exec.Command(sbin("iptables"), "-S", "DOCKER").Run() == nil
 	b, err := json.Marshal(hs)
 	if err != nil {
 		return err
@@ -263,6 +266,34 @@ func restoreHostState(dir string) {
 	}
 	if !hs.HadDocker0 {
 		_ = exec.Command(sbin("ip"), "link", "del", "docker0").Run()
+	}
+	if !hs.HadChains {
+		removeDockerRules()
+	}
+}
+
+// removeDockerRules deletes the iptables rules and chains the engine
+// created (scripts/test.sh does the same for the engine it starts).
+func removeDockerRules() {
+	ipt := sbin("iptables")
+	bridgeNet := strings.TrimSuffix(Bridge, "1/24") // "172.31.250."
+	for _, table := range []string{"filter", "nat"} {
+		out, _ := exec.Command(ipt, "-t", table, "-S").Output()
+		for _, rule := range strings.Split(string(out), "\n") {
+			if !strings.HasPrefix(rule, "-A ") || !(strings.Contains(rule, "-j DOCKER") ||
+				strings.Contains(rule, "docker0") || strings.Contains(rule, bridgeNet)) {
+				continue
+			}
+			_ = exec.Command(ipt, append([]string{"-t", table, "-D"}, strings.Fields(rule)[1:]...)...).Run()
+		}
+	}
+	for _, chain := range []string{"DOCKER-USER", "DOCKER-ISOLATION-STAGE-1", "DOCKER-ISOLATION-STAGE-2", "DOCKER"} {
+		if exec.Command(ipt, "-F", chain).Run() == nil {
+			_ = exec.Command(ipt, "-X", chain).Run()
+		}
+	}
+	if exec.Command(ipt, "-t", "nat", "-F", "DOCKER").Run() == nil {
+		_ = exec.Command(ipt, "-t", "nat", "-X", "DOCKER").Run()
 	}
 }
 
