@@ -51,7 +51,9 @@ type Server struct {
 	// committed before its term (a Raft barrier); default-mode reads wait
 	// for it. Consul does not, and serves stale reads (hashicorp/consul#2644).
 	readyForReads atomic.Bool
-	reconcileCh   chan serf.Member
+	// reads proves leadership for default and consistent reads (readgate.go).
+	reads       *readGate
+	reconcileCh chan serf.Member
 	// leaderKV is the state of the leader's KV duties while this server
 	// leads (session_ttl.go), nil otherwise.
 	leaderKV     atomic.Pointer[leaderKVState]
@@ -236,6 +238,7 @@ func (s *Server) setupRaft() error {
 		return fmt.Errorf("server: start raft: %w", err)
 	}
 	s.raft = r
+	s.reads = newReadGate(r, rc.HeartbeatTimeout)
 	return nil
 }
 
