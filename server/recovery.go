@@ -22,9 +22,9 @@ func damaged(dir string, err error) error {
 		"This server cannot start from its data. To recover (docs/reliability.md, \"Recovery\"):\n"+
 		"  - if the other servers have a leader: stop this server, move %s aside, start it again;\n"+
 		"    it rejoins and copies the state from the leader;\n"+
-		"  - if no server can start: keep the data dir of the server with the newest data, write\n"+
-		"    %s listing the surviving servers, and start them",
-		ErrDamagedData, dir, err, dir, filepath.Join(dir, "peers.json"))
+		"  - if too few servers are left to elect a leader: on each server that can start, write\n"+
+		"    raft/peers.json in its data dir listing those servers, and start them",
+		ErrDamagedData, dir, err, dir)
 }
 
 // newRaft is raft.NewRaft, turning its panics on unreadable log entries
