@@ -29,17 +29,17 @@ const (
 var (
 	// ErrCorrupt means the archive is not a valid snapshot: nothing read
 	// from it may be used.
-	ErrCorrupt = errors.New("snapshot archive is corrupt")
+	ErrCorrupt = errors.New("invalid snapshot archive")
 	// ErrTruncated means the archive ended early.
-	ErrTruncated = errors.New("snapshot archive is truncated")
+	ErrTruncated = errors.New("truncated")
 	// ErrChecksum means a member does not match its SHA256SUMS entry.
-	ErrChecksum = errors.New("snapshot checksum mismatch")
+	ErrChecksum = errors.New("checksum mismatch")
 	// ErrMissingFile means a required member or checksum is absent.
-	ErrMissingFile = errors.New("snapshot member missing")
+	ErrMissingFile = errors.New("missing file")
 	// ErrUnexpectedFile means the archive holds a member it must not.
-	ErrUnexpectedFile = errors.New("unexpected file in snapshot")
+	ErrUnexpectedFile = errors.New("unexpected file")
 	// ErrSize means state.bin's length differs from meta.json's Size.
-	ErrSize = errors.New("snapshot state size mismatch")
+	ErrSize = errors.New("state size differs from meta.json")
 )
 
 // Meta is raft.SnapshotMeta as meta.json carries it (same JSON field
@@ -218,16 +218,16 @@ func readTar(r io.Reader, state io.Writer) (*Meta, error) {
 			if strings.HasPrefix(hdr.Name, "._") {
 				continue
 			}
-			return nil, fmt.Errorf("snapshot: %w: %w %q", ErrCorrupt, ErrUnexpectedFile, hdr.Name)
+			return nil, fmt.Errorf("%w: %w %q", ErrCorrupt, ErrUnexpectedFile, hdr.Name)
 		}
 	}
 	switch {
 	case metaBytes == nil:
-		return nil, fmt.Errorf("snapshot: %w: %w: %s", ErrCorrupt, ErrMissingFile, FileMeta)
+		return nil, fmt.Errorf("%w: %w: %s", ErrCorrupt, ErrMissingFile, FileMeta)
 	case stateSize < 0:
-		return nil, fmt.Errorf("snapshot: %w: %w: %s", ErrCorrupt, ErrMissingFile, FileState)
+		return nil, fmt.Errorf("%w: %w: %s", ErrCorrupt, ErrMissingFile, FileState)
 	case sums == nil:
-		return nil, fmt.Errorf("snapshot: %w: %w: %s", ErrCorrupt, ErrMissingFile, FileSums)
+		return nil, fmt.Errorf("%w: %w: %s", ErrCorrupt, ErrMissingFile, FileSums)
 	}
 	if err := verifySums(sums, hashes); err != nil {
 		return nil, err
@@ -237,7 +237,7 @@ func readTar(r io.Reader, state io.Writer) (*Meta, error) {
 		return nil, corrupt(FileMeta, err)
 	}
 	if meta.Size != stateSize {
-		return nil, fmt.Errorf("snapshot: %w: %w: %s has %d bytes, meta says %d",
+		return nil, fmt.Errorf("%w: %w: %s has %d bytes, meta says %d",
 			ErrCorrupt, ErrSize, FileState, stateSize, meta.Size)
 	}
 	return meta, nil
@@ -267,24 +267,24 @@ func verifySums(sums []byte, hashes map[string]hash.Hash) error {
 		}
 		hexSum, name, ok := strings.Cut(line, "  ")
 		if !ok {
-			return fmt.Errorf("snapshot: %w: malformed %s line %q", ErrCorrupt, FileSums, line)
+			return fmt.Errorf("%w: malformed %s line %q", ErrCorrupt, FileSums, line)
 		}
 		want, err := hex.DecodeString(hexSum)
 		if err != nil || len(want) != sha256.Size {
-			return fmt.Errorf("snapshot: %w: malformed %s line %q", ErrCorrupt, FileSums, line)
+			return fmt.Errorf("%w: malformed %s line %q", ErrCorrupt, FileSums, line)
 		}
 		h, ok := hashes[name]
 		if !ok {
-			return fmt.Errorf("snapshot: %w: %w: %s lists %q", ErrCorrupt, ErrUnexpectedFile, FileSums, name)
+			return fmt.Errorf("%w: %w: %s lists %q", ErrCorrupt, ErrUnexpectedFile, FileSums, name)
 		}
 		if !bytes.Equal(want, h.Sum(nil)) {
-			return fmt.Errorf("snapshot: %w: %w: %s", ErrCorrupt, ErrChecksum, name)
+			return fmt.Errorf("%w: %w: %s", ErrCorrupt, ErrChecksum, name)
 		}
 		seen[name] = true
 	}
 	for name := range hashes {
 		if !seen[name] {
-			return fmt.Errorf("snapshot: %w: %w: no checksum for %s", ErrCorrupt, ErrMissingFile, name)
+			return fmt.Errorf("%w: %w: no checksum for %s", ErrCorrupt, ErrMissingFile, name)
 		}
 	}
 	return nil
@@ -293,7 +293,7 @@ func verifySums(sums []byte, hashes map[string]hash.Hash) error {
 // corrupt wraps a framing error: an unexpected end of data is ErrTruncated.
 func corrupt(what string, err error) error {
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return fmt.Errorf("snapshot: %w: %w: %s: %w", ErrCorrupt, ErrTruncated, what, err)
+		return fmt.Errorf("%w: %w: %s: %w", ErrCorrupt, ErrTruncated, what, err)
 	}
-	return fmt.Errorf("snapshot: %w: %s: %w", ErrCorrupt, what, err)
+	return fmt.Errorf("%w: %s: %w", ErrCorrupt, what, err)
 }
