@@ -213,8 +213,8 @@ func readTar(r io.Reader, state io.Writer) (*Meta, error) {
 				return nil, corrupt(FileSums, err)
 			}
 		default:
-			// Consul skips macOS tar's "._" resource files and refuses
-			// anything else.
+			// macOS tar adds "._" resource files to an archive repacked
+			// there: they carry no data of ours. Anything else is refused.
 			if strings.HasPrefix(hdr.Name, "._") {
 				continue
 			}

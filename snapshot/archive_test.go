@@ -264,3 +264,54 @@ func TestWriteTemp(t *testing.T) {
 		t.Errorf("left behind: %v", left)
 	}
 }
+
+// TestConsulParsesSums parses SHA256SUMS as Consul's hashList.DecodeAndVerify
+// does (fmt.Sscanf "%x  %s" per line) and checks every sum.
+func TestConsulParsesSums(t *testing.T) {
+	gz, err := gzip.NewReader(bytes.NewReader(writeGood(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	files := map[string][]byte{}
+	var names []string
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			break
+		}
+		var b bytes.Buffer
+		if _, err := b.ReadFrom(tr); err != nil {
+			t.Fatal(err)
+		}
+		files[hdr.Name] = b.Bytes()
+		names = append(names, hdr.Name)
+	}
+	if want := []string{FileMeta, FileState, FileSums}; fmt.Sprint(names) != fmt.Sprint(want) {
+		t.Fatalf("members %v, want %v in that order", names, want)
+	}
+	seen := 0
+	for _, line := range bytes.Split(bytes.TrimRight(files[FileSums], "\n"), []byte("\n")) {
+		sha := make([]byte, sha256.Size)
+		var name string
+		if _, err := fmt.Sscanf(string(line), "%x  %s", &sha, &name); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		if want := sha256.Sum256(files[name]); !bytes.Equal(sha, want[:]) {
+			t.Errorf("%s: sum does not match", name)
+		}
+		seen++
+	}
+	if seen != 2 {
+		t.Errorf("%d sums, want 2", seen)
+	}
+	var meta map[string]any
+	if err := json.Unmarshal(files[FileMeta], &meta); err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{"Version", "ID", "Index", "Term", "Peers", "Configuration", "ConfigurationIndex", "Size"} {
+		if _, ok := meta[field]; !ok {
+			t.Errorf("meta.json lacks raft.SnapshotMeta's field %s", field)
+		}
+	}
+}
