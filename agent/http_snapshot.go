@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/shoalproject/shoal/rpcapi"
+	"github.com/shoalproject/shoal/server"
 	"github.com/shoalproject/shoal/snapshot"
 )
 
@@ -38,6 +40,10 @@ func (a *Agent) snapshotSave(w http.ResponseWriter, r *http.Request) error {
 	defer rc.Close()
 	setMeta(w, &meta)
 	w.Header().Set("Content-Type", "application/octet-stream")
+	if as, ok := rc.(server.ArchiveSizer); ok && as.ArchiveSize() > 0 {
+		// A transfer cut short is then an error for any HTTP client.
+		w.Header().Set("Content-Length", strconv.FormatInt(as.ArchiveSize(), 10))
+	}
 	if _, err := io.Copy(w, rc); err != nil {
 		// The status is sent: the client sees a truncated archive, which
 		// its verification refuses.

@@ -158,6 +158,25 @@ func TestSnapshotSaveRestore(t *testing.T) {
 		t.FailNow()
 	}
 
+	// The answer has a Content-Length, also when the archive was streamed
+	// from another server, so that a short transfer is an error for any
+	// HTTP client.
+	for _, n := range []*testcluster.Node{leader, follower, client} {
+		resp, err := http.Get("http://" + n.HTTPAddr() + "/v1/snapshot")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET via %s: %d %v", n.Name, resp.StatusCode, err)
+		}
+		if resp.ContentLength != int64(len(body)) || resp.Header.Get("X-Consul-Index") == "" {
+			t.Errorf("GET via %s: Content-Length %d for %d bytes, X-Consul-Index %q",
+				n.Name, resp.ContentLength, len(body), resp.Header.Get("X-Consul-Index"))
+		}
+	}
+
 	// Change the state after the snapshot.
 	put(t, leader, "snap/a", "2")
 	put(t, leader, "snap/c", "3")

@@ -56,7 +56,16 @@ const (
 type snapshotResponse struct {
 	Error     string
 	ErrorKind string
+	// ArchiveSize is the length of the archive that follows a save.
+	ArchiveSize int64
 	rpcapi.QueryMeta
+}
+
+// ArchiveSizer is implemented by the archive streams SnapshotSave returns:
+// Size is the archive's length in bytes, so that the HTTP answer can carry
+// a Content-Length and a short transfer is detected by the client.
+type ArchiveSizer interface {
+	ArchiveSize() int64
 }
 
 func writeFrame(w io.Writer, v any) error {
@@ -152,6 +161,9 @@ func (s *Server) handleSnapshotConn(c net.Conn) {
 			return
 		}
 		defer rc.Close()
+		if as, ok := rc.(ArchiveSizer); ok {
+			resp.ArchiveSize = as.ArchiveSize()
+		}
 		if err := writeFrame(c, &resp); err != nil {
 			return
 		}
@@ -217,14 +229,18 @@ func (p *connPool) snapshotRemote(ctx context.Context, addr string, req *snapsho
 		conn.Close()
 		return nil, resp.QueryMeta, nil
 	}
-	return &streamConn{Conn: conn, stop: stop}, resp.QueryMeta, nil
+	return &streamConn{Conn: conn, stop: stop, size: resp.ArchiveSize}, resp.QueryMeta, nil
 }
 
 // streamConn is the archive stream of a remote save.
 type streamConn struct {
 	net.Conn
 	stop func() bool
+	size int64
 }
+
+// ArchiveSize implements ArchiveSizer.
+func (c *streamConn) ArchiveSize() int64 { return c.size }
 
 func (c *streamConn) Close() error {
 	c.stop()
@@ -286,7 +302,7 @@ func (s *Server) SnapshotSave(ctx context.Context, opts rpcapi.QueryOptions) (io
 		return nil, meta, err
 	}
 	meta.Index = rm.Index
-	return archive, meta, nil
+	return tempArchive{archive}, meta, nil
 }
 
 // SnapshotRestore replaces the whole state with the archive read from r,
@@ -355,3 +371,9 @@ func raftMeta(m *snapshot.Meta) *raft.SnapshotMeta {
 	}
 	return out
 }
+
+// tempArchive is a local save's archive, with its size.
+type tempArchive struct{ *snapshot.TempArchive }
+
+// ArchiveSize implements ArchiveSizer.
+func (t tempArchive) ArchiveSize() int64 { return t.Size }
