@@ -19,7 +19,8 @@ import (
 //
 // Format 2, framed as Consul frames its FSM snapshots so that
 // `consul snapshot inspect` reads Shoal's: a msgpack map header
-// {"LastIndex": highest index, "ShoalFormat": 2}, then records of one type
+// {"LastIndex": highest index, "ShoalFormat": 2, "Tables": {type: table
+// name}}, then records of one type
 // byte (the table's Table.Type) and the msgpack row, closed by a record of
 // type recordEnd whose value is the number of records before it. Type
 // bytes stay below 128, so they are also one-byte msgpack integers.
@@ -33,10 +34,13 @@ const (
 const recordEnd byte = 127
 
 // snapshotHeader is format 2's header. Consul's SnapshotHeader has the
-// same LastIndex field and ignores the other.
+// same LastIndex field and ignores the others.
 type snapshotHeader struct {
 	LastIndex   uint64
 	ShoalFormat int
+	// Tables names the tables by record type, for readers that have no
+	// schema (`shoal snapshot inspect`); Restore goes by type alone.
+	Tables map[byte]string
 }
 
 // MsgpackHandle is the codec used for snapshots and Raft commands.
@@ -63,7 +67,10 @@ func (s *Store) Snapshot() *Snapshot {
 // Persist writes every row of every table in the current format.
 func (sn *Snapshot) Persist(w io.Writer) error {
 	enc := codec.NewEncoder(w, MsgpackHandle())
-	hdr := snapshotHeader{LastIndex: MaxIndex(sn.tx), ShoalFormat: formatCurrent}
+	hdr := snapshotHeader{LastIndex: MaxIndex(sn.tx), ShoalFormat: formatCurrent, Tables: map[byte]string{}}
+	for _, t := range sn.tables {
+		hdr.Tables[t.Type] = t.Schema.Name
+	}
 	if err := enc.Encode(&hdr); err != nil {
 		return fmt.Errorf("state: snapshot header: %w", err)
 	}
@@ -216,4 +223,99 @@ func decodeErr(err error) error {
 		return fmt.Errorf("%w: %w", ErrSnapshotTruncated, err)
 	}
 	return fmt.Errorf("state: restore: %w", err)
+}
+
+// RecordStats counts the records of one type in a snapshot stream.
+type RecordStats struct {
+	Type byte
+	// Name is the table's name as the snapshot's header gives it ("" if
+	// it does not).
+	Name  string
+	Count int
+	// Size is the bytes the records take in the stream.
+	Size int64
+}
+
+// ScanSnapshot walks a snapshot stream of the current format without
+// building a store, as `shoal snapshot inspect` does, and returns the
+// header's LastIndex and per-type statistics in type order. It returns an
+// error if the stream is not complete and well-formed. Format 1 streams,
+// which only Raft's own snapshots of older servers hold, are refused.
+func ScanSnapshot(r io.Reader) (lastIndex uint64, stats []RecordStats, err error) {
+	cr := &countingReader{r: bufio.NewReader(r)}
+	dec := codec.NewDecoder(cr, MsgpackHandle())
+	var hdr snapshotHeader
+	if err := dec.Decode(&hdr); err != nil {
+		return 0, nil, fmt.Errorf("state: scan header: %w", err)
+	}
+	if hdr.ShoalFormat != formatCurrent {
+		return 0, nil, fmt.Errorf("state: scan: unsupported snapshot format %d", hdr.ShoalFormat)
+	}
+	byType := map[byte]*RecordStats{}
+	var records uint64
+	for {
+		start := cr.n
+		var typ byte
+		if err := dec.Decode(&typ); err != nil {
+			return 0, nil, decodeErr(err)
+		}
+		if typ == recordEnd {
+			var n uint64
+			if err := dec.Decode(&n); err != nil {
+				return 0, nil, decodeErr(err)
+			}
+			if n != records {
+				return 0, nil, fmt.Errorf("state: scan: trailer counts %d records, read %d", n, records)
+			}
+			break
+		}
+		var row codec.Raw
+		if err := dec.Decode(&row); err != nil {
+			return 0, nil, decodeErr(err)
+		}
+		st := byType[typ]
+		if st == nil {
+			st = &RecordStats{Type: typ, Name: hdr.Tables[typ]}
+			byType[typ] = st
+		}
+		st.Count++
+		st.Size += cr.n - start
+		records++
+	}
+	for t := 0; t < 256; t++ {
+		if st := byType[byte(t)]; st != nil {
+			stats = append(stats, *st)
+		}
+	}
+	return hdr.LastIndex, stats, nil
+}
+
+// countingReader counts the bytes the decoder has taken. It is a
+// ByteScanner over a bufio.Reader, so the decoder takes bytes one by one
+// and the count is exact.
+type countingReader struct {
+	r *bufio.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingReader) ReadByte() (byte, error) {
+	b, err := c.r.ReadByte()
+	if err == nil {
+		c.n++
+	}
+	return b, err
+}
+
+func (c *countingReader) UnreadByte() error {
+	err := c.r.UnreadByte()
+	if err == nil {
+		c.n--
+	}
+	return err
 }

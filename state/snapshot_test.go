@@ -262,3 +262,52 @@ func TestNewStoreChecksTypes(t *testing.T) {
 		})
 	}
 }
+
+func TestScanSnapshot(t *testing.T) {
+	src := newTestStore(t)
+	fill(t, src, "a", "b", "c")
+	good := persist(t, src)
+	last, stats, err := ScanSnapshot(bytes.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last != 7 {
+		t.Errorf("LastIndex %d, want 7", last)
+	}
+	want := map[byte]int{2: 3, 100: 2, 110: 3}
+	names := map[byte]string{2: "kvs", 100: TableIndex, 110: "things"}
+	var total int64
+	for _, st := range stats {
+		if want[st.Type] != st.Count || st.Size <= 0 || st.Name != names[st.Type] {
+			t.Errorf("type %d: %+v, want count %d, name %q", st.Type, st, want[st.Type], names[st.Type])
+		}
+		total += st.Size
+		delete(want, st.Type)
+	}
+	if len(want) != 0 {
+		t.Errorf("types missing: %v", want)
+	}
+	// Records take everything but the header and the 2-byte trailer.
+	var hdr bytes.Buffer
+	if err := codec.NewEncoder(&hdr, MsgpackHandle()).Encode(&snapshotHeader{LastIndex: 7, ShoalFormat: formatCurrent, Tables: names}); err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(len(good) - hdr.Len() - 2); total != want {
+		t.Errorf("record sizes sum to %d, want %d", total, want)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		stream []byte
+	}{
+		{"truncated", good[:len(good)-2]},
+		{"format 1", v1Stream(t, "x")},
+		{"garbage", []byte{0xc1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, _, err := ScanSnapshot(bytes.NewReader(tc.stream)); err == nil {
+				t.Error("ScanSnapshot accepted a bad stream")
+			}
+		})
+	}
+}
