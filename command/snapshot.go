@@ -6,9 +6,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"github.com/hashicorp/cli"
 	"github.com/shoalproject/shoal/snapshot"
+	"github.com/shoalproject/shoal/state"
 )
 
 // newSnapshotCommand returns the "shoal snapshot" parent command.
@@ -200,9 +202,10 @@ func newSnapshotInspectCommand(ui cli.Ui) *snapshotInspectCommand {
 	c.help = helpText(`
 Usage: shoal snapshot inspect FILE
 
-  Verifies the snapshot in FILE and prints its metadata: ID, size of the
-  state, Raft index and term, and snapshot format version. It reads only the
-  file; no agent is needed.`)
+  Verifies the snapshot in FILE and prints its metadata (ID, size of the
+  state, Raft index and term, snapshot format version), then the number of
+  records of each table and the space they take, largest first. It reads
+  only the file; no agent is needed.`)
 	return c
 }
 
@@ -225,11 +228,13 @@ func (c *snapshotInspectCommand) Run(args []string) int {
 		return 1
 	}
 	defer f.Close()
-	meta, err := snapshot.Verify(f)
+	sp, err := snapshot.Spool(f, "")
 	if err != nil {
 		c.ui.Error(oneLine(fmt.Sprintf("Error verifying snapshot file %s: %v", file, err)))
 		return 1
 	}
+	defer sp.Close()
+	meta := sp.Meta
 	c.ui.Output(formatTable([][]string{
 		{"ID", meta.ID},
 		{"Size", fmt.Sprint(meta.Size)},
@@ -237,7 +242,53 @@ func (c *snapshotInspectCommand) Run(args []string) int {
 		{"Term", fmt.Sprint(meta.Term)},
 		{"Version", fmt.Sprint(meta.Version)},
 	}))
+	_, stats, err := state.ScanSnapshot(sp)
+	if err != nil {
+		c.ui.Error(oneLine(fmt.Sprintf("Error reading the state in %s (not a Shoal snapshot?): %v", file, err)))
+		return 1
+	}
+	c.ui.Output("")
+	c.ui.Output(formatRecordStats(stats))
 	return 0
+}
+
+// formatRecordStats lays out per-table statistics as Consul's inspect does:
+// largest first, then by name, and a total.
+func formatRecordStats(stats []state.RecordStats) string {
+	sort.SliceStable(stats, func(i, j int) bool {
+		if stats[i].Size != stats[j].Size {
+			return stats[i].Size > stats[j].Size
+		}
+		return stats[i].Name < stats[j].Name
+	})
+	rows := [][]string{{"Type", "Count", "Size"}, {"----", "----", "----"}}
+	var total int64
+	for _, st := range stats {
+		name := st.Name
+		if name == "" {
+			name = fmt.Sprintf("type %d", st.Type)
+		}
+		rows = append(rows, []string{name, fmt.Sprint(st.Count), byteSize(st.Size)})
+		total += st.Size
+	}
+	rows = append(rows, []string{"----", "----", "----"}, []string{"Total", "", byteSize(total)})
+	return formatTable(rows)
+}
+
+// byteSize formats n bytes as 512B, 2.9KB, 1.2MB or 3.0GB.
+func byteSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	v, suffix := float64(n)/unit, "KB"
+	for _, s := range []string{"MB", "GB", "TB"} {
+		if v < unit {
+			break
+		}
+		v, suffix = v/unit, s
+	}
+	return fmt.Sprintf("%.1f%s", v, suffix)
 }
 
 // fileArg reads the one required FILE argument.

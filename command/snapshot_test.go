@@ -2,26 +2,72 @@ package command
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/cli"
+	"github.com/hashicorp/go-memdb"
 	"github.com/shoalproject/shoal/snapshot"
+	"github.com/shoalproject/shoal/state"
 )
 
 func newSnapshotSave(ui cli.Ui) cli.Command    { return newSnapshotSaveCommand(ui) }
 func newSnapshotRestore(ui cli.Ui) cli.Command { return newSnapshotRestoreCommand(ui) }
 func newSnapshotInspect(ui cli.Ui) cli.Command { return newSnapshotInspectCommand(ui) }
 
-// testArchive is a valid archive of a small state at index 42, term 3.
+// testRow is a row of the test state's table.
+type testRow struct{ Key, Value string }
+
+// testState is a Shoal state stream with three rows in a table "kvs" and
+// one in "things".
+func testState(t *testing.T) []byte {
+	t.Helper()
+	table := func(name string, typ byte) state.Table {
+		return state.Table{
+			Schema: &memdb.TableSchema{Name: name, Indexes: map[string]*memdb.IndexSchema{
+				"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Key"}}}},
+			New:  func() any { return new(testRow) },
+			Type: typ,
+		}
+	}
+	st, err := state.NewStore(table("kvs", 2), table("things", 110))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := st.WriteTxn()
+	for _, k := range []string{"a", "b", "c"} {
+		if err := tx.Insert("kvs", &testRow{Key: k, Value: strings.Repeat("v", 100)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Insert("things", &testRow{Key: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	tx.Commit()
+	sn := st.Snapshot()
+	defer sn.Release()
+	var buf bytes.Buffer
+	if err := sn.Persist(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// testArchive is a valid archive of testState at index 42, term 3.
 func testArchive(t *testing.T) []byte {
 	t.Helper()
-	state := bytes.Repeat([]byte("state"), 100)
-	meta := &snapshot.Meta{Version: 1, ID: "3-42-1700000000000", Index: 42, Term: 3, Size: int64(len(state))}
+	return archiveOf(t, testState(t))
+}
+
+func archiveOf(t *testing.T, stateBin []byte) []byte {
+	t.Helper()
+	meta := &snapshot.Meta{Version: 1, ID: "3-42-1700000000000", Index: 42, Term: 3, Size: int64(len(stateBin))}
 	var buf bytes.Buffer
-	if err := snapshot.Write(&buf, meta, bytes.NewReader(state)); err != nil {
+	if err := snapshot.Write(&buf, meta, bytes.NewReader(stateBin)); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -205,13 +251,31 @@ func TestSnapshotInspect(t *testing.T) {
 		wantErr  []string
 	}{
 		{
-			name: "metadata",
+			name: "metadata and records",
 			file: good,
 			wantOut: "ID       3-42-1700000000000\n" +
-				"Size     500\n" +
+				fmt.Sprintf("Size     %d\n", len(testState(t))) +
+				"Index    42\n" +
+				"Term     3\n" +
+				"Version  1\n" +
+				"\n" +
+				"Type    Count  Size\n" +
+				"----    ----   ----\n" +
+				"kvs     3      348B\n" +
+				"things  1      15B\n" +
+				"----    ----   ----\n" +
+				"Total          363B\n",
+		},
+		{
+			name:     "not a Shoal state",
+			file:     archiveOf(t, []byte("consul state")),
+			wantCode: 1,
+			wantOut: "ID       3-42-1700000000000\n" +
+				"Size     12\n" +
 				"Index    42\n" +
 				"Term     3\n" +
 				"Version  1\n",
+			wantErr: []string{"Error reading the state in", "not a Shoal snapshot?"},
 		},
 		{
 			name:     "corrupt",
@@ -232,6 +296,23 @@ func TestSnapshotInspect(t *testing.T) {
 			file := writeFile(t, t.TempDir(), "backup.snap", tt.file)
 			got := runCommand(t, newSnapshotInspect, append([]string{file}, tt.args...)...)
 			assertResult(t, got, tt.wantCode, tt.wantOut, tt.wantErr...)
+		})
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	tests := []struct {
+		n    int64
+		want string
+	}{
+		{0, "0B"}, {1023, "1023B"}, {1024, "1.0KB"}, {2970, "2.9KB"},
+		{5 << 20, "5.0MB"}, {3 << 30, "3.0GB"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.want, func(t *testing.T) {
+			if got := byteSize(tc.n); got != tc.want {
+				t.Errorf("byteSize(%d) = %q, want %q", tc.n, got, tc.want)
+			}
 		})
 	}
 }
