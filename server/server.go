@@ -206,7 +206,7 @@ func (s *Server) setupRaft() error {
 			return fmt.Errorf("server: raft log cache: %w", err)
 		}
 		logs, stable = logCache{LogCache: cache, store: store}, store
-		fss, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, s.cfg.Logger.Named("raft.snapshot"))
+		fss, err := newSnapshotStore(dir, 2, s.cfg.Logger.Named("raft.snapshot"))
 		if err != nil {
 			return fmt.Errorf("server: raft snapshots: %w", err)
 		}
