@@ -48,7 +48,7 @@ type walStore struct {
 	lastErr error // the last StoreLogs error, for logCache
 }
 
-// walOpt is raft-wal's (unexported) option type.
+// walOpt has the shape of raft-wal's option type, which is unexported.
 type walOpt = func(*wal.WAL)
 
 // openWALStore opens the WAL in walDir; dataDir names the server's data dir
@@ -77,7 +77,7 @@ func (s *walStore) open() (*wal.WAL, error) {
 	return w, nil
 }
 
-// reopen replaces w, which failed with ErrSealed, unless another caller
+// reopenLocked replaces failed, a WAL that returned ErrSealed, unless another caller
 // already has. It reports whether the log is open. s.mu must be held.
 func (s *walStore) reopenLocked(failed *wal.WAL) bool {
 	if s.w != failed && s.w != nil {
