@@ -182,6 +182,12 @@ func (s *walStore) takeErr() error {
 	return err
 }
 
+// IsMonotonic implements raft.MonotonicLogStore: raft-wal cannot hold gaps,
+// so after installing a snapshot (a user restore, or one sent by the
+// leader) Raft must empty the log rather than leave entries below the
+// snapshot; raft.LogCache passes the question through.
+func (s *walStore) IsMonotonic() bool { return true }
+
 // DeleteRange implements raft.LogStore.
 func (s *walStore) DeleteRange(min, max uint64) error {
 	w, release, err := s.current()

@@ -158,3 +158,26 @@ func mustCache(t *testing.T, s raft.LogStore) *raft.LogCache {
 	}
 	return c
 }
+
+// TestRaftSeesAMonotonicLogStore: raft-wal cannot hold gaps, so Raft must
+// know to empty the log after installing a snapshot (a restore, or one
+// sent by the leader to a follower that fell behind); through the server's
+// wrappers it must still find raft.MonotonicLogStore. Without it the first
+// append after a restore failed with "non-monotonic log entries".
+func TestRaftSeesAMonotonicLogStore(t *testing.T) {
+	dir := t.TempDir()
+	store, err := openWALStore(dir, dir, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	cache, err := raft.NewLogCache(16, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs raft.LogStore = logCache{LogCache: cache, store: store}
+	m, ok := logs.(raft.MonotonicLogStore)
+	if !ok || !m.IsMonotonic() {
+		t.Fatalf("Raft's log store is not monotonic (implements: %v)", ok)
+	}
+}
