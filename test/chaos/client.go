@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -23,15 +24,15 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("HTTP %d: %s", e.Code, strings.TrimSpace(e.Body))
 }
 
-// outcomeOf classifies a request's error: nil is OK, a 4xx answer is
-// Failed (not applied), anything else (timeout, connection error, 5xx)
-// is Unknown.
+// outcomeOf classifies a request's error: nil is OK; a 4xx answer, or a
+// refused connection (nothing was sent: the server is down) is Failed, not
+// applied; anything else (timeout, reset, 5xx) is Unknown.
 func outcomeOf(err error) Outcome {
 	var se *StatusError
 	switch {
 	case err == nil:
 		return OK
-	case errors.As(err, &se) && se.Code >= 400 && se.Code < 500:
+	case errors.As(err, &se) && se.Code >= 400 && se.Code < 500, errors.Is(err, syscall.ECONNREFUSED):
 		return Failed
 	default:
 		return Unknown

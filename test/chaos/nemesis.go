@@ -51,13 +51,13 @@ type nemesis struct {
 	rng  *rand.Rand
 	logf func(string, ...any)
 	// scale shortens every duration for short runs: Duration/120s, within
-	// [0.4, 1].
+	// [0.5, 1].
 	scale float64
 }
 
 func newNemesis(cfg Config, c *Cluster, rec *Recorder, logf func(string, ...any)) *nemesis {
 	scale := cfg.Duration.Seconds() / 120
-	scale = min(max(scale, 0.4), 1)
+	scale = min(max(scale, 0.5), 1)
 	return &nemesis{cfg: cfg, c: c, rec: rec, rng: rand.New(rand.NewSource(cfg.Seed)), logf: logf, scale: scale}
 }
 
