@@ -190,6 +190,30 @@ func TestCheckPhantoms(t *testing.T) {
 	}
 }
 
+// TestRecheck checks a saved history again (SHOAL_CHAOS_RECHECK=path of
+// a history.json), writing views next to it; it skips without one.
+func TestRecheck(t *testing.T) {
+	path := os.Getenv("SHOAL_CHAOS_RECHECK")
+	if path == "" {
+		t.Skip("SHOAL_CHAOS_RECHECK names no history.json")
+	}
+	_, faults, h, err := LoadHistory(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notes []Annotation
+	for _, f := range faults {
+		notes = append(notes, Annotation{Start: f.Start, End: f.End, Description: string(f.Kind) + " " + f.Server})
+	}
+	res, err := Check(h, 5*time.Minute, notes, func() (string, error) { return filepath.Dir(path), nil })
+	for _, r := range res {
+		t.Logf("%s: %d ops: %s in %v %s", r.Model, r.Ops, r.Result, r.Took, r.HTML)
+	}
+	if err != nil {
+		t.Error(err)
+	}
+}
+
 func TestConfigFromEnv(t *testing.T) {
 	cases := []struct {
 		name    string

@@ -175,12 +175,7 @@ func Run(ctx context.Context, cfg Config, c *Cluster, logf func(string, ...any))
 	}
 	if rep.Err() != nil {
 		if dir, err := outDir(); err == nil {
-			data, _ := json.MarshalIndent(struct {
-				Seed    int64
-				Mode    string
-				Faults  []Fault
-				History []Op
-			}{cfg.Seed, cfg.Mode, rep.Faults, h}, "", " ")
+			data, _ := json.MarshalIndent(savedRun{cfg.Seed, cfg.Mode, rep.Faults, h}, "", " ")
 			if _, err := writeFile(dir, "history.json", data); err != nil {
 				rep.Errs = append(rep.Errs, err)
 			}
@@ -245,4 +240,26 @@ func pollCtx(ctx context.Context, timeout time.Duration, fn func() error) error 
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// savedRun is the JSON of history.json, written next to a violation's
+// views.
+type savedRun struct {
+	Seed    int64
+	Mode    string
+	Faults  []Fault
+	History []Op
+}
+
+// LoadHistory reads a history.json that a failed run wrote.
+func LoadHistory(path string) (mode string, faults []Fault, h []Op, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("chaos: %w", err)
+	}
+	var s savedRun
+	if err := json.Unmarshal(data, &s); err != nil {
+		return "", nil, nil, fmt.Errorf("chaos: %s: %w", path, err)
+	}
+	return s.Mode, s.Faults, s.History, nil
 }
