@@ -12,10 +12,6 @@ import (
 	"github.com/shoalproject/shoal/state"
 )
 
-// errNotLeader is returned by Raft writes attempted on a non-leader; the
-// forwarding loop retries them on the new leader.
-var errNotLeader = errors.New("not leader")
-
 // errNotReady means this leader has not yet applied its predecessors' log.
 var errNotReady = errors.New("leader not ready for consistent reads")
 
@@ -103,12 +99,17 @@ type queryFn func(ws memdb.WatchSet, st *state.Store) error
 // again — never polling.
 func (s *Server) blockingQuery(opts *rpcapi.QueryOptions, meta *rpcapi.QueryMeta, fn queryFn) error {
 	defer metrics.MeasureSince([]string{"rpc", "query"}, time.Now())
-	if opts.RequireConsistent {
-		if err := s.raft.VerifyLeader().Error(); err != nil {
-			return rpcapi.ErrNoLeader
+	var ctx context.Context = context.Background()
+	if !opts.AllowStale {
+		// forward() sent this read here because this server leads; prove
+		// that no newer leader exists (readgate.go).
+		rctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+		err := s.reads.wait(rctx, opts.RequireConsistent)
+		cancel()
+		if err != nil {
+			return err
 		}
 	}
-	var ctx context.Context = context.Background()
 	if opts.MinQueryIndex > 0 {
 		wait := maxQueryTime(opts)
 		wait += rand.N(wait/16 + 1)

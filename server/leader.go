@@ -46,6 +46,7 @@ func (s *Server) monitorLeadership() {
 // leaderLoop runs the leader's duties until stop is closed.
 func (s *Server) leaderLoop(stop chan struct{}) {
 	defer s.readyForReads.Store(false)
+	defer s.reads.revoke()
 	// Apply everything committed in earlier terms before answering reads.
 	for {
 		err := s.raft.Barrier(time.Minute).Error()
@@ -316,33 +317,4 @@ func (s *Server) pruneDeadServers(now time.Time) {
 		voters--
 		failed--
 	}
-}
-
-// raftApply commits a command through Raft and returns the FSM's result,
-// or its error.
-func (s *Server) raftApply(t fsm.MessageType, msg any) (any, error) {
-	buf, err := fsm.Encode(t, msg)
-	if err != nil {
-		return nil, err
-	}
-	f := s.raft.Apply(buf, 30*time.Second)
-	// With BatchApplyCh, Raft's apply channel is buffered: a command queued
-	// while Raft shuts down is never answered, so wait for shutdown too.
-	errc := make(chan error, 1)
-	go func() { errc <- f.Error() }()
-	select {
-	case err = <-errc:
-	case <-s.shutdownCh:
-		return nil, errShutdown
-	}
-	if err != nil {
-		if err == raft.ErrNotLeader || err == raft.ErrLeadershipLost {
-			return nil, errNotLeader
-		}
-		return nil, err
-	}
-	if err, ok := f.Response().(error); ok {
-		return nil, err
-	}
-	return f.Response(), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/rpc"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -51,7 +53,9 @@ type Server struct {
 	// committed before its term (a Raft barrier); default-mode reads wait
 	// for it. Consul does not, and serves stale reads (hashicorp/consul#2644).
 	readyForReads atomic.Bool
-	reconcileCh   chan serf.Member
+	// reads proves leadership for default and consistent reads (readgate.go).
+	reads       *readGate
+	reconcileCh chan serf.Member
 	// leaderKV is the state of the leader's KV duties while this server
 	// leads (session_ttl.go), nil otherwise.
 	leaderKV     atomic.Pointer[leaderKVState]
@@ -197,7 +201,10 @@ func (s *Server) setupRaft() error {
 			wal.WithLogger(s.cfg.Logger.Named("raft.wal")),
 			wal.WithMetricsCollector(walMetrics{}))
 		if err != nil {
-			return fmt.Errorf("server: open raft log %s: %w", dir, err)
+			if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+				return fmt.Errorf("server: open raft log %s: %w", dir, err)
+			}
+			return fmt.Errorf("server: open raft log: %w", damaged(dir, err))
 		}
 		s.raftWAL = w
 		// A cache of recent entries spares the WAL reads when replicating
@@ -231,11 +238,22 @@ func (s *Server) setupRaft() error {
 		}
 		s.bootstrapped.Store(true)
 	}
-	r, err := raft.NewRaft(rc, s.fsm, logs, stable, snaps, s.raftTransport)
+	if s.cfg.DataDir != "" {
+		dir := filepath.Join(s.cfg.DataDir, "raft")
+		recovered, err := recoverPeers(dir, rc, logs, stable, snaps, s.raftTransport)
+		if err != nil {
+			return err
+		}
+		if recovered {
+			s.logger.Warn("recovered the raft configuration from peers.json", "dir", dir)
+		}
+	}
+	r, err := newRaft(filepath.Join(s.cfg.DataDir, "raft"), rc, s.fsm, logs, stable, snaps, s.raftTransport)
 	if err != nil {
 		return fmt.Errorf("server: start raft: %w", err)
 	}
 	s.raft = r
+	s.reads = newReadGate(r, rc.HeartbeatTimeout)
 	return nil
 }
 
