@@ -128,6 +128,18 @@ func (a *apiClient) createSession(ctx context.Context, name string) (string, err
 	return r.ID, nil
 }
 
+// destroySession destroys a session (releasing the locks it holds).
+func (a *apiClient) destroySession(ctx context.Context, id string) error {
+	code, out, err := a.do(ctx, http.MethodPut, "/v1/session/destroy/"+id, nil)
+	if err != nil {
+		return err
+	}
+	if code != http.StatusOK {
+		return &StatusError{Code: code, Body: string(out)}
+	}
+	return nil
+}
+
 // getJSON decodes GET path from addr into v.
 func getJSON(ctx context.Context, addr, path string, v any) error {
 	code, body, err := newAPIClient(addr, 3*time.Second).do(ctx, http.MethodGet, path, nil)

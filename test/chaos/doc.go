@@ -27,10 +27,10 @@
 //     and for the lock (mutex). A violation writes porcupine's HTML view
 //     and the history as JSON to an output dir.
 //
-// Modes: "consistent" (reads with ?consistent, all checked), "default"
-// (default-mode reads, which Consul allows to be stale during a leader
-// change, so they are counted but only the final reads are checked for
-// order) and "crash" (kill -9 cycles of random servers and the leader;
+// Modes: "consistent" (reads with ?consistent), "default" (default-mode
+// reads, which Consul allows to be stale during a leader change but Shoal
+// promises to be linearizable, docs/reliability.md: they are checked as
+// such) and "crash" (kill -9 cycles of random servers and the leader;
 // every restart must succeed and no acknowledged write may be lost).
 //
 // The tests need root, network namespaces and iptables; see docs/chaos.md.

@@ -15,6 +15,9 @@ const (
 	KindCAS     Kind = "cas"
 	KindAcquire Kind = "acquire"
 	KindRelease Kind = "release"
+	// KindDestroy destroys a lock client's session, releasing the lock if
+	// the session holds it.
+	KindDestroy Kind = "destroy"
 )
 
 // Outcome is what the client knows about an operation's effect.

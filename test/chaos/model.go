@@ -151,6 +151,16 @@ var lockModel = porcupine.NondeterministicModel{
 				return []interface{}{in.Session}
 			}
 			return nil
+		case KindDestroy:
+			// Frees the lock if the session held it; always answers true.
+			after := holder
+			if holder == in.Session {
+				after = ""
+			}
+			if out.Unknown {
+				return []interface{}{holder, after}
+			}
+			return []interface{}{after}
 		case KindRelease:
 			mine := holder == in.Session
 			switch {
@@ -222,7 +232,7 @@ func toPorcupine(h []Op, lock bool) []porcupine.Operation {
 	infinity := end + time.Second
 	var out []porcupine.Operation
 	for _, op := range h {
-		isLock := op.Kind == KindAcquire || op.Kind == KindRelease || (op.Kind == KindRead && op.Key == lockKeyMarker)
+		isLock := op.Kind == KindAcquire || op.Kind == KindRelease || op.Kind == KindDestroy || (op.Kind == KindRead && op.Key == lockKeyMarker)
 		if isLock != lock || op.Outcome == Failed || (op.Kind == KindRead && (op.Outcome != OK || !op.Checked)) {
 			continue
 		}
@@ -313,8 +323,10 @@ func Check(h []Op, timeout time.Duration, notes []Annotation, outDir func() (str
 
 // CheckLockDirect is the plain check of the lock: a session surely holds
 // the lock from the return of its successful acquire to the call of its
-// next release (or the end); two such intervals of different sessions
-// must not overlap.
+// next release or destroy (or the end); two such intervals of different
+// sessions must not overlap. (A lock client abandons its session after
+// any unknown outcome, so no operation of its own still in flight can
+// free the lock during such an interval.)
 func CheckLockDirect(h []Op) error {
 	type hold struct {
 		session    string
@@ -326,7 +338,7 @@ func CheckLockDirect(h []Op) error {
 		if op.Return > end {
 			end = op.Return
 		}
-		if op.Kind == KindAcquire || op.Kind == KindRelease {
+		if op.Kind == KindAcquire || op.Kind == KindRelease || op.Kind == KindDestroy {
 			bySession[op.Session] = append(bySession[op.Session], op)
 		}
 	}
@@ -339,7 +351,7 @@ func CheckLockDirect(h []Op) error {
 			}
 			h := hold{session: s, from: op.Return, till: end}
 			for _, next := range ops[i+1:] {
-				if next.Kind == KindRelease {
+				if next.Kind == KindRelease || next.Kind == KindDestroy {
 					h.till = next.Call
 					break
 				}

@@ -105,6 +105,17 @@ func TestCheck(t *testing.T) {
 		{"release of a lock not held", []Op{
 			lk(0, KindRelease, "s1", true, OK, 0, 10),
 		}, ErrNotLinearizable},
+		{"destroy frees the lock", []Op{
+			lk(0, KindAcquire, "s1", false, Unknown, 0, 10),
+			lk(0, KindDestroy, "s1", true, OK, 20, 30),
+			lk(1, KindAcquire, "s2", true, OK, 40, 50),
+		}, nil},
+		{"unknown release may land late", []Op{
+			lk(0, KindAcquire, "s1", true, OK, 0, 10),
+			lk(0, KindRelease, "s1", false, Unknown, 20, 30),
+			lk(0, KindAcquire, "s1", true, OK, 40, 50),
+			lk(1, KindAcquire, "s2", true, OK, 60, 70),
+		}, nil},
 		{"final holder read", []Op{
 			lk(0, KindAcquire, "s1", true, OK, 0, 10),
 			{Process: 9, Kind: KindRead, Key: lockKeyMarker, Value: "", Outcome: OK, Call: ms(20), Return: ms(30), Checked: true},
@@ -162,6 +173,11 @@ func TestCheckLockDirect(t *testing.T) {
 			lk(1, KindAcquire, "s2", true, OK, 20, 30),
 			lk(0, KindRelease, "s1", true, OK, 40, 50),
 		}, ErrTwoHolders},
+		{"destroy ends a hold", []Op{
+			lk(0, KindAcquire, "s1", true, OK, 0, 10),
+			lk(0, KindDestroy, "s1", true, OK, 20, 30),
+			lk(1, KindAcquire, "s2", true, OK, 25, 40),
+		}, nil},
 		{"unknown acquire is not a hold", []Op{
 			lk(0, KindAcquire, "s1", false, Unknown, 0, 10),
 			lk(1, KindAcquire, "s2", true, OK, 20, 30),

@@ -18,8 +18,10 @@ type workload struct {
 	servers []*proccluster.Proc
 	keys    []string // register keys, under the run's prefix
 	lockKey string
-	// readQuery is the query of the clients' reads; checked says whether
-	// their order is checked.
+	// readQuery is the query of the clients' reads ("consistent" or
+	// "" for default-mode reads); checked says whether their order is
+	// checked (both are: docs/reliability.md promises linearizable reads
+	// in both modes).
 	readQuery string
 	checked   bool
 	nextProc  atomic.Int64
@@ -29,7 +31,7 @@ func newWorkload(cfg Config, rec *Recorder, servers []*proccluster.Proc, prefix 
 	w := &workload{cfg: cfg, rec: rec, servers: servers, lockKey: prefix + "lock",
 		readQuery: "consistent", checked: true}
 	if cfg.Mode == ModeDefault {
-		w.readQuery, w.checked = "", false
+		w.readQuery = ""
 	}
 	for i := 0; i < cfg.Keys; i++ {
 		w.keys = append(w.keys, fmt.Sprintf("%sk%d", prefix, i))
@@ -139,37 +141,64 @@ func valueOf(e *kvEntry) string {
 }
 
 // lockClient acquires and releases the lock key with a session of its
-// own, through one server. After an acquire of unknown outcome it
-// releases, so that it never holds the lock without knowing it for long.
+// own, through one server. After any operation of unknown outcome it
+// destroys its session (retrying until the server answers 200: that frees
+// the lock if the session held it, and makes a late acquire of the session
+// fail) and continues with a new one, so that no operation of its current
+// session is still in flight.
 func (w *workload) lockClient(ctx context.Context, stop <-chan struct{}, id int, rng *rand.Rand) {
 	srv := w.servers[id%len(w.servers)]
 	api := newAPIClient(srv.HTTP, w.cfg.OpTimeout)
+	process := id
 	var sid string
-	for sid == "" {
-		var err error
-		if sid, err = api.createSession(ctx, fmt.Sprintf("chaos-lock-%d", id)); err != nil && stopped(stop, 200*time.Millisecond) {
-			return
+	newSession := func() bool {
+		for n := 0; ; n++ {
+			var err error
+			if sid, err = api.createSession(ctx, fmt.Sprintf("chaos-lock-%d-%d", id, n)); err == nil {
+				return true
+			}
+			if stopped(stop, 200*time.Millisecond) {
+				return false
+			}
 		}
 	}
-	process := id
 	op := func(kind Kind) Op {
 		o := Op{Client: id, Kind: kind, Key: w.lockKey, Session: sid, Server: srv.Name}
 		call := w.rec.Now()
-		ok, err := api.put(ctx, w.lockKey, string(kind)+"="+sid, sid)
+		var ok bool
+		var err error
+		if kind == KindDestroy {
+			err = api.destroySession(ctx, sid)
+			ok = err == nil
+		} else {
+			ok, err = api.put(ctx, w.lockKey, string(kind)+"="+sid, sid)
+		}
 		o.Result = ok
 		return w.record(o, &process, call, err)
 	}
+	// abandon destroys the session; false if stop came first.
+	abandon := func() bool {
+		for op(KindDestroy).Outcome != OK {
+			if stopped(stop, 200*time.Millisecond) {
+				return false
+			}
+		}
+		return true
+	}
+	if !newSession() {
+		return
+	}
 	for !stopped(stop, w.cfg.ThinkTime+time.Duration(rng.Intn(30))*time.Millisecond) {
 		a := op(KindAcquire)
-		switch {
-		case a.Outcome == OK && a.Result:
+		if a.Outcome == OK && a.Result {
 			time.Sleep(time.Duration(20+rng.Intn(80)) * time.Millisecond) // the critical section
-			op(KindRelease)
-		case a.Outcome == Unknown:
-			op(KindRelease)
+			a = op(KindRelease)
+		}
+		if a.Outcome == Unknown && (!abandon() || !newSession()) {
+			return
 		}
 	}
-	// Leave the lock free for the next run of the workload's keys.
+	// Leave the lock free.
 	op(KindRelease)
 }
 
