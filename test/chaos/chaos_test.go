@@ -17,7 +17,15 @@ import (
 // shoalBin is the binary built once for the package's cluster tests.
 var shoalBin string
 
+// BinVar names a prebuilt shoal binary to test instead of building this
+// tree's (e.g. an older commit's, to see the suite find its bugs).
+const BinVar = "SHOAL_CHAOS_BIN"
+
 func TestMain(m *testing.M) {
+	if bin := os.Getenv(BinVar); bin != "" {
+		shoalBin = bin
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "shoal-chaos-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
