@@ -80,7 +80,11 @@ func runOnce(t *testing.T, cfg Config) {
 	rep := Run(ctx, cfg, c, t.Logf)
 	t.Logf("run took %v\n%s", time.Since(began).Round(time.Second), rep)
 	if err := rep.Err(); err != nil {
-		t.Errorf("chaos run failed (reproduce: %s=%d %s=%s): %v", EnvSeed, cfg.Seed, EnvDuration, cfg.Duration, err)
+		repro := fmt.Sprintf("%s=%d %s=%s", EnvSeed, cfg.Seed, EnvDuration, cfg.Duration)
+		if cfg.Mode == ModeCrash {
+			repro = fmt.Sprintf("%s=%d %s=%d", EnvSeed, cfg.Seed, EnvCycles, cfg.Cycles)
+		}
+		t.Errorf("chaos run failed (reproduce: %s): %v", repro, err)
 	}
 }
 

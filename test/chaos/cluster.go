@@ -164,13 +164,19 @@ func (c *Cluster) Kill(i int) {
 // ErrCrashed, with the tail of its log.
 func (c *Cluster) Restart(ctx context.Context, i int, timeout time.Duration) error {
 	p := c.Procs[i]
+	c.mu.Lock()
+	c.down[i] = true // until it serves: Watch leaves it to waitServes
+	c.mu.Unlock()
 	if err := p.Start(); err != nil {
+		return err
+	}
+	if err := c.waitServes(ctx, i, timeout); err != nil {
 		return err
 	}
 	c.mu.Lock()
 	c.down[i] = false
 	c.mu.Unlock()
-	return c.waitServes(ctx, i, timeout)
+	return nil
 }
 
 // waitServes waits until server i answers /v1/agent/self.
