@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"github.com/shoalproject/shoal/agent/config"
 	"github.com/shoalproject/shoal/agent/realiser"
 	"github.com/shoalproject/shoal/overlay"
+	"github.com/shoalproject/shoal/rpcapi"
 	"github.com/shoalproject/shoal/sched/driver"
 	"github.com/shoalproject/shoal/server"
 )
@@ -31,6 +33,12 @@ import (
 type delegate interface {
 	// RPC calls a server endpoint; it returns an error if ctx is done first.
 	RPC(ctx context.Context, method string, args, reply any) error
+	// SnapshotSave streams a snapshot archive from a server; the caller
+	// closes the reader.
+	SnapshotSave(ctx context.Context, opts rpcapi.QueryOptions) (io.ReadCloser, rpcapi.QueryMeta, error)
+	// SnapshotRestore sends an archive to the leader to restore; an
+	// invalid one is refused with an error wrapping snapshot.ErrCorrupt.
+	SnapshotRestore(ctx context.Context, dc string, archive io.Reader) error
 	LocalMember() serf.Member
 	LANMembers() []serf.Member
 	JoinLAN(addrs []string) (int, error)

@@ -46,6 +46,7 @@ func (a *Agent) handler() http.Handler {
 	routes = append(routes, a.catalogRoutes()...)
 	routes = append(routes, a.kvRoutes()...)
 	routes = append(routes, a.schedRoutes()...)
+	routes = append(routes, a.snapshotRoutes()...)
 	for _, rt := range routes {
 		mux.Handle(rt.pattern, a.wrap(rt))
 	}

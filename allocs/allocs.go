@@ -74,13 +74,13 @@ func Tables() []state.Table {
 				indexNode:    {Name: indexNode, Indexer: &memdb.StringFieldIndex{Field: "NodeID"}},
 				indexService: {Name: indexService, Indexer: &memdb.StringFieldIndex{Field: "Service"}},
 			},
-		}, New: func() any { return new(Alloc) }},
+		}, New: func() any { return new(Alloc) }, Type: 120}, // snapshot types are persisted: never renumber
 		{Schema: &memdb.TableSchema{
 			Name: TableServices,
 			Indexes: map[string]*memdb.IndexSchema{
 				indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Name"}},
 			},
-		}, New: func() any { return new(ServiceStatus) }},
+		}, New: func() any { return new(ServiceStatus) }, Type: 121},
 	}
 }
 

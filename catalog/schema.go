@@ -20,9 +20,10 @@ const (
 // Tables returns the catalog's tables for state.NewStore.
 func Tables() []state.Table {
 	return []state.Table{
-		{Schema: nodesTableSchema(), New: func() any { return new(Node) }},
-		{Schema: servicesTableSchema(), New: func() any { return new(Service) }},
-		{Schema: checksTableSchema(), New: func() any { return new(HealthCheck) }},
+		// Snapshot types are persisted: never renumber.
+		{Schema: nodesTableSchema(), New: func() any { return new(Node) }, Type: 110},
+		{Schema: servicesTableSchema(), New: func() any { return new(Service) }, Type: 111},
+		{Schema: checksTableSchema(), New: func() any { return new(HealthCheck) }, Type: 112},
 	}
 }
 

@@ -43,6 +43,11 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"maint":               func() (cli.Command, error) { return newMaintCommand(ui), nil },
 		"reload":              func() (cli.Command, error) { return newReloadCommand(ui), nil },
 
+		"snapshot":         func() (cli.Command, error) { return newSnapshotCommand(), nil },
+		"snapshot save":    func() (cli.Command, error) { return newSnapshotSaveCommand(ui), nil },
+		"snapshot restore": func() (cli.Command, error) { return newSnapshotRestoreCommand(ui), nil },
+		"snapshot inspect": func() (cli.Command, error) { return newSnapshotInspectCommand(ui), nil },
+
 		"operator":                  func() (cli.Command, error) { return newOperatorCommand(), nil },
 		"operator raft":             func() (cli.Command, error) { return newOperatorRaftCommand(), nil },
 		"operator raft list-peers":  func() (cli.Command, error) { return newRaftListPeersCommand(ui), nil },

@@ -19,6 +19,7 @@ func TestCommandsRegistry(t *testing.T) {
 		"leave", "lock", "maint", "members",
 		"operator", "operator raft", "operator raft list-peers", "operator raft remove-peer",
 		"overlay", "overlay ls", "reload", "services", "services deregister", "services register",
+		"snapshot", "snapshot inspect", "snapshot restore", "snapshot save",
 		"svc", "svc deploy", "svc logs", "svc ls", "svc ps", "svc rebalance", "svc rm", "svc scale",
 		"version", "watch",
 	}

@@ -27,10 +27,12 @@ const reapedIndexKey = "tombstones.reaped"
 // Tables returns the KV and session tables for state.NewStore.
 func Tables() []state.Table {
 	return []state.Table{
-		{Schema: kvsTableSchema(), New: func() any { return new(Entry) }},
-		{Schema: tombstonesTableSchema(), New: func() any { return new(Tombstone) }},
-		{Schema: lockDelayTableSchema(), New: func() any { return new(LockDelay) }},
-		{Schema: sessionsTableSchema(), New: func() any { return new(Session) }},
+		// Snapshot types are persisted: never renumber. KV, sessions and
+		// tombstones use Consul's record types (inspect names them).
+		{Schema: kvsTableSchema(), New: func() any { return new(Entry) }, Type: 2},
+		{Schema: tombstonesTableSchema(), New: func() any { return new(Tombstone) }, Type: 5},
+		{Schema: lockDelayTableSchema(), New: func() any { return new(LockDelay) }, Type: 101},
+		{Schema: sessionsTableSchema(), New: func() any { return new(Session) }, Type: 3},
 	}
 }
 

@@ -40,14 +40,14 @@ func TestApplyErrorSaysWhetherAWriteMayBeResent(t *testing.T) {
 			}
 			// As the forwarding loop sees it from another server: only
 			// the text crosses net/rpc.
-			if r := retryable(write, remoteError(got)); r != tc.resend {
+			if r := retryable(write, asRemote(got)); r != tc.resend {
 				t.Fatalf("retryable after %v = %v, want %v", got, r, tc.resend)
 			}
 		})
 	}
 }
 
-func remoteError(err error) error { return rpc.ServerError(err.Error()) }
+func asRemote(err error) error { return rpc.ServerError(err.Error()) }
 
 // TestWriteToDeposedLeaderIsNotResent: a leader appends a write, then loses
 // its quorum and steps down before the write commits. The write's outcome

@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -182,4 +184,63 @@ func (c *Client) Shutdown() error {
 		c.wg.Wait()
 	})
 	return nil
+}
+
+// SnapshotSave asks a server for a snapshot archive (see
+// Server.SnapshotSave) and returns its stream, which the caller must close.
+// Servers that cannot be reached, or know no leader, are retried within
+// the hold timeout.
+func (c *Client) SnapshotSave(ctx context.Context, opts rpcapi.QueryOptions) (io.ReadCloser, rpcapi.QueryMeta, error) {
+	req := &snapshotRequest{Op: snapshotSave, QueryOptions: opts}
+	deadline := time.Now().Add(c.cfg.RPCHoldTimeout)
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		addr := c.pickServer(attempt)
+		if addr == "" {
+			lastErr = fmt.Errorf("no known Shoal servers")
+		} else {
+			rc, meta, err := c.pool.snapshotRemote(ctx, addr, req, nil)
+			if err == nil {
+				c.setPreferred(addr)
+				return rc, meta, nil
+			}
+			if ctx.Err() != nil {
+				return nil, meta, ctx.Err()
+			}
+			if !errors.Is(err, errDial) && !rpcapi.IsErrNoLeader(err) {
+				return nil, meta, err
+			}
+			lastErr = err
+		}
+		if time.Now().After(deadline) {
+			return nil, rpcapi.QueryMeta{}, lastErr
+		}
+		select {
+		case <-time.After(retryDelay(attempt)):
+		case <-ctx.Done():
+			return nil, rpcapi.QueryMeta{}, ctx.Err()
+		case <-c.shutdownCh:
+			return nil, rpcapi.QueryMeta{}, errShutdown
+		}
+	}
+}
+
+// SnapshotRestore sends an archive to a server to restore (see
+// Server.SnapshotRestore). The archive is streamed once, so only a failure
+// to connect is retried on another server.
+func (c *Client) SnapshotRestore(ctx context.Context, dc string, archive io.Reader) error {
+	req := &snapshotRequest{Op: snapshotRestore, QueryOptions: rpcapi.QueryOptions{Datacenter: dc}}
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		addr := c.pickServer(attempt)
+		if addr == "" {
+			return fmt.Errorf("no known Shoal servers")
+		}
+		_, _, err := c.pool.snapshotRemote(ctx, addr, req, archive)
+		if err == nil || !errors.Is(err, errDial) {
+			return err
+		}
+		lastErr = err
+	}
+	return lastErr
 }

@@ -127,7 +127,8 @@ func (s *Server) blockingQuery(opts *rpcapi.QueryOptions, meta *rpcapi.QueryMeta
 	for {
 		ws := memdb.NewWatchSet()
 		st := s.State()
-		ws.Add(st.AbandonCh())
+		abandon := st.AbandonCh()
+		ws.Add(abandon)
 		if err := fn(ws, st); err != nil {
 			return err
 		}
@@ -140,6 +141,16 @@ func (s *Server) blockingQuery(opts *rpcapi.QueryOptions, meta *rpcapi.QueryMeta
 		}
 		if err := ws.WatchCtx(ctx); err != nil {
 			return nil // timed out: answer with the current result
+		}
+		select {
+		case <-abandon:
+			// A snapshot restore replaced the state: its indexes may be
+			// lower than the caller's, so re-running the query could block
+			// until the timeout. Answer now, as Consul does, with the
+			// restored state; a watcher that sees the index go backwards
+			// starts again from it.
+			return s.rerunAfterRestore(opts, meta, fn)
+		default:
 		}
 	}
 }
@@ -161,4 +172,18 @@ func (s *Server) setQueryMeta(opts *rpcapi.QueryOptions, meta *rpcapi.QueryMeta)
 	default:
 		meta.ConsistencyLevel = rpcapi.ConsistencyDefault
 	}
+}
+
+// rerunAfterRestore answers a blocked query woken by a snapshot restore:
+// one more run against the new state, without blocking.
+func (s *Server) rerunAfterRestore(opts *rpcapi.QueryOptions, meta *rpcapi.QueryMeta, fn queryFn) error {
+	ws := memdb.NewWatchSet()
+	if err := fn(ws, s.State()); err != nil {
+		return err
+	}
+	s.setQueryMeta(opts, meta)
+	if meta.Index < 1 {
+		meta.Index = 1
+	}
+	return nil
 }

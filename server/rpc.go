@@ -21,6 +21,9 @@ import (
 const (
 	connRaft byte = 0x01 // Raft transport
 	connRPC  byte = 0x02 // net/rpc with the msgpack codec, multiplexed by call sequence
+	// connSnapshot carries one snapshot save or restore as a stream
+	// (snapshot.go).
+	connSnapshot byte = 0x03
 )
 
 // rpcTimeout bounds dialing and a non-blocking call.
@@ -110,6 +113,10 @@ func (s *Server) handleConn(c net.Conn) {
 		s.trackConn(c)
 		defer s.untrackConn(c)
 		s.rpcServer.ServeCodec(serverCodec{newCodec(c)})
+	case connSnapshot:
+		s.trackConn(c)
+		defer s.untrackConn(c)
+		s.handleSnapshotConn(c)
 	default:
 		s.logger.Warn("unknown connection type", "byte", b[0], "remote", c.RemoteAddr())
 		c.Close()

@@ -161,3 +161,29 @@ func (t *sessionTimers) expire(id string, timer *time.Timer) {
 	}
 	t.s.logger.Debug("session ttl expired", "session", id)
 }
+
+// rearmSessionTimers gives every session of the current state a fresh
+// TTL timer and drops the timers of sessions it no longer has, after a
+// snapshot restore replaced the state under the leader's duties.
+func (s *Server) rearmSessionTimers() {
+	t := s.sessionTimers()
+	if t == nil {
+		return
+	}
+	tx := s.State().ReadTxn()
+	_, sessions, err := kv.Sessions(tx, nil)
+	tx.Abort()
+	if err != nil {
+		s.logger.Error("session ttl: list sessions after restore", "error", err)
+		return
+	}
+	t.mu.Lock()
+	for id, timer := range t.timers {
+		timer.Stop()
+		delete(t.timers, id)
+	}
+	t.mu.Unlock()
+	for _, sess := range sessions {
+		t.reset(sess.ID, sess.TTL)
+	}
+}

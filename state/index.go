@@ -24,7 +24,8 @@ func indexTable() Table {
 				"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Key"}},
 			},
 		},
-		New: func() any { return new(IndexEntry) },
+		New:  func() any { return new(IndexEntry) },
+		Type: 100,
 	}
 }
 

@@ -22,6 +22,12 @@ type Table struct {
 	Schema *memdb.TableSchema
 	// New returns a pointer to a zero row, used to decode snapshot records.
 	New func() any
+	// Type tags the table's records in snapshots. It is persisted: never
+	// renumber. It must be unique, in 1-126 (a one-byte msgpack integer),
+	// and, where a table holds what a Consul record type holds, that type
+	// (KVS 2, Session 3, Tombstone 5), so that `consul snapshot inspect`
+	// names them; Shoal's own tables use 100 and up.
+	Type byte
 }
 
 // Store is the in-memory state store. It is safe for concurrent use: reads
@@ -47,10 +53,18 @@ func NewStore(tables ...Table) (*Store, error) {
 
 func newDB(tables []Table) (*memdb.MemDB, error) {
 	schema := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
+	types := map[byte]string{}
 	for _, t := range tables {
 		if _, dup := schema.Tables[t.Schema.Name]; dup {
 			return nil, fmt.Errorf("state: table %q registered twice", t.Schema.Name)
 		}
+		if t.Type == 0 || t.Type >= recordEnd {
+			return nil, fmt.Errorf("state: table %q: snapshot type %d not in 1-%d", t.Schema.Name, t.Type, recordEnd-1)
+		}
+		if other, dup := types[t.Type]; dup {
+			return nil, fmt.Errorf("state: tables %q and %q share snapshot type %d", other, t.Schema.Name, t.Type)
+		}
+		types[t.Type] = t.Schema.Name
 		schema.Tables[t.Schema.Name] = t.Schema
 	}
 	db, err := memdb.NewMemDB(schema)

@@ -111,6 +111,18 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	return f.store.Restore(rc)
 }
 
+// VerifySnapshot decodes a snapshot stream (what Persist writes) into a
+// scratch store and returns an error if Restore would reject it. The FSM's
+// own state is not touched. Raft panics when an FSM restore fails during a
+// user restore, so servers call this before raft.Restore.
+func VerifySnapshot(r io.Reader) error {
+	scratch, err := New(hclog.NewNullLogger())
+	if err != nil {
+		return err
+	}
+	return scratch.store.Restore(r)
+}
+
 type snapshot struct{ sn *state.Snapshot }
 
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {

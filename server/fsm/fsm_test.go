@@ -3,6 +3,7 @@ package fsm
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -142,16 +143,58 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 	}
 }
 
-func TestRestoreRejectsGarbage(t *testing.T) {
-	f := newFSM(t)
-	apply(t, f, 1, KVSRequestType, &kv.Request{Op: kv.OpSet, Entry: kv.Entry{Key: "keep"}})
-	err := f.Restore(io.NopCloser(bytes.NewReader([]byte{0xc1, 0x00})))
-	if err == nil {
-		t.Fatal("garbage snapshot restored without error")
+// TestRestoreRejectsBadStreams checks that VerifySnapshot refuses what
+// Restore would refuse, and that a failed Restore leaves the store as it was
+// (it decodes into a new database and swaps only on success).
+func TestRestoreRejectsBadStreams(t *testing.T) {
+	src := newFSM(t)
+	for i := 0; i < 50; i++ {
+		apply(t, src, uint64(i+1), KVSRequestType, &kv.Request{Op: kv.OpSet, Entry: kv.Entry{Key: fmt.Sprintf("k/%d", i), Value: []byte("v")}})
 	}
-	tx := f.State().ReadTxn()
-	defer tx.Abort()
-	if _, e, _ := kv.Get(tx, nil, "keep"); e == nil {
-		t.Fatal("a failed restore must leave the store unchanged")
+	snap, err := src.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var good sink
+	if err := snap.Persist(&good); err != nil {
+		t.Fatal(err)
+	}
+	snap.Release()
+	if err := VerifySnapshot(bytes.NewReader(good.Bytes())); err != nil {
+		t.Fatalf("VerifySnapshot of a good stream: %v", err)
+	}
+
+	tests := []struct {
+		name   string
+		stream []byte
+	}{
+		{"garbage", []byte{0xc1, 0x00}},
+		{"empty", nil},
+		{"truncated", good.Bytes()[:good.Len()/2]},
+		{"no trailer", good.Bytes()[:good.Len()-1]},
+		{"unknown version", append([]byte{0x07}, good.Bytes()[1:]...)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := VerifySnapshot(bytes.NewReader(tc.stream)); err == nil {
+				t.Error("VerifySnapshot accepted a bad stream")
+			}
+			f := newFSM(t)
+			apply(t, f, 1, KVSRequestType, &kv.Request{Op: kv.OpSet, Entry: kv.Entry{Key: "keep"}})
+			abandon := f.State().AbandonCh()
+			if err := f.Restore(io.NopCloser(bytes.NewReader(tc.stream))); err == nil {
+				t.Fatal("bad snapshot restored without error")
+			}
+			tx := f.State().ReadTxn()
+			defer tx.Abort()
+			if _, e, _ := kv.Get(tx, nil, "keep"); e == nil {
+				t.Fatal("a failed restore must leave the store unchanged")
+			}
+			select {
+			case <-abandon:
+				t.Error("a failed restore closed the abandon channel")
+			default:
+			}
+		})
 	}
 }
