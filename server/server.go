@@ -19,7 +19,6 @@ import (
 	metrics "github.com/hashicorp/go-metrics"
 	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
-	"github.com/hashicorp/raft-wal/metadb"
 	"github.com/hashicorp/serf/serf"
 	"github.com/shoalproject/shoal/server/fsm"
 	"github.com/shoalproject/shoal/state"
@@ -35,8 +34,7 @@ type Server struct {
 	raft          *raft.Raft
 	raftLayer     *raftLayer
 	raftTransport *raft.NetworkTransport
-	raftWAL       *wal.WAL           // nil in memory
-	raftMeta      *metadb.BoltMetaDB // the WAL's meta store; nil in memory
+	raftStore     *walStore // the WAL and its meta store; nil in memory
 	leaderNotify  chan bool
 
 	listener  net.Listener
@@ -93,6 +91,9 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if err := s.setupRaft(); err != nil {
 		s.listener.Close()
+		if s.raftStore != nil {
+			_ = s.raftStore.Close()
+		}
 		return nil, err
 	}
 	tags := map[string]string{
@@ -190,31 +191,33 @@ func (s *Server) setupRaft() error {
 		logs, stable, snaps = store, store, raft.NewInmemSnapshotStore()
 	} else {
 		dir := filepath.Join(s.cfg.DataDir, "raft")
+		// A read-only or full data dir stops the server here, with one
+		// error naming it (datadir.go).
+		if err := checkDataDir(s.cfg.DataDir); err != nil {
+			return err
+		}
 		if err := os.MkdirAll(filepath.Join(dir, "wal"), 0o700); err != nil {
 			return fmt.Errorf("server: raft dir: %w", err)
 		}
-		// raft-wal's Close leaves its meta database open (and locked), so
-		// the server owns it and closes it after the WAL.
-		s.raftMeta = &metadb.BoltMetaDB{}
-		w, err := wal.Open(filepath.Join(dir, "wal"),
-			wal.WithMetaStore(s.raftMeta),
+		store, err := openWALStore(s.cfg.DataDir, filepath.Join(dir, "wal"), s.cfg.Logger.Named("raft.wal"),
 			wal.WithLogger(s.cfg.Logger.Named("raft.wal")),
 			wal.WithMetricsCollector(walMetrics{}))
 		if err != nil {
-			if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
-				return fmt.Errorf("server: open raft log %s: %w", dir, err)
+			// A full or read-only disk is the disk's fault, not the data's.
+			if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.ENOSPC) {
+				return err
 			}
 			return fmt.Errorf("server: open raft log: %w", damaged(dir, err))
 		}
-		s.raftWAL = w
+		s.raftStore = store
 		// A cache of recent entries spares the WAL reads when replicating
 		// to followers.
-		cache, err := raft.NewLogCache(1024, w)
+		cache, err := raft.NewLogCache(1024, store)
 		if err != nil {
 			return fmt.Errorf("server: raft log cache: %w", err)
 		}
-		logs, stable = cache, w
-		fss, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, s.cfg.Logger.Named("raft.snapshot"))
+		logs, stable = logCache{LogCache: cache, store: store}, store
+		fss, err := newSnapshotStore(dir, 2, s.cfg.Logger.Named("raft.snapshot"))
 		if err != nil {
 			return fmt.Errorf("server: raft snapshots: %w", err)
 		}
@@ -425,11 +428,8 @@ func (s *Server) Shutdown() error {
 		s.connsMu.Unlock()
 		s.pool.Close()
 		s.wg.Wait()
-		if s.raftWAL != nil {
-			_ = s.raftWAL.Close()
-		}
-		if s.raftMeta != nil {
-			_ = s.raftMeta.Close()
+		if s.raftStore != nil {
+			_ = s.raftStore.Close()
 		}
 	})
 	return nil

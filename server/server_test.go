@@ -166,8 +166,8 @@ func TestSnapshotsBoundTheLog(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		first, _ := s.raftWAL.FirstIndex()
-		last, _ := s.raftWAL.LastIndex()
+		first, _ := s.raftStore.FirstIndex()
+		last, _ := s.raftStore.LastIndex()
 		if first > 1 && last-first < 200 {
 			t.Logf("log holds entries %d..%d after 400 writes", first, last)
 			break

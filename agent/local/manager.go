@@ -115,7 +115,7 @@ func (m *Manager) AddService(def *ServiceDefinition, source string, replaceCheck
 		}
 	}
 	if source == SourceAPI {
-		m.persistService(svc)
+		return m.persistService(svc)
 	}
 	return nil
 }
@@ -171,7 +171,7 @@ func (m *Manager) addCheckLocked(def *CheckDefinition, source string) error {
 	m.stopRunnerLocked(hc.CheckID)
 	m.startRunnerLocked(def)
 	if source == SourceAPI {
-		m.persistCheck(hc, def)
+		return m.persistCheck(hc, def)
 	}
 	return nil
 }
@@ -258,7 +258,7 @@ func (m *Manager) UpdateTTL(id, status, output string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if def, hc := m.checkDef[id], m.state.Check(id); def != nil && hc != nil && m.state.CheckSource(id) == SourceAPI {
-		m.persistCheck(hc, def)
+		m.logPersistError(m.persistCheck(hc, def)) // the status is set: keeping it is best effort
 	}
 	return nil
 }
@@ -283,7 +283,7 @@ func (m *Manager) SetNodeMaintenance(enable bool, reason string) {
 	hc := &catalog.HealthCheck{CheckID: NodeMaintCheckID, Name: "Node Maintenance Mode", Notes: reason,
 		Status: catalog.HealthCritical, Type: TypeMaint}
 	_ = m.state.AddCheck(hc, SourceAPI)
-	m.persistCheck(hc, nil)
+	m.logPersistError(m.persistCheck(hc, nil))
 }
 
 // SetServiceMaintenance enables or disables maintenance mode of a local
@@ -312,8 +312,7 @@ func (m *Manager) SetServiceMaintenance(id string, enable bool, reason string) e
 	if err := m.state.AddCheck(hc, SourceAPI); err != nil {
 		return err
 	}
-	m.persistCheck(hc, nil)
-	return nil
+	return m.persistCheck(hc, nil)
 }
 
 // ReplaceConfig applies the services and checks of a (re)loaded
@@ -435,36 +434,48 @@ func fileName(id string) string {
 	return hex.EncodeToString(sum[:]) + ".json"
 }
 
-func (m *Manager) write(kind, id string, v any) {
+// write persists v under the data dir so that it survives a restart. It
+// writes a temporary file and renames it into place, so that a full disk
+// leaves the previous version, and reports failure: the caller has changed
+// the in-memory state already, and answers the request with the error.
+func (m *Manager) write(kind, id string, v any) error {
 	if m.cfg.DataDir == "" {
-		return
+		return nil
+	}
+	fail := func(err error) error {
+		return fmt.Errorf("agent: data dir %s: persist %s %q: %w", m.cfg.DataDir, kind, id, err)
 	}
 	dir := filepath.Join(m.cfg.DataDir, kind)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		m.logger.Error("persist failed", "kind", kind, "id", id, "error", err)
-		return
+		return fail(err)
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		m.logger.Error("persist failed", "kind", kind, "id", id, "error", err)
-		return
+		return fail(err)
 	}
 	p := filepath.Join(dir, fileName(id))
 	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err == nil {
-		err = os.Rename(tmp, p)
-		if err != nil {
-			m.logger.Error("persist failed", "kind", kind, "id", id, "error", err)
-		}
-	} else {
-		m.logger.Error("persist failed", "kind", kind, "id", id, "error", err)
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		_ = os.Remove(tmp)
+		return fail(err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		_ = os.Remove(tmp)
+		return fail(err)
+	}
+	return nil
+}
+
+func (m *Manager) logPersistError(err error) {
+	if err != nil {
+		m.logger.Error("persist failed", "error", err)
 	}
 }
 
-func (m *Manager) persistService(svc *catalog.Service) { m.write("services", svc.ID, svc) }
+func (m *Manager) persistService(svc *catalog.Service) error { return m.write("services", svc.ID, svc) }
 
-func (m *Manager) persistCheck(hc *catalog.HealthCheck, def *CheckDefinition) {
-	m.write("checks", hc.CheckID, persistedCheck{Check: hc, Def: def})
+func (m *Manager) persistCheck(hc *catalog.HealthCheck, def *CheckDefinition) error {
+	return m.write("checks", hc.CheckID, persistedCheck{Check: hc, Def: def})
 }
 
 func (m *Manager) unpersist(kind, id string) {

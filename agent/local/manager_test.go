@@ -5,6 +5,10 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -213,4 +217,39 @@ func TestManagerRunsHTTPCheckAndReaps(t *testing.T) {
 	defer cancel()
 	go m.Run(ctx)
 	waitFor(t, func() bool { return m.State().Service("web") == nil })
+}
+
+// TestManagerReportsPersistFailure checks that a registration that cannot
+// be persisted (here the data dir's services and checks paths are files,
+// as a full or read-only disk would fail them) is answered with an error
+// naming the data dir.
+func TestManagerReportsPersistFailure(t *testing.T) {
+	cases := []struct {
+		name    string
+		blocked string // the data dir entry made a file
+		add     func(m *Manager) error
+	}{
+		{"service", "services", func(m *Manager) error {
+			def, _ := DecodeService([]byte(`{"Name":"web","Port":80}`))
+			return m.AddService(def, SourceAPI, false)
+		}},
+		{"check", "checks", func(m *Manager) error {
+			def, _ := DecodeCheck([]byte(`{"Name":"c1","TTL":"1m"}`))
+			return m.AddCheck(def, SourceAPI)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, tc.blocked), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			m := NewManager(ManagerConfig{DataDir: dir}, testState(t, newFakeServers(t), nil), nil)
+			defer m.Stop()
+			err := tc.add(m)
+			if err == nil || !errors.Is(err, syscall.ENOTDIR) || !strings.Contains(err.Error(), "data dir "+dir) {
+				t.Fatalf("got %v, want an error naming the data dir and wrapping ENOTDIR", err)
+			}
+		})
+	}
 }
