@@ -2,9 +2,10 @@
 // ../shared/HOSTS.md: a "lab" network namespace holding a bridge, and one
 // namespace per host attached to it by a veth pair, each host with its own
 // address. The test process reaches the hosts through a veth of its own on
-// the bridge. Cut and Heal take a host's link down and up (a partition).
+// the bridge. Cut and Heal take a host's link down and up (a partition);
+// Isolate and Rejoin drop traffic between chosen hosts only (iptables).
 //
-// It needs root and iproute2; Available says why not when it cannot run.
+// It needs root and iproute2 (and iptables for Isolate); Available says why not when it cannot run.
 package netlab
 
 import (
@@ -121,6 +122,43 @@ func (h *Host) Cut() error { return run("ip", "-n", h.lab.ns, "link", "set", h.b
 
 // Heal puts the host back on the network.
 func (h *Host) Heal() error { return run("ip", "-n", h.lab.ns, "link", "set", h.brLink(), "up") }
+
+// Isolate drops, inside the host's namespace, every packet to and from
+// the given peers (iptables INPUT -s and OUTPUT -d rules): a partition
+// between hosts that leaves the host reachable from the test process and
+// from hosts not named. Rejoin removes the rules; Close removes what is
+// left (the rules die with the namespace).
+func (h *Host) Isolate(peers ...*Host) error {
+	for _, p := range peers {
+		for _, r := range h.dropRules(p) {
+			if err := run(append(h.Wrap(), append([]string{"iptables", "-A"}, r...)...)...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Rejoin removes the rules Isolate added against peers (all rules, if it
+// was called more than once); a rule that is not there is no error.
+func (h *Host) Rejoin(peers ...*Host) error {
+	for _, p := range peers {
+		for _, r := range h.dropRules(p) {
+			// iptables -D removes one copy of a rule: repeat until none is left.
+			for run(append(h.Wrap(), append([]string{"iptables", "-D"}, r...)...)...) == nil {
+			}
+		}
+	}
+	return nil
+}
+
+// dropRules are the iptables rule specs (without -A/-D) that cut h off p.
+func (h *Host) dropRules(p *Host) [][]string {
+	return [][]string{
+		{"INPUT", "-s", p.Addr, "-j", "DROP"},
+		{"OUTPUT", "-d", p.Addr, "-j", "DROP"},
+	}
+}
 
 // Wrap returns the command prefix that runs a program inside the host's
 // network namespace (nsenter, not `ip netns exec`, which remounts /sys).

@@ -94,6 +94,26 @@ func (p *Proc) Kill9() {
 	<-p.done
 }
 
+// Signal sends sig to the process (SIGSTOP and SIGCONT pause and resume
+// it); it returns an error if the process is not running.
+func (p *Proc) Signal(sig syscall.Signal) error {
+	if !p.Running() {
+		return fmt.Errorf("proccluster: %s is not running", p.Name)
+	}
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("proccluster: signal %s: %w", p.Name, err)
+	}
+	return nil
+}
+
+// PID returns the process's ID, or 0 if it was never started.
+func (p *Proc) PID() int {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 // Stop sends SIGTERM (a graceful leave) and waits up to timeout, then kills.
 func (p *Proc) Stop(timeout time.Duration) {
 	if !p.Running() {
