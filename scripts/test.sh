@@ -47,7 +47,7 @@ go vet ./...
 
 # Packages that run servers, agents or concurrency-heavy code get -race.
 race_pkgs=$(go list ./... | grep -E '/(server|agent|state|kv|catalog|dns)(/|$)' || true)
-other_pkgs=$(go list ./... | grep -vE '/(server|agent|state|kv|catalog|dns)(/|$)' || true)
+other_pkgs=$(go list ./... | grep -vE '/(server|agent|state|kv|catalog|dns)(/|$)' | grep -v '/test/chaos$' || true)
 
 # A Docker engine for the driver tests. internal/dockertest uses DOCKER_HOST
 # or /var/run/docker.sock when it answers; otherwise start one for this run,
@@ -146,3 +146,8 @@ log "go test -race (servers and agents)"
 go test -race -count=1 -timeout 12m $race_pkgs
 log "go test (everything else)"
 go test -count=1 -timeout 12m $other_pkgs
+# The bounded fault-injection suite (docs/chaos.md), alone, so that no other
+# test's cluster shares the CPUs with its timing-sensitive faults. The long
+# run is scripts/chaos.sh.
+log "go test ./test/chaos (bounded fault injection)"
+go test -count=1 -timeout 15m ./test/chaos
