@@ -29,6 +29,22 @@ func Build(ctx context.Context, moduleRoot, dir string) (string, error) {
 	return bin, nil
 }
 
+// BuildTemp builds the shoal binary into a new temporary directory, for a
+// test package's TestMain; cleanup removes the directory.
+func BuildTemp(moduleRoot string) (bin string, cleanup func(), err error) {
+	dir, err := os.MkdirTemp("", "shoal-bin-")
+	if err != nil {
+		return "", nil, fmt.Errorf("proccluster: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if bin, err = Build(ctx, moduleRoot, dir); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return bin, func() { os.RemoveAll(dir) }, nil
+}
+
 // Proc is one agent process.
 type Proc struct {
 	Name string

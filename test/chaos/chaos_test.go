@@ -26,21 +26,14 @@ func TestMain(m *testing.M) {
 		shoalBin = bin
 		os.Exit(m.Run())
 	}
-	dir, err := os.MkdirTemp("", "shoal-chaos-bin-")
+	bin, cleanup, err := proccluster.BuildTemp(filepath.Join("..", ".."))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	shoalBin, err = proccluster.Build(ctx, filepath.Join("..", ".."), dir)
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
+	shoalBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

@@ -27,6 +27,7 @@ const (
 	EnvKeys         = "SHOAL_CHAOS_KEYS"          // register keys
 	EnvCheckTimeout = "SHOAL_CHAOS_CHECK_TIMEOUT" // porcupine's time limit per model
 	EnvOut          = "SHOAL_CHAOS_OUT"           // where violations are written
+	EnvFaults       = "SHOAL_CHAOS_FAULTS"        // "off": the same workload with no faults, a baseline
 )
 
 // ErrConfig is returned by Validate and ConfigFromEnv for a bad setting.
@@ -57,6 +58,10 @@ type Config struct {
 	// CheckTimeout bounds porcupine's search per model; a search that
 	// runs out is reported as Unknown, never as a pass. Default 2m.
 	CheckTimeout time.Duration
+	// NoFaults runs the consistent or default workload for Duration with
+	// no fault at all: the baseline that throughput under faults is
+	// compared with.
+	NoFaults bool
 	// OutDir receives the HTML view and history of a violation. Empty
 	// means a new directory under the system temp dir, made only when
 	// there is something to write.
@@ -131,6 +136,15 @@ func ConfigFromEnv(mode string, env Env) (Config, error) {
 	}
 	if v, ok := env(EnvOut); ok {
 		c.OutDir = v
+	}
+	if v, ok := env(EnvFaults); ok && v != "" {
+		switch v {
+		case "on":
+		case "off":
+			c.NoFaults = true
+		default:
+			return c, fmt.Errorf("%w: %s=%q (want on or off)", ErrConfig, EnvFaults, v)
+		}
 	}
 	return c, c.Validate()
 }

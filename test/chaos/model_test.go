@@ -243,6 +243,9 @@ func TestConfigFromEnv(t *testing.T) {
 		{"bad duration", map[string]string{EnvDuration: "soon"}, nil, ErrConfig},
 		{"bad seed", map[string]string{EnvSeed: "x"}, nil, ErrConfig},
 		{"no clients", map[string]string{EnvClients: "0"}, nil, ErrConfig},
+		{"baseline without faults", map[string]string{EnvFaults: "off"}, func(c Config) bool { return c.NoFaults }, nil},
+		{"faults on", map[string]string{EnvFaults: "on"}, func(c Config) bool { return !c.NoFaults }, nil},
+		{"bad faults", map[string]string{EnvFaults: "some"}, nil, ErrConfig},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

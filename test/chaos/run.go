@@ -105,9 +105,16 @@ func Run(ctx context.Context, cfg Config, c *Cluster, logf func(string, ...any))
 	}()
 	began := time.Now()
 	n := newNemesis(cfg, c, rec, logf)
-	if cfg.Mode == ModeCrash {
+	switch {
+	case cfg.Mode == ModeCrash:
 		rep.Faults = n.crashCycles(ctx)
-	} else {
+	case cfg.NoFaults:
+		logf("chaos: no faults (%s=off): the baseline", EnvFaults)
+		select {
+		case <-time.After(cfg.Duration):
+		case <-ctx.Done():
+		}
+	default:
 		rep.Faults = n.run(ctx)
 	}
 	close(stop)

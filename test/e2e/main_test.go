@@ -3,12 +3,10 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/shoalproject/shoal/internal/dockertest"
 	"github.com/shoalproject/shoal/internal/proccluster"
@@ -18,20 +16,13 @@ import (
 var shoalBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "shoal-e2e-bin-")
+	bin, cleanup, err := proccluster.BuildTemp(filepath.Join("..", ".."))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	shoalBin, err = proccluster.Build(ctx, filepath.Join("..", ".."), dir)
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
+	shoalBin = bin
 	code := dockertest.Main(m)
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
