@@ -16,7 +16,7 @@ import (
 type Report struct {
 	Mode     string
 	Seed     int64
-	Workload time.Duration // how long the clients ran (under faults)
+	Workload time.Duration // how long the clients ran
 	Counts   map[Kind]map[Outcome]int
 	Faults   []Fault
 	Checks   []CheckResult
@@ -48,8 +48,12 @@ func (r *Report) String() string {
 	var b strings.Builder
 	all, ok := r.Ops()
 	secs := r.Workload.Seconds()
-	fmt.Fprintf(&b, "mode %s, seed %d: %d ops in %.1fs under faults (%.0f ops/s, %.0f ok ops/s)\n",
-		r.Mode, r.Seed, all, secs, float64(all)/secs, float64(ok)/secs)
+	under := "under faults"
+	if len(r.Faults) == 0 {
+		under = "without faults"
+	}
+	fmt.Fprintf(&b, "mode %s, seed %d: %d ops in %.1fs %s (%.0f ops/s, %.0f ok ops/s)\n",
+		r.Mode, r.Seed, all, secs, under, float64(all)/secs, float64(ok)/secs)
 	kinds := make([]string, 0, len(r.Counts))
 	for k := range r.Counts {
 		kinds = append(kinds, string(k))
