@@ -403,7 +403,7 @@ func addrName(ip netip.Addr, dc, domain string) string {
 
 // metaTXT returns a node's metadata as TXT records, sorted by key: "k=v"
 // (RFC 1464, with ` escaping), or the bare value for keys starting with
-// "rfc1035-".
+// "rfc1035-"; a record longer than 255 bytes is split into several strings.
 func metaTXT(name string, meta map[string]string, ttl uint32) []mdns.RR {
 	if len(meta) == 0 {
 		return nil
@@ -419,9 +419,26 @@ func metaTXT(name string, meta map[string]string, ttl uint32) []mdns.RR {
 		if !strings.HasPrefix(strings.ToLower(k), "rfc1035-") {
 			txt = rfc1464(k, txt)
 		}
-		out = append(out, &mdns.TXT{Hdr: hdr(name, mdns.TypeTXT, ttl), Txt: []string{txt}})
+		out = append(out, &mdns.TXT{Hdr: hdr(name, mdns.TypeTXT, ttl), Txt: splitTXT(txt)})
 	}
 	return out
+}
+
+// maxTXTString is the longest character-string a TXT record holds (RFC 1035).
+const maxTXTString = 255
+
+// splitTXT cuts s into character-strings of at most 255 bytes; a client
+// joins them again (RFC 7208 3.3). Consul drops the whole answer instead.
+func splitTXT(s string) []string {
+	if len(s) <= maxTXTString {
+		return []string{s}
+	}
+	out := make([]string, 0, len(s)/maxTXTString+1)
+	for len(s) > maxTXTString {
+		out = append(out, s[:maxTXTString])
+		s = s[maxTXTString:]
+	}
+	return append(out, s)
 }
 
 // rfc1464 encodes key=value: "`" and "=" in the key and leading and

@@ -19,13 +19,13 @@ const (
 // trim makes the response fit: over UDP, at most UDPAnswerLimit answers
 // without EDNS0, and never more bytes than 512 or the EDNS0 size; over TCP,
 // 64 KiB. The additional section keeps only what the remaining answers
-// refer to. When answers were dropped and EnableTruncate is set, the TC bit
-// tells the client to ask again over TCP.
+// refer to, and is emptied (but for the OPT record) when even one answer
+// with its additional records does not fit: a small question over UDP
+// never draws a large answer, so the server cannot be used as an
+// amplifier. When answers were dropped and EnableTruncate is set, the TC
+// bit tells the client to ask again over TCP.
 func (s *Server) trim(req, m *mdns.Msg, network string) {
 	n := len(m.Answer)
-	if n <= 1 {
-		return
-	}
 	allExtra := m.Extra
 	maxSize := maxTCPSize
 	if network != "tcp" {
@@ -40,6 +40,8 @@ func (s *Server) trim(req, m *mdns.Msg, network string) {
 	}
 	if m.Len() > maxSize {
 		m.Ns = nil // the authority section goes first
+	}
+	if m.Len() > maxSize && len(m.Answer) > 1 {
 		all := m.Answer
 		// The largest prefix of the answers that fits, by binary search.
 		lo, hi := 1, len(all) // lo always fits or is the minimum of one answer
@@ -56,13 +58,29 @@ func (s *Server) trim(req, m *mdns.Msg, network string) {
 		m.Answer = all[:lo]
 		syncExtra(m, allExtra)
 	}
+	if m.Len() > maxSize {
+		m.Extra = onlyOPT(m.Extra)
+	}
+	if m.Len() > maxSize {
+		m.Answer = nil // one answer that does not fit on its own
+	}
 	if len(m.Answer) < n {
-		if s.cfg.EnableTruncate {
+		if s.cfg.EnableTruncate || len(m.Answer) == 0 {
 			m.Truncated = true
 		}
 		s.logger.Debug("response truncated", "name", req.Question[0].Name, "network", network,
 			"answers", len(m.Answer), "of", n)
 	}
+}
+
+// onlyOPT returns the OPT record of rrs, if any.
+func onlyOPT(rrs []mdns.RR) []mdns.RR {
+	for _, rr := range rrs {
+		if _, ok := rr.(*mdns.OPT); ok {
+			return []mdns.RR{rr}
+		}
+	}
+	return nil
 }
 
 // syncExtra sets the additional section to the records of all that the

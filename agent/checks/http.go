@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,12 @@ import (
 // anything else (or no answer within Timeout) is critical. The output is
 // "HTTP <method> <url>: <status> Output: <body>", truncated to
 // OutputMaxSize.
+//
+// Redirects are followed only to the same host and port (at most 10):
+// a redirect elsewhere is not followed, and its 3xx answer is the result
+// (critical), so a checked service cannot point the agent at another host
+// (Consul CVE-2022-29153, where Consul follows it by default).
+// DisableRedirects follows none, as Consul's disable_redirects.
 type HTTP struct {
 	CheckID       string
 	URL           string
@@ -27,9 +34,11 @@ type HTTP struct {
 	Timeout       time.Duration // default DefaultTimeout
 	TLSSkipVerify bool
 	TLSServerName string
-	OutputMaxSize int // default DefaultOutputMaxSize
-	Notify        Notify
-	Logger        hclog.Logger
+	// DisableRedirects makes any 3xx answer the result.
+	DisableRedirects bool
+	OutputMaxSize    int // default DefaultOutputMaxSize
+	Notify           Notify
+	Logger           hclog.Logger
 
 	client *http.Client
 	loop   loop
@@ -51,7 +60,7 @@ func (c *HTTP) Start() {
 			ServerName:         c.TLSServerName,
 		},
 	}
-	c.client = &http.Client{Transport: tr, Timeout: c.Timeout}
+	c.client = &http.Client{Transport: tr, Timeout: c.Timeout, CheckRedirect: c.checkRedirect}
 	c.loop.start(c.Interval, c.Check)
 }
 
@@ -61,7 +70,7 @@ func (c *HTTP) Stop() { c.loop.stop() }
 // Check runs the check once and reports the result.
 func (c *HTTP) Check() {
 	if c.client == nil {
-		c.client = &http.Client{Timeout: c.Timeout}
+		c.client = &http.Client{Timeout: c.Timeout, CheckRedirect: c.checkRedirect}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout())
 	defer cancel()
@@ -107,6 +116,34 @@ func (c *HTTP) Check() {
 	default:
 		c.Notify.UpdateCheck(c.CheckID, Critical, output)
 	}
+}
+
+// maxRedirects is how many same-host redirects a check follows, as Go's
+// default client.
+const maxRedirects = 10
+
+// checkRedirect follows a redirect only to the host and port of the
+// check's own URL; otherwise the redirect answer is the result.
+func (c *HTTP) checkRedirect(req *http.Request, via []*http.Request) error {
+	if c.DisableRedirects || len(via) >= maxRedirects || !sameHost(req.URL, via[0].URL) {
+		return http.ErrUseLastResponse
+	}
+	return nil
+}
+
+// sameHost reports whether a and b name the same scheme, host and port.
+func sameHost(a, b *url.URL) bool {
+	return a.Scheme == b.Scheme && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if u.Scheme == "https" {
+		return "443"
+	}
+	return "80"
 }
 
 func (c *HTTP) method() string {
