@@ -86,6 +86,7 @@ type CheckDefinition struct {
 	Body                           string              `json:",omitempty"`
 	TLSSkipVerify                  bool                `json:",omitempty"`
 	TLSServerName                  string              `json:",omitempty"`
+	DisableRedirects               bool                `json:",omitempty"`
 	TCP                            string              `json:",omitempty"`
 	GRPC                           string              `json:",omitempty"`
 	GRPCUseTLS                     bool                `json:",omitempty"`

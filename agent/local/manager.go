@@ -192,7 +192,8 @@ func (m *Manager) startRunnerLocked(def *CheckDefinition) {
 	case TypeHTTP:
 		r = &checks.HTTP{CheckID: id, URL: def.HTTP, Method: def.Method, Header: def.Header, Body: def.Body,
 			Interval: interval, Timeout: time.Duration(def.Timeout), TLSSkipVerify: def.TLSSkipVerify,
-			TLSServerName: def.TLSServerName, OutputMaxSize: def.OutputMaxSize, Notify: notify, Logger: m.logger}
+			TLSServerName: def.TLSServerName, DisableRedirects: def.DisableRedirects, OutputMaxSize: def.OutputMaxSize,
+			Notify: notify, Logger: m.logger}
 	case TypeTCP:
 		r = &checks.TCP{CheckID: id, Address: def.TCP, Interval: interval, Timeout: time.Duration(def.Timeout),
 			Notify: notify, Logger: m.logger}
