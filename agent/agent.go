@@ -220,7 +220,10 @@ func (a *Agent) startHTTP() error {
 			return fmt.Errorf("agent: http listener: %w", err)
 		}
 		ln = newConnLimitListener(ln, a.cfg.Limits.HTTPMaxConnsPerClient)
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+			// Idle keep-alive connections are closed (a blocking query in
+			// progress is not idle), so they cannot hold per-client slots.
+			IdleTimeout: a.cfg.Limits.HTTPIdleTimeout}
 		a.httpServers = append(a.httpServers, srv)
 		a.httpAddrs = append(a.httpAddrs, ln.Addr())
 		a.wg.Add(1)

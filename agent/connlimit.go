@@ -1,13 +1,16 @@
 package agent
 
 import (
+	"fmt"
 	"net"
 	"sync"
+	"time"
 )
 
 // connLimitListener caps concurrent connections per client IP (Consul's
-// limits.http_max_conns_per_client). A connection over the cap is closed
-// at once. A limit of 0 means unlimited.
+// limits.http_max_conns_per_client). A connection over the cap is answered
+// 429 Too Many Requests, as Consul does, and closed. A limit of 0 means
+// unlimited.
 type connLimitListener struct {
 	net.Listener
 	limit int
@@ -33,7 +36,7 @@ func (l *connLimitListener) Accept() (net.Conn, error) {
 		l.mu.Lock()
 		if l.count[ip] >= l.limit {
 			l.mu.Unlock()
-			c.Close()
+			go refuse(c)
 			continue
 		}
 		l.count[ip]++
@@ -68,3 +71,19 @@ func (c *limitedConn) Close() error {
 	c.once.Do(c.release)
 	return c.Conn.Close()
 }
+
+// tooManyConns is Consul's answer to a client over its connection limit.
+const tooManyConns = "Your IP is issuing too many concurrent connections, please rate limit your calls\n"
+
+// refuse answers a connection over the limit with a 429 and closes it,
+// giving the write at most refuseWriteTimeout.
+func refuse(c net.Conn) {
+	defer c.Close()
+	_ = c.SetWriteDeadline(time.Now().Add(refuseWriteTimeout))
+	fmt.Fprintf(c, "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; charset=utf-8\r\n"+
+		"X-Content-Type-Options: nosniff\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
+		len(tooManyConns), tooManyConns)
+}
+
+// refuseWriteTimeout bounds the 429 answer (Consul: 10 ms).
+const refuseWriteTimeout = 10 * time.Millisecond

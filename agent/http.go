@@ -57,7 +57,7 @@ func (a *Agent) handler() http.Handler {
 		}
 		http.NotFound(w, r)
 	})
-	return mux
+	return secureHeaders(mux)
 }
 
 // wrap adapts an endpoint: method check, metrics, JSON or error output.

@@ -60,8 +60,10 @@ func (a *Agent) kvGet(w http.ResponseWriter, r *http.Request, key string) (any, 
 		return nil, nil
 	}
 	if _, raw := q["raw"]; raw && !recurse {
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
+		// Served as inert text: a value holding HTML or script never runs
+		// in a browser that opens it (Consul CVE-2020-25864).
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; sandbox")
 		_, _ = w.Write(reply.Entries[0].Value)
 		return nil, nil
 	}

@@ -133,7 +133,7 @@ func Default() *Config {
 		LogLevel:      "info",
 		Performance:   Performance{RaftMultiplier: 1},
 		Autopilot:     Autopilot{CleanupDeadServers: true, DeadServerGrace: 2 * time.Minute},
-		Limits:        Limits{HTTPMaxConnsPerClient: 4096},
+		Limits:        Limits{HTTPMaxConnsPerClient: 200, HTTPIdleTimeout: 90 * time.Second},
 		Domain:        "consul.",
 		Overlay:       Overlay{Enabled: true, CIDR: "10.42.0.0/16", SubnetBits: 24, VNI: 1, Port: 4789},
 		Scheduler:     Scheduler{NodeLostGrace: 3 * time.Second},
@@ -173,8 +173,13 @@ type Autopilot struct {
 // Limits bounds client connections.
 type Limits struct {
 	// HTTPMaxConnsPerClient caps concurrent HTTP connections from one client
-	// IP; 0 means unlimited. Default 4096 (Consul's 200 caps blocking watchers).
+	// IP; 0 means unlimited. Default 200, as Consul's; a connection over it
+	// is answered 429.
 	HTTPMaxConnsPerClient int `json:"http_max_conns_per_client"`
+	// HTTPIdleTimeout closes a keep-alive HTTP connection that has carried
+	// no request for this long; a blocking query in progress is not idle.
+	// Default 90s. A Shoal addition.
+	HTTPIdleTimeout time.Duration `json:"http_idle_timeout"`
 }
 
 // Overlay configures the VXLAN overlay that gives containers cluster-wide

@@ -56,7 +56,7 @@ func TestDefault(t *testing.T) {
 		RetryInterval: 30 * time.Second, LogLevel: "info",
 		Performance: Performance{RaftMultiplier: 1},
 		Autopilot:   Autopilot{CleanupDeadServers: true, DeadServerGrace: 2 * time.Minute},
-		Limits:      Limits{HTTPMaxConnsPerClient: 4096}, Domain: "consul.",
+		Limits:      Limits{HTTPMaxConnsPerClient: 200, HTTPIdleTimeout: 90 * time.Second}, Domain: "consul.",
 		Overlay:   Overlay{Enabled: true, CIDR: "10.42.0.0/16", SubnetBits: 24, VNI: 1, Port: 4789},
 		Scheduler: Scheduler{NodeLostGrace: 3 * time.Second},
 	}
@@ -75,14 +75,14 @@ retry_join = ["10.0.0.2"]
 retry_interval = "10s"
 performance { raft_multiplier = 2 }
 autopilot { cleanup_dead_servers = false, dead_server_grace = "5m" }
-limits { http_max_conns_per_client = 100 }
+limits { http_max_conns_per_client = 100, http_idle_timeout = "30s" }
 `
 	const jsonNested = `{
   "server": true, "bootstrap_expect": 3, "ports": {"http": 8501},
   "node_meta": {"rack": "a"}, "retry_join": ["10.0.0.2"], "retry_interval": "10s",
   "performance": {"raft_multiplier": 2},
   "autopilot": {"cleanup_dead_servers": false, "dead_server_grace": "5m"},
-  "limits": {"http_max_conns_per_client": 100}
+  "limits": {"http_max_conns_per_client": 100, "http_idle_timeout": "30s"}
 }`
 	nested := func(t *testing.T, c *Config) {
 		want := Default()
@@ -90,7 +90,7 @@ limits { http_max_conns_per_client = 100 }
 		want.NodeMeta, want.RetryJoin, want.RetryInterval = map[string]string{"rack": "a"}, []string{"10.0.0.2"}, 10*time.Second
 		want.Performance.RaftMultiplier = 2
 		want.Autopilot = Autopilot{CleanupDeadServers: false, DeadServerGrace: 5 * time.Minute}
-		want.Limits.HTTPMaxConnsPerClient = 100
+		want.Limits = Limits{HTTPMaxConnsPerClient: 100, HTTPIdleTimeout: 30 * time.Second}
 		got := *c
 		got.NodeName, got.DataDir, got.BindAddr, got.AdvertiseAddr, got.ConfigFiles = want.NodeName, "", want.BindAddr, "", nil
 		if !reflect.DeepEqual(&got, want) {

@@ -100,6 +100,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("autopilot.dead_server_grace must not be negative, got %s", c.Autopilot.DeadServerGrace)
 	case c.Limits.HTTPMaxConnsPerClient < 0:
 		return fmt.Errorf("limits.http_max_conns_per_client must not be negative, got %d", c.Limits.HTTPMaxConnsPerClient)
+	case c.Limits.HTTPIdleTimeout < 0:
+		return fmt.Errorf("limits.http_idle_timeout must not be negative, got %s", c.Limits.HTTPIdleTimeout)
 	}
 	return nil
 }
