@@ -87,6 +87,10 @@ type Realiser struct {
 	mu      sync.Mutex
 	desired []*allocs.Alloc
 	index   uint64
+	// known is set once the servers have answered what this node runs:
+	// until then the realiser acts on nothing (it neither starts what it
+	// may no longer own nor stops what it may still own).
+	known bool
 
 	// Owned by the Run goroutine; restarts is also read and grown by the
 	// converge workers, under rsMu (each worker touches only its own
@@ -185,8 +189,15 @@ func (r *Realiser) watch(ctx context.Context) {
 	var index uint64
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
+		// The first answer (and the first after a snapshot restore) comes
+		// from the leader: a server that is still replaying its log after a
+		// restart, as this node's own may be, would hand out allocations
+		// deleted long ago, and the node would start them again (ghost
+		// replicas beyond the declared count). Later answers may be stale:
+		// a server answers a blocking query only once it has applied past
+		// index, so it never goes back in time.
 		args := rpcapi.NodeAllocsRequest{NodeID: r.cfg.NodeID,
-			QueryOptions: rpcapi.QueryOptions{MinQueryIndex: index, MaxQueryTime: time.Minute, AllowStale: true}}
+			QueryOptions: rpcapi.QueryOptions{MinQueryIndex: index, MaxQueryTime: time.Minute, AllowStale: index > 0}}
 		var reply rpcapi.IndexedAllocs
 		if err := r.cfg.RPC(ctx, "Sched.NodeAllocs", &args, &reply); err != nil {
 			if ctx.Err() == nil {
@@ -206,7 +217,7 @@ func (r *Realiser) watch(ctx context.Context) {
 		}
 		index = reply.Index
 		r.mu.Lock()
-		r.desired, r.index = reply.Allocs, reply.Index
+		r.desired, r.index, r.known = reply.Allocs, reply.Index, true
 		r.mu.Unlock()
 		select {
 		case r.wake <- struct{}{}:
@@ -218,8 +229,11 @@ func (r *Realiser) watch(ctx context.Context) {
 // converge runs one pass: driver state in, actions out, reports sent.
 func (r *Realiser) converge(ctx context.Context) {
 	r.mu.Lock()
-	desired := slices.Clone(r.desired)
+	desired, known := slices.Clone(r.desired), r.known
 	r.mu.Unlock()
+	if !known {
+		return // nothing is known yet of what this node should run
+	}
 
 	tasks := map[string]driver.Status{}
 	taskDriver := map[string]driver.Driver{}
@@ -233,6 +247,22 @@ func (r *Realiser) converge(ctx context.Context) {
 			tasks[st.AllocID], taskDriver[st.AllocID] = st, d
 		}
 	}
+	// Tasks with no allocation here are stale (e.g. re-placed while this
+	// node was away): stop them first, before anything starts, so that a
+	// node never runs an old and a new copy of one replica at once.
+	wanted := make(map[string]bool, len(desired))
+	for _, a := range desired {
+		wanted[a.ID] = true
+	}
+	for id, st := range tasks {
+		if !wanted[id] {
+			r.log.Info("stopping stale task", "alloc", id, "service", st.Service)
+			if err := taskDriver[id].Stop(ctx, id, r.cfg.StopGrace); err != nil {
+				r.log.Error("stop stale task", "alloc", id, "error", err)
+			}
+			_ = r.cfg.Registry.Deregister(instanceID(st.Service, st.Index, id))
+		}
+	}
 	// Allocations converge in parallel (starting a container takes a
 	// round trip or two to the engine), at most convergeWorkers at once.
 	var (
@@ -241,9 +271,7 @@ func (r *Realiser) converge(ctx context.Context) {
 		wg      sync.WaitGroup
 		sem     = make(chan struct{}, convergeWorkers)
 	)
-	wanted := map[string]bool{}
 	for _, a := range desired {
-		wanted[a.ID] = true
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -256,17 +284,6 @@ func (r *Realiser) converge(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
-	// Tasks with no allocation here are stale (e.g. re-placed while this
-	// node was away): stop them.
-	for id, st := range tasks {
-		if !wanted[id] {
-			r.log.Info("stopping stale task", "alloc", id, "service", st.Service)
-			if err := taskDriver[id].Stop(ctx, id, r.cfg.StopGrace); err != nil {
-				r.log.Error("stop stale task", "alloc", id, "error", err)
-			}
-			_ = r.cfg.Registry.Deregister(instanceID(st.Service, st.Index, id))
-		}
-	}
 	r.rsMu.Lock()
 	for id := range r.restarts {
 		if !wanted[id] {
