@@ -18,9 +18,6 @@ import (
 	"github.com/shoalproject/shoal/sched"
 )
 
-// servicesPrefix is where service specs live in the KV store.
-const servicesPrefix = "shoal/services/"
-
 // svcCommand is one "shoal svc ..." sub-command: the shared flags and
 // plumbing, with its own arguments and action.
 type svcCommand struct {
@@ -212,7 +209,7 @@ func runDeploy(c *svcCommand, client *api.Client, addr string, args []string) in
 		c.ui.Error(fmt.Sprintf("Invalid spec: %v", err))
 		return 1
 	}
-	if _, err := client.KV().Put(&api.KVPair{Key: servicesPrefix + spec.Name, Value: raw}, nil); err != nil {
+	if _, err := client.KV().Put(&api.KVPair{Key: sched.SpecPrefix + spec.Name, Value: raw}, nil); err != nil {
 		c.ui.Error(agentError(addr, "storing the spec", err))
 		return 1
 	}
@@ -382,7 +379,7 @@ func runScale(c *svcCommand, client *api.Client, addr string, args []string) int
 		if !ok || name == "" || err != nil || n < 0 {
 			return usageError(c.ui, fmt.Sprintf("Invalid argument %q: want SERVICE=REPLICAS", arg), c.help)
 		}
-		pair, _, err := client.KV().Get(servicesPrefix+name, nil)
+		pair, _, err := client.KV().Get(sched.SpecPrefix+name, nil)
 		if err != nil {
 			c.ui.Error(agentError(addr, "reading the spec", err))
 			return 1
@@ -429,7 +426,7 @@ func runScale(c *svcCommand, client *api.Client, addr string, args []string) int
 
 func runRm(c *svcCommand, client *api.Client, addr string, args []string) int {
 	for _, name := range args {
-		if _, err := client.KV().Delete(servicesPrefix+name, nil); err != nil {
+		if _, err := client.KV().Delete(sched.SpecPrefix+name, nil); err != nil {
 			c.ui.Error(agentError(addr, "deleting the spec", err))
 			return 1
 		}
