@@ -1,6 +1,8 @@
 package server
 
 import (
+	"slices"
+
 	"github.com/hashicorp/go-memdb"
 	"github.com/shoalproject/shoal/catalog"
 	"github.com/shoalproject/shoal/rpcapi"
@@ -50,13 +52,10 @@ func (e *Health) ServiceNodes(args *rpcapi.ServiceSpecificRequest, reply *rpcapi
 		if err != nil {
 			return idx, err
 		}
-		reply.Nodes = make([]rpcapi.CheckServiceNode, 0, len(insts))
-		for _, in := range insts {
-			if args.PassingOnly && !catalog.Passing(in.Checks) {
-				continue
-			}
-			reply.Nodes = append(reply.Nodes, rpcapi.CheckServiceNode{Node: in.Node, Service: in.Service, Checks: in.Checks})
+		if args.PassingOnly {
+			insts = slices.DeleteFunc(insts, func(in catalog.Instance) bool { return !catalog.Passing(in.Checks) })
 		}
+		reply.Nodes = insts
 		return idx, nil
 	})
 }
