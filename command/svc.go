@@ -2,6 +2,7 @@ package command
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -224,7 +225,7 @@ func runDeploy(c *svcCommand, client *api.Client, addr string, args []string) in
 // answers 404 (no such service, or its last replica is gone).
 func getService(client *api.Client, name string) (d serviceDetail, found bool, err error) {
 	_, err = client.Raw().Query("/v1/shoal/services/"+name, &d, nil)
-	if err != nil && strings.Contains(err.Error(), "404") {
+	if se := (api.StatusError{}); errors.As(err, &se) && se.Code == http.StatusNotFound {
 		return d, false, nil
 	}
 	return d, err == nil, err

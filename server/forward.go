@@ -63,7 +63,7 @@ func callContext(ctx context.Context, args any) (context.Context, context.Cancel
 // change always; a broken connection for reads, and for writes only when
 // nothing was sent.
 func retryable(info rpcapi.RPCInfo, err error) bool {
-	if rpcapi.IsErrNoLeader(err) || errors.Is(err, errDial) || isRemote(err, errNotLeader) || isRemote(err, errNotReady) {
+	if rpcapi.IsErrNoLeader(err) || errors.Is(err, errDial) || rpcapi.IsRemote(err, errNotLeader) || rpcapi.IsRemote(err, errNotReady) {
 		return true
 	}
 	return info.IsRead() && !isServerError(err)
