@@ -6,6 +6,8 @@ import (
 	"github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/shoalproject/shoal/allocs"
+	"github.com/shoalproject/shoal/kv"
+	"github.com/shoalproject/shoal/sched"
 )
 
 // Scheduler command types.
@@ -21,12 +23,29 @@ func schedCommands() map[MessageType]command {
 	}
 }
 
+// applyAllocPlan commits one service's plan: the allocation and status
+// tables, and the spec documents it records (last good) or restores
+// (rollback), all in one transaction.
 func applyAllocPlan(tx *memdb.Txn, idx uint64, dec *codec.Decoder) (any, error) {
-	var req allocs.PlanRequest
+	var req sched.PlanRequest
 	if err := dec.Decode(&req); err != nil {
 		return nil, fmt.Errorf("fsm: decode alloc plan: %w", err)
 	}
-	return nil, allocs.ApplyPlan(tx, idx, &req)
+	if err := allocs.ApplyPlan(tx, idx, &req); err != nil {
+		return nil, err
+	}
+	for _, w := range []struct {
+		key string
+		doc []byte
+	}{{sched.LastGoodPrefix + req.Service, req.LastGood}, {sched.SpecPrefix + req.Service, req.Rollback}} {
+		if w.doc == nil {
+			continue
+		}
+		if _, err := kv.Apply(tx, idx, &kv.Request{Op: kv.OpSet, Entry: kv.Entry{Key: w.key, Value: w.doc}}); err != nil {
+			return nil, fmt.Errorf("fsm: alloc plan: write %s: %w", w.key, err)
+		}
+	}
+	return nil, nil
 }
 
 func applyAllocUpdate(tx *memdb.Txn, idx uint64, dec *codec.Decoder) (any, error) {
