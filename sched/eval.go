@@ -215,12 +215,12 @@ func (e *evaluator) service(name string) (*PlanRequest, time.Duration, error) {
 	req.Place = PlaceRequests(spec, plan, e.nodeByID)
 	req.Stop = StopRequests(plan)
 	req.Delete = garbage(own, e.nodeByID)
-	if req.IsEmpty() && statusEqual(status, old) {
-		return nil, 0, nil
-	}
 	var delay time.Duration
 	if plan.Update != nil && plan.Update.Replacing > 0 {
 		delay = spec.Update.Delay.Std()
+	}
+	if req.IsEmpty() && statusEqual(status, old) {
+		return nil, delay, nil
 	}
 	return req, delay, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // specDoc returns a spec document for service name with the given
@@ -359,5 +360,24 @@ func TestEvaluateBoundedBesideHugeSpec(t *testing.T) {
 	}
 	if len(h.Live("web")) != 2 {
 		t.Errorf("web has %d replicas, want 2", len(h.Live("web")))
+	}
+}
+
+// TestEvaluateUpdateDelay checks that a batch of a rolling update asks the
+// leader to hold the service back for update.delay, and that a service
+// that is not due is left alone.
+func TestEvaluateUpdateDelay(t *testing.T) {
+	h := NewHarness(t, testNodes(2)...)
+	h.PutSpec("web", specDoc("web", 2, `"update": {"delay": "30s"}`))
+	h.converge()
+	h.PutSpec("web", specDoc("web", 2, `"image": "nginx:1.28"`, `"update": {"delay": "30s"}`))
+	h.seed++
+	ev, err := Evaluate(h, h, EvalConfig{Seed: h.seed, Due: func(string) bool { return false }})
+	if err != nil || len(ev.Submitted) != 0 {
+		t.Fatalf("a service that is not due was planned: %v %+v", err, ev)
+	}
+	ev = h.Evaluate()
+	if len(ev.Submitted) != 1 || len(ev.Submitted[0].Stop) != 1 || ev.Delays["web"] != 30*time.Second {
+		t.Errorf("plans %+v, delays %v; want one replacement and a 30s delay", ev.Submitted, ev.Delays)
 	}
 }
