@@ -53,18 +53,18 @@ func Tables() []state.Table {
 				indexNode:    {Name: indexNode, Indexer: &memdb.StringFieldIndex{Field: "NodeID"}},
 				indexService: {Name: indexService, Indexer: &memdb.StringFieldIndex{Field: "Service"}},
 			},
-		}, New: func() any { return new(Alloc) }, Type: 120}, // snapshot types are persisted: never renumber
+		}, New: func() any { return new(sched.Alloc) }, Type: 120}, // snapshot types are persisted: never renumber
 		{Schema: &memdb.TableSchema{
 			Name: TableServices,
 			Indexes: map[string]*memdb.IndexSchema{
 				indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Name"}},
 			},
-		}, New: func() any { return new(ServiceStatus) }, Type: 121},
+		}, New: func() any { return new(sched.ServiceStatus) }, Type: 121},
 	}
 }
 
 // ApplyPlan applies a PlanRequest at index idx.
-func ApplyPlan(tx *memdb.Txn, idx uint64, req *PlanRequest) error {
+func ApplyPlan(tx *memdb.Txn, idx uint64, req *sched.PlanRequest) error {
 	changed := false
 	for _, a := range req.Place {
 		c := *a
@@ -82,7 +82,7 @@ func ApplyPlan(tx *memdb.Txn, idx uint64, req *PlanRequest) error {
 		if err != nil || raw == nil {
 			continue // already gone: nothing to stop
 		}
-		c := *raw.(*Alloc)
+		c := *raw.(*sched.Alloc)
 		if c.DesiredStatus == sched.DesiredStop {
 			continue
 		}
@@ -120,7 +120,7 @@ func ApplyPlan(tx *memdb.Txn, idx uint64, req *PlanRequest) error {
 		st.Name = req.Service
 		st.CreateIndex = idx
 		if raw, _ := tx.First(TableServices, indexID, req.Service); raw != nil {
-			st.CreateIndex = raw.(*ServiceStatus).CreateIndex
+			st.CreateIndex = raw.(*sched.ServiceStatus).CreateIndex
 		}
 		st.ModifyIndex = idx
 		if err := tx.Insert(TableServices, &st); err != nil {
@@ -133,14 +133,14 @@ func ApplyPlan(tx *memdb.Txn, idx uint64, req *PlanRequest) error {
 
 // ApplyUpdate applies agents' reports. Reports on unknown allocations, or
 // from a node that does not hold them, are ignored.
-func ApplyUpdate(tx *memdb.Txn, idx uint64, req *UpdateRequest) error {
+func ApplyUpdate(tx *memdb.Txn, idx uint64, req *sched.UpdateRequest) error {
 	changed := false
 	for _, u := range req.Updates {
 		raw, err := tx.First(TableAllocs, indexID, u.ID)
 		if err != nil || raw == nil {
 			continue
 		}
-		c := *raw.(*Alloc)
+		c := *raw.(*sched.Alloc)
 		if req.NodeID != "" && c.NodeID != req.NodeID {
 			continue
 		}
@@ -180,30 +180,30 @@ func list[T any](tx *memdb.Txn, ws memdb.WatchSet, table, index string, args ...
 }
 
 // All returns every allocation.
-func All(tx *memdb.Txn, ws memdb.WatchSet) (uint64, []*Alloc, error) {
-	return list[*Alloc](tx, ws, TableAllocs, indexID)
+func All(tx *memdb.Txn, ws memdb.WatchSet) (uint64, []*sched.Alloc, error) {
+	return list[*sched.Alloc](tx, ws, TableAllocs, indexID)
 }
 
 // ByNode returns a node's allocations.
-func ByNode(tx *memdb.Txn, ws memdb.WatchSet, nodeID string) (uint64, []*Alloc, error) {
-	return list[*Alloc](tx, ws, TableAllocs, indexNode, nodeID)
+func ByNode(tx *memdb.Txn, ws memdb.WatchSet, nodeID string) (uint64, []*sched.Alloc, error) {
+	return list[*sched.Alloc](tx, ws, TableAllocs, indexNode, nodeID)
 }
 
 // ByService returns a service's allocations.
-func ByService(tx *memdb.Txn, ws memdb.WatchSet, service string) (uint64, []*Alloc, error) {
-	return list[*Alloc](tx, ws, TableAllocs, indexService, service)
+func ByService(tx *memdb.Txn, ws memdb.WatchSet, service string) (uint64, []*sched.Alloc, error) {
+	return list[*sched.Alloc](tx, ws, TableAllocs, indexService, service)
 }
 
 // Statuses returns every service status.
-func Statuses(tx *memdb.Txn, ws memdb.WatchSet) (uint64, []*ServiceStatus, error) {
-	return list[*ServiceStatus](tx, ws, TableServices, indexID)
+func Statuses(tx *memdb.Txn, ws memdb.WatchSet) (uint64, []*sched.ServiceStatus, error) {
+	return list[*sched.ServiceStatus](tx, ws, TableServices, indexID)
 }
 
 // Status returns one service's status, nil when absent.
-func Status(tx *memdb.Txn, name string) (*ServiceStatus, error) {
+func Status(tx *memdb.Txn, name string) (*sched.ServiceStatus, error) {
 	raw, err := tx.First(TableServices, indexID, name)
 	if err != nil || raw == nil {
 		return nil, err
 	}
-	return raw.(*ServiceStatus), nil
+	return raw.(*sched.ServiceStatus), nil
 }

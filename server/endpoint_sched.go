@@ -40,7 +40,7 @@ func (e *Sched) ServiceAllocs(args *rpcapi.ServiceAllocsRequest, reply *rpcapi.I
 		tx := st.ReadTxn()
 		defer tx.Abort()
 		var idx uint64
-		var as []*allocs.Alloc
+		var as []*sched.Alloc
 		var err error
 		if args.Service == "" {
 			idx, as, err = allocs.All(tx, ws)

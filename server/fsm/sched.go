@@ -49,7 +49,7 @@ func applyAllocPlan(tx *memdb.Txn, idx uint64, dec *codec.Decoder) (any, error) 
 }
 
 func applyAllocUpdate(tx *memdb.Txn, idx uint64, dec *codec.Decoder) (any, error) {
-	var req allocs.UpdateRequest
+	var req sched.UpdateRequest
 	if err := dec.Decode(&req); err != nil {
 		return nil, fmt.Errorf("fsm: decode alloc update: %w", err)
 	}
