@@ -175,6 +175,7 @@ func (a *Agent) serverConfig() server.Config {
 		CleanupDeadServers: c.Autopilot.CleanupDeadServers,
 		DeadServerGrace:    c.Autopilot.DeadServerGrace,
 		NodeLostGrace:      c.Scheduler.NodeLostGrace,
+		MaxReplicas:        c.Scheduler.MaxReplicas,
 		Logger:             a.logger,
 	}
 	if c.DevMode {
