@@ -33,7 +33,8 @@ func TestCurlCommandsInPagesHitRoutes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, line := range curlLine.FindAllString(string(src), -1) {
+		joined := strings.ReplaceAll(string(src), "\\\n", " ") // continued lines
+		for _, line := range curlLine.FindAllString(joined, -1) {
 			m := urlRE.FindStringSubmatch(line)
 			if m == nil {
 				continue // curl of something else than the API

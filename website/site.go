@@ -24,6 +24,9 @@ type Page struct {
 	Source string
 	// Gen produces a generated page's Markdown.
 	Gen func(in *Inputs) ([]byte, error)
+	// Nav is the page's name in the navigation; empty means its title
+	// (the first level-1 heading).
+	Nav string
 }
 
 // Sections, in navigation order.
@@ -39,19 +42,19 @@ const (
 // onto their site pages.
 func Pages() []Page {
 	return []Page{
-		{Path: "index.html", Section: secStart, Source: "website/content/index.md"},
-		{Path: "tutorial.html", Section: secStart, Source: "website/content/tutorial.md"},
-		{Path: "compare.html", Section: secStart, Source: "website/content/compare.md"},
+		{Path: "index.html", Section: secStart, Source: "website/content/index.md", Nav: "Home"},
+		{Path: "tutorial.html", Section: secStart, Source: "website/content/tutorial.md", Nav: "Tutorial"},
+		{Path: "compare.html", Section: secStart, Source: "website/content/compare.md", Nav: "Comparison"},
 
-		{Path: "guides/kv.html", Section: secGuides, Source: "docs/kv.md"},
-		{Path: "guides/discovery.html", Section: secGuides, Source: "docs/catalog.md"},
-		{Path: "guides/dns.html", Section: secGuides, Source: "docs/dns.md"},
+		{Path: "guides/kv.html", Section: secGuides, Source: "docs/kv.md", Nav: "KV, sessions and locks"},
+		{Path: "guides/discovery.html", Section: secGuides, Source: "docs/catalog.md", Nav: "Service discovery"},
+		{Path: "guides/dns.html", Section: secGuides, Source: "docs/dns.md", Nav: "DNS"},
 		{Path: "guides/health-checks.html", Section: secGuides, Source: "website/content/health-checks.md"},
-		{Path: "guides/deployments.html", Section: secGuides, Source: "docs/scheduler.md"},
-		{Path: "guides/overlay.html", Section: secGuides, Source: "docs/overlay.md"},
+		{Path: "guides/deployments.html", Section: secGuides, Source: "docs/scheduler.md", Nav: "KV-driven deployments"},
+		{Path: "guides/overlay.html", Section: secGuides, Source: "docs/overlay.md", Nav: "Overlay network"},
 		{Path: "guides/operating.html", Section: secGuides, Source: "website/content/operating.md"},
-		{Path: "guides/snapshots.html", Section: secGuides, Source: "docs/snapshot.md"},
-		{Path: "guides/configuration.html", Section: secGuides, Source: "docs/configuration.md"},
+		{Path: "guides/snapshots.html", Section: secGuides, Source: "docs/snapshot.md", Nav: "Snapshots"},
+		{Path: "guides/configuration.html", Section: secGuides, Source: "docs/configuration.md", Nav: "Configuration"},
 		{Path: "guides/migrating-from-consul.html", Section: secGuides, Source: "website/content/migrating.md"},
 
 		{Path: "reference/api.html", Section: secReference, Gen: genAPI},
@@ -59,11 +62,11 @@ func Pages() []Page {
 		{Path: "reference/config.html", Section: secReference, Gen: genConfig},
 		{Path: "reference/spec.html", Section: secReference, Gen: genSpec},
 
-		{Path: "internals/architecture.html", Section: secInternals, Source: "docs/architecture.md"},
-		{Path: "internals/reliability.html", Section: secInternals, Source: "docs/reliability.md"},
-		{Path: "internals/disk-errors.html", Section: secInternals, Source: "docs/disk-errors.md"},
-		{Path: "internals/chaos.html", Section: secInternals, Source: "docs/chaos.md"},
-		{Path: "internals/performance.html", Section: secInternals, Source: "docs/performance.md"},
+		{Path: "internals/architecture.html", Section: secInternals, Source: "docs/architecture.md", Nav: "Architecture"},
+		{Path: "internals/reliability.html", Section: secInternals, Source: "docs/reliability.md", Nav: "Reliability"},
+		{Path: "internals/disk-errors.html", Section: secInternals, Source: "docs/disk-errors.md", Nav: "Disk errors"},
+		{Path: "internals/chaos.html", Section: secInternals, Source: "docs/chaos.md", Nav: "Chaos testing"},
+		{Path: "internals/performance.html", Section: secInternals, Source: "docs/performance.md", Nav: "Performance"},
 	}
 }
 
@@ -116,6 +119,10 @@ func Build(root string) (map[string][]byte, error) {
 	for _, p := range pages {
 		if p.Source != "" {
 			bySource[p.Source] = p.Path
+		} else {
+			// Content links to a generated page as if its source were
+			// website/content/<path>.md: "reference/api.md#route-kv-key".
+			bySource["website/content/"+strings.TrimSuffix(p.Path, ".html")+".md"] = p.Path
 		}
 	}
 	rendered := make([]rendered, len(pages))
@@ -162,7 +169,11 @@ func Build(root string) (map[string][]byte, error) {
 				nav = append(nav, navSection{Name: q.Section})
 			}
 			s := &nav[len(nav)-1]
-			s.Items = append(s.Items, navItem{Title: rendered[j].Title, URL: relURL(p.Path, q.Path), Current: i == j})
+			title := q.Nav
+			if title == "" {
+				title = rendered[j].Title
+			}
+			s.Items = append(s.Items, navItem{Title: title, URL: relURL(p.Path, q.Path), Current: i == j})
 		}
 		var buf bytes.Buffer
 		err := pageTmpl.Execute(&buf, map[string]any{
