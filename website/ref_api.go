@@ -2,6 +2,7 @@ package website
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -44,13 +45,17 @@ func RouteAnchor(pattern string) string {
 // examples.
 func genAPI(in *Inputs) ([]byte, error) {
 	routes := agent.Routes()
+	params, err := queryParams(filepath.Join(in.Root, "agent"))
+	if err != nil {
+		return nil, err
+	}
 	var b strings.Builder
 	b.WriteString("# HTTP API reference\n\n")
 	fmt.Fprintf(&b, "Every agent serves this API on its HTTP port (default `127.0.0.1:8500`). "+
 		"This page is generated from the agent's route table: it lists all %d routes, "+
 		"and each example is a request sent to a real single-server agent with the response it gave.\n\n", len(routes))
 	b.WriteString("Shoal speaks Consul's API: its official clients and `curl` scripts work unchanged. " +
-		"Errors are plain text with a 4xx or 5xx status; `?pretty` indents JSON.\n\n" +
+		"Errors are plain text with a 4xx or 5xx status; `?pretty` indents JSON on every route.\n\n" +
 		"## Blocking queries and consistency modes\n\n" +
 		"A route marked *blocking* answers with an `X-Consul-Index` header. Send it back as `?index=N` " +
 		"(with an optional `?wait=5m`, at most 10m) and the request parks until the data it reads changes past N " +
@@ -86,7 +91,7 @@ func genAPI(in *Inputs) ([]byte, error) {
 		}
 		fmt.Fprintf(&b, "## %s\n\n", title)
 		for _, rt := range byGroup[g] {
-			writeRoute(&b, rt, in.Examples.Routes[rt.Pattern], examples[rt.Pattern])
+			writeRoute(&b, rt, in.Examples.Routes[rt.Pattern], params[rt.Pattern], examples[rt.Pattern])
 		}
 	}
 	return []byte(b.String()), nil
@@ -108,7 +113,7 @@ func yesNo(v bool) string {
 	return "no"
 }
 
-func writeRoute(b *strings.Builder, rt agent.RouteInfo, f RouteFacts, exs []Example) {
+func writeRoute(b *strings.Builder, rt agent.RouteInfo, f RouteFacts, query []string, exs []Example) {
 	fmt.Fprintf(b, "### `%s` {#%s}\n\n", rt.Pattern, RouteAnchor(rt.Pattern))
 	fmt.Fprintf(b, "| Methods | Blocking query | Consistency modes |\n| --- | --- | --- |\n| %s | %s | %s |\n\n",
 		strings.Join(rt.Methods, ", "), yesNo(hasGet(rt) && f.Blocking), yesNo(hasGet(rt) && f.Consistency))
@@ -122,6 +127,16 @@ func writeRoute(b *strings.Builder, rt agent.RouteInfo, f RouteFacts, exs []Exam
 			if p[2] != "" {
 				b.WriteString(" (the rest of the path, may contain `/`)")
 			}
+		}
+		b.WriteString(".\n\n")
+	}
+	if len(query) > 0 {
+		b.WriteString("Query parameters (read from the handler's source): ")
+		for i, q := range query {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(b, "`%s`", q)
 		}
 		b.WriteString(".\n\n")
 	}
