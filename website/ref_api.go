@@ -58,7 +58,7 @@ func genAPI(in *Inputs) ([]byte, error) {
 		"Errors are plain text with a 4xx or 5xx status; `?pretty` indents JSON on every route.\n\n" +
 		"## Blocking queries and consistency modes\n\n" +
 		"A route marked *blocking* answers with an `X-Consul-Index` header. Send it back as `?index=N` " +
-		"(with an optional `?wait=5m`, at most 10m) and the request parks until the data it reads changes past N " +
+		"(and `?wait=`, default 5m, at most 10m) and the request parks until the data it reads changes past N " +
 		"or the wait ends — no polling. A route marked with *consistency modes* takes `?stale` (any server may answer, " +
 		"possibly behind: check `X-Consul-LastContact`) or `?consistent` (the leader confirms its leadership first); " +
 		"the default mode is served by the leader. Reads return `X-Consul-KnownLeader` and `X-Consul-LastContact`.\n\n")

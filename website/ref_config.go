@@ -66,7 +66,7 @@ func genConfig(in *Inputs) ([]byte, error) {
 	b.WriteString("# Configuration reference\n\n")
 	b.WriteString("An agent reads flags and JSON or HCL files (`-config-file`, `-config-dir`); flags win over files, " +
 		"later files over earlier ones. Keys are Consul's; Consul keys Shoal does not implement are ignored with a log line. " +
-		"See the [configuration guide](../guides/configuration.html) for an example. " +
+		"See the [configuration guide](../../docs/configuration.md) for an example. " +
 		"This page is generated from the agent's config struct, its comments and its defaults.\n\n")
 	fmt.Fprintf(&b, "## Agent flags\n\n`shoal agent -h` prints these %d flags.\n\n| Flag | Description |\n| --- | --- |\n", len(AgentFlags()))
 	for _, f := range AgentFlags() {

@@ -104,10 +104,15 @@ func genSpec(in *Inputs) ([]byte, error) {
 		return nil, err
 	}
 	fields := walkFields(reflect.TypeFor[sched.Spec](), reflect.ValueOf(*spec), "", docs)
+	for i := range fields {
+		if fields[i].Key == "name" || fields[i].Key == "image" {
+			fields[i].Default = "" // given in specDefaultsOf, not defaults
+		}
+	}
 	var b strings.Builder
 	b.WriteString("# Service spec reference\n\n")
 	b.WriteString("A service is deployed by writing its spec, a JSON document, to the KV key `shoal/services/<name>`; " +
-		"the [deployments guide](../guides/deployments.html) shows the workflow. A spec that fails validation is not " +
+		"the [deployments guide](../../docs/scheduler.md) shows the workflow. A spec that fails validation is not " +
 		"scheduled: `shoal svc validate` and `POST /v1/shoal/validate` report every problem at once. " +
 		"This page is generated from the scheduler's spec struct: the defaults are what the scheduler fills in for `" +
 		specDefaultsOf + "`, and the rules are the validator's own messages.\n\n")

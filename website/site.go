@@ -63,6 +63,7 @@ func Pages() []Page {
 		{Path: "reference/spec.html", Section: secReference, Gen: genSpec},
 
 		{Path: "internals/architecture.html", Section: secInternals, Source: "docs/architecture.md", Nav: "Architecture"},
+		{Path: "internals/scheduler.html", Section: secInternals, Source: "sched/README.md", Nav: "Scheduler internals"},
 		{Path: "internals/reliability.html", Section: secInternals, Source: "docs/reliability.md", Nav: "Reliability"},
 		{Path: "internals/disk-errors.html", Section: secInternals, Source: "docs/disk-errors.md", Nav: "Disk errors"},
 		{Path: "internals/chaos.html", Section: secInternals, Source: "docs/chaos.md", Nav: "Chaos testing"},
@@ -125,6 +126,7 @@ func Build(root string) (map[string][]byte, error) {
 			bySource["website/content/"+strings.TrimSuffix(p.Path, ".html")+".md"] = p.Path
 		}
 	}
+	var unresolved []string
 	rendered := make([]rendered, len(pages))
 	for i, p := range pages {
 		src, err := pageSource(in, p)
@@ -142,7 +144,10 @@ func Build(root string) (map[string][]byte, error) {
 			}
 			target, ok := bySource[path.Join(srcDir, file)]
 			if !ok {
-				return "", false
+				if strings.HasSuffix(file, ".md") {
+					unresolved = append(unresolved, fmt.Sprintf("%s: link to %s, which is no page of the site", p.Source, dest))
+				}
+				return "", false // a source file, say: shown as text
 			}
 			url := relURL(p.Path, target)
 			if frag != "" {
@@ -158,6 +163,10 @@ func Build(root string) (map[string][]byte, error) {
 			return nil, fmt.Errorf("website: %s has no level-1 heading", p.Path)
 		}
 		rendered[i] = r
+	}
+
+	if len(unresolved) > 0 {
+		return nil, fmt.Errorf("website: broken links:\n  %s", strings.Join(unresolved, "\n  "))
 	}
 
 	files := map[string][]byte{}
