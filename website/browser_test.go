@@ -90,10 +90,24 @@ func TestHomePageRendersInChromium(t *testing.T) {
 	}
 	t.Logf("screenshot %s: %v, %d colours", shot, b, len(colors))
 
+	t.Run("offline search", func(t *testing.T) {
+		dom := string(run("--dump-dom", home+"?q=peers.json+recovery"))
+		if !strings.Contains(dom, `<li><a href="guides/operating.html">`) {
+			t.Fatalf("searching for peers.json recovery did not list the operating guide:\n%s", between(dom, `<ul id="results"`, "</ul>"))
+		}
+	})
+
 	dom := string(run("--dump-dom", home))
 	for _, want := range []string{`aria-current="page"`, `id="quick-start"`, "HTTP API reference", "Tutorial"} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("rendered home page lacks %q", want)
 		}
 	}
+}
+
+// between is the part of s from start up to the next end, for messages.
+func between(s, start, end string) string {
+	_, rest, _ := strings.Cut(s, start)
+	in, _, _ := strings.Cut(rest, end)
+	return in
 }

@@ -23,7 +23,14 @@
     if (i < 0) return page.x.slice(0, 100);
     return "…" + page.x.slice(Math.max(0, i - 40), i + 80) + "…";
   }
-  input.addEventListener("input", function () {
+  input.addEventListener("input", search);
+  // ?q=words opens the page with that search done: links to a search work.
+  var m = /[?&]q=([^&]*)/.exec(location.search);
+  if (m) {
+    input.value = decodeURIComponent(m[1].replace(/\+/g, " "));
+    search();
+  }
+  function search() {
     while (list.firstChild) list.removeChild(list.firstChild);
     var words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
     if (!words.length) return;
@@ -46,5 +53,5 @@
       li.textContent = "No page matches.";
       list.appendChild(li);
     }
-  });
+  }
 })();
