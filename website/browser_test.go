@@ -91,9 +91,9 @@ func TestHomePageRendersInChromium(t *testing.T) {
 	t.Logf("screenshot %s: %v, %d colours", shot, b, len(colors))
 
 	t.Run("offline search", func(t *testing.T) {
-		dom := string(run("--dump-dom", home+"?q=peers.json+recovery"))
-		if !strings.Contains(dom, `<li><a href="guides/operating.html">`) {
-			t.Fatalf("searching for peers.json recovery did not list the operating guide:\n%s", between(dom, `<ul id="results"`, "</ul>"))
+		results := between(string(run("--dump-dom", home+"?q=peers.json+recovery")), `<ul id="results"`, "</ul>")
+		if !strings.Contains(results, `href="guides/operating.html"`) {
+			t.Fatalf("searching for peers.json recovery did not list the operating guide: %q", results)
 		}
 	})
 
