@@ -37,8 +37,9 @@ type route struct {
 	fn      endpoint
 }
 
-func (a *Agent) handler() http.Handler {
-	mux := http.NewServeMux()
+// apiRoutes lists every route of the HTTP API; handler registers them and
+// Routes describes them for the docs.
+func (a *Agent) apiRoutes() []route {
 	var routes []route
 	routes = append(routes, a.statusRoutes()...)
 	routes = append(routes, a.agentRoutes()...)
@@ -47,9 +48,15 @@ func (a *Agent) handler() http.Handler {
 	routes = append(routes, a.kvRoutes()...)
 	routes = append(routes, a.schedRoutes()...)
 	routes = append(routes, a.snapshotRoutes()...)
-	for _, rt := range routes {
+	return routes
+}
+
+func (a *Agent) handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range a.apiRoutes() {
 		mux.Handle(rt.pattern, a.wrap(rt))
 	}
+	mux.Handle(docsPrefix, docsHandler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" {
 			http.Redirect(w, r, "/ui/", http.StatusMovedPermanently)
