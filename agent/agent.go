@@ -23,9 +23,9 @@ import (
 	"github.com/hashicorp/serf/serf"
 	"github.com/shoalproject/shoal/agent/config"
 	"github.com/shoalproject/shoal/agent/realiser"
+	"github.com/shoalproject/shoal/driver"
 	"github.com/shoalproject/shoal/overlay"
 	"github.com/shoalproject/shoal/rpcapi"
-	"github.com/shoalproject/shoal/sched/driver"
 	"github.com/shoalproject/shoal/server"
 )
 

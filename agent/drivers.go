@@ -7,9 +7,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/shoalproject/shoal/sched/driver"
-	"github.com/shoalproject/shoal/sched/driver/docker"
-	"github.com/shoalproject/shoal/sched/driver/exec"
+	"github.com/shoalproject/shoal/driver"
+	"github.com/shoalproject/shoal/driver/docker"
+	"github.com/shoalproject/shoal/driver/exec"
 )
 
 // setupDrivers finds the drivers this node can run replicas with: exec

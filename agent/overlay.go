@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/serf/serf"
+	"github.com/shoalproject/shoal/driver/docker"
 	"github.com/shoalproject/shoal/kv"
 	"github.com/shoalproject/shoal/overlay"
 	"github.com/shoalproject/shoal/rpcapi"
-	"github.com/shoalproject/shoal/sched/driver/docker"
 )
 
 // startOverlay leases this node's subnet and brings the overlay up in the

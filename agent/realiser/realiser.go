@@ -19,9 +19,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/shoalproject/shoal/allocs"
+	"github.com/shoalproject/shoal/driver"
 	"github.com/shoalproject/shoal/rpcapi"
 	"github.com/shoalproject/shoal/sched"
-	"github.com/shoalproject/shoal/sched/driver"
 )
 
 // Instance is a running replica as a service instance of the local agent.

@@ -26,7 +26,7 @@ import (
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 
-	"github.com/shoalproject/shoal/sched/driver"
+	"github.com/shoalproject/shoal/driver"
 )
 
 // Name is the driver's name.

@@ -20,9 +20,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/shoalproject/shoal/driver"
 	"github.com/shoalproject/shoal/internal/dockertest"
 	"github.com/shoalproject/shoal/sched"
-	"github.com/shoalproject/shoal/sched/driver"
 )
 
 func newDriver(t *testing.T, dir string) *Driver {

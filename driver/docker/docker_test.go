@@ -17,9 +17,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/moby/moby/client"
 
+	"github.com/shoalproject/shoal/driver"
 	"github.com/shoalproject/shoal/internal/dockertest"
 	"github.com/shoalproject/shoal/sched"
-	"github.com/shoalproject/shoal/sched/driver"
 )
 
 // helloImage is built by dockertest.BuildHello once per test binary.
