@@ -411,7 +411,7 @@ func (r *Realiser) start(ctx context.Context, d driver.Driver, a *allocs.Alloc, 
 	}
 	task := &driver.Task{AllocID: a.ID, Service: a.Service, Index: a.Index, Version: a.Version,
 		Spec: a.Spec, Ports: a.Ports}
-	if a.Spec.Network == sched.NetworkOverlay && d.Name() == "docker" && r.cfg.Overlay != nil {
+	if _, attaches := d.(driver.NetworkAttacher); attaches && a.Spec.Network == sched.NetworkOverlay && r.cfg.Overlay != nil {
 		var wait bool
 		task.Network, task.DNS, wait = r.cfg.Overlay()
 		if wait {
