@@ -20,7 +20,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/shoalproject/shoal/allocs"
 	"github.com/shoalproject/shoal/driver"
-	"github.com/shoalproject/shoal/rpcapi"
 	"github.com/shoalproject/shoal/sched"
 )
 
@@ -50,8 +49,20 @@ type Registry interface {
 	Health(id string) (healthy, known bool)
 }
 
-// RPCFunc calls a server endpoint.
-type RPCFunc func(ctx context.Context, method string, args, reply any) error
+// Server is the realiser's view of the servers: the node's allocations in,
+// their actual state out. Methods are safe for concurrent use and return an
+// error if and only if ctx is done or the call failed.
+type Server interface {
+	// NodeAllocs returns the allocations of the node and the index they
+	// are at. With minIndex > 0 it is a blocking query: it returns once
+	// the index passes minIndex, or after a timeout with the same index.
+	// Stale reads are fine: the realiser converges again on the next
+	// change.
+	NodeAllocs(ctx context.Context, nodeID string, minIndex uint64) ([]*allocs.Alloc, uint64, error)
+	// UpdateAllocs reports the actual state of some of the node's
+	// allocations.
+	UpdateAllocs(ctx context.Context, req allocs.UpdateRequest) error
+}
 
 // Config configures a Realiser.
 type Config struct {
@@ -60,7 +71,7 @@ type Config struct {
 	AdvertiseAddr string
 	// Drivers by name; a spec's driver must be among them.
 	Drivers  map[string]driver.Driver
-	RPC      RPCFunc
+	Server   Server
 	Registry Registry
 	// Resync is the period of a full convergence pass (driver state is
 	// polled then). Default 1s.
@@ -95,6 +106,8 @@ type Realiser struct {
 	restarts map[string]*restartState // by alloc ID
 	reported map[string]allocs.ClientUpdate
 	wake     chan struct{}
+
+	now func() time.Time // the clock of back-offs and deadlines
 }
 
 // convergeWorkers bounds the allocations acted on at once.
@@ -140,7 +153,7 @@ func New(cfg Config) *Realiser {
 		cfg.Logger = hclog.NewNullLogger()
 	}
 	return &Realiser{cfg: cfg, log: cfg.Logger.Named("realiser"), restarts: map[string]*restartState{},
-		reported: map[string]allocs.ClientUpdate{}, wake: make(chan struct{}, 1)}
+		reported: map[string]allocs.ClientUpdate{}, wake: make(chan struct{}, 1), now: time.Now}
 }
 
 // Run follows the node's allocations and converges until ctx is done.
@@ -185,10 +198,8 @@ func (r *Realiser) watch(ctx context.Context) {
 	var index uint64
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		args := rpcapi.NodeAllocsRequest{NodeID: r.cfg.NodeID,
-			QueryOptions: rpcapi.QueryOptions{MinQueryIndex: index, MaxQueryTime: time.Minute, AllowStale: true}}
-		var reply rpcapi.IndexedAllocs
-		if err := r.cfg.RPC(ctx, "Sched.NodeAllocs", &args, &reply); err != nil {
+		desired, replyIndex, err := r.cfg.Server.NodeAllocs(ctx, r.cfg.NodeID, index)
+		if err != nil {
 			if ctx.Err() == nil {
 				r.log.Debug("allocation watch failed; retrying", "error", err)
 			}
@@ -201,12 +212,12 @@ func (r *Realiser) watch(ctx context.Context) {
 			continue
 		}
 		backoff = 100 * time.Millisecond
-		if reply.Index < index {
-			reply.Index = 0 // the store was restored: start over
+		if replyIndex < index {
+			replyIndex = 0 // the store was restored: start over
 		}
-		index = reply.Index
+		index = replyIndex
 		r.mu.Lock()
-		r.desired, r.index = reply.Allocs, reply.Index
+		r.desired, r.index = desired, replyIndex
 		r.mu.Unlock()
 		select {
 		case r.wake <- struct{}{}:
@@ -356,7 +367,7 @@ func (r *Realiser) unhealthyTooLong(a *allocs.Alloc, st driver.Status, healthy b
 	rs := r.restartFor(a.ID)
 	started := st.StartedAt
 	if started.IsZero() {
-		started = time.Now()
+		started = r.now()
 	}
 	if rs.started.IsZero() || started.After(rs.started) {
 		rs.started, rs.healthy = started, false
@@ -365,7 +376,7 @@ func (r *Realiser) unhealthyTooLong(a *allocs.Alloc, st driver.Status, healthy b
 		rs.healthy = true
 	}
 	d := a.Spec.Update.HealthyDeadline.Std()
-	return a.Spec.Update.HealthGated && a.Spec.Check != nil && !rs.healthy && d > 0 && time.Since(rs.started) > d
+	return a.Spec.Update.HealthGated && a.Spec.Check != nil && !rs.healthy && d > 0 && r.now().Sub(rs.started) > d
 }
 
 // shouldRestart applies the restart policy to a task that exited.
@@ -386,7 +397,7 @@ func (r *Realiser) shouldRestart(a *allocs.Alloc, exitCode int) bool {
 // start starts (or restarts, after the back-off) a task.
 func (r *Realiser) start(ctx context.Context, d driver.Driver, a *allocs.Alloc, u allocs.ClientUpdate, why string) (allocs.ClientUpdate, bool) {
 	rs := r.restartFor(a.ID)
-	now := time.Now()
+	now := r.now()
 	if now.Before(rs.notUntil) {
 		if why != "" {
 			u.ClientStatus, u.ClientDescription = sched.ClientPending, why
@@ -508,14 +519,13 @@ func (r *Realiser) report(ctx context.Context, updates []allocs.ClientUpdate) {
 	if len(updates) == 0 {
 		return
 	}
-	now := time.Now().UnixNano()
-	req := rpcapi.AllocUpdateRequest{UpdateRequest: allocs.UpdateRequest{NodeID: r.cfg.NodeID}}
+	now := r.now().UnixNano()
+	req := allocs.UpdateRequest{NodeID: r.cfg.NodeID}
 	for _, u := range updates {
 		u.ClientTime = now
 		req.Updates = append(req.Updates, u)
 	}
-	var reply struct{}
-	if err := r.cfg.RPC(ctx, "Sched.UpdateAllocs", &req, &reply); err != nil {
+	if err := r.cfg.Server.UpdateAllocs(ctx, req); err != nil {
 		r.log.Warn("reporting allocation status failed; will retry", "error", err)
 		return
 	}
