@@ -4,6 +4,10 @@
 // run, remove stale ones), registers each running replica as a service
 // instance of the local agent so the catalog and DNS see it, and reports
 // each allocation's actual state back to the servers.
+//
+// Its edges are interfaces, so that the state machine is tested with fakes
+// (realiser_test.go): driver.Driver for the tasks, Server for the servers
+// (the agent adapts it to RPC) and Registry for the local agent.
 package realiser
 
 import (
