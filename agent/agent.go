@@ -23,9 +23,9 @@ import (
 	"github.com/hashicorp/serf/serf"
 	"github.com/shoalproject/shoal/agent/config"
 	"github.com/shoalproject/shoal/agent/realiser"
+	"github.com/shoalproject/shoal/driver"
 	"github.com/shoalproject/shoal/overlay"
 	"github.com/shoalproject/shoal/rpcapi"
-	"github.com/shoalproject/shoal/sched/driver"
 	"github.com/shoalproject/shoal/server"
 )
 
@@ -60,7 +60,10 @@ type Agent struct {
 	metrics *telemetry
 
 	// drivers run this node's replicas (nil until the realiser starts).
-	drivers     map[string]driver.Driver
+	drivers map[string]driver.Driver
+	// attacher is the driver whose replicas join the overlay (docker),
+	// nil when none runs here.
+	attacher    driver.NetworkAttacher
 	tempExecDir string // the exec driver's state dir in dev mode, removed at shutdown
 
 	realiser       *realiser.Realiser // nil when the node has no drivers

@@ -1,7 +1,15 @@
-// Package driver runs the replicas the scheduler places: a Driver starts,
-// stops, inspects and lists the tasks of one node. Implementations live in
-// subpackages (docker, exec); the agent's realiser converges a node's
-// drivers to its allocations through this interface.
+// Package driver is the interface to what runs the replicas the scheduler
+// places: a Driver starts, stops, inspects and lists the tasks of one node
+// and shows their output. The agent's realiser converges a node's drivers to
+// its allocations through it, and the overlay attaches its network through
+// the optional NetworkAttacher.
+//
+// The package holds the interface and its shared types only; the
+// implementations, with their edges (the Engine API, /proc, signals), live
+// in subpackages: docker and exec. drivertest is the conformance suite they
+// both pass. It sits beside sched, not under it, so that the scheduler's
+// tree stays pure (sched's import test covers all of it), as Nomad keeps
+// drivers/ apart from scheduler/.
 package driver
 
 import (

@@ -9,8 +9,8 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 
+	"github.com/shoalproject/shoal/driver"
 	"github.com/shoalproject/shoal/sched"
-	"github.com/shoalproject/shoal/sched/driver"
 )
 
 // TestCreateOptions checks the translation of tasks to create requests;

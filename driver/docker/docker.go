@@ -10,6 +10,11 @@
 // allocation ID>". The engine is the only state: Inspect, List and Stop find
 // containers by the shoal.alloc (and shoal.node) labels, so a restarted
 // agent, or a second Driver, sees the tasks of the first.
+//
+// It is also the overlay's driver.NetworkAttacher: EnsureNetwork binds a
+// bridge network to the overlay's bridge device (network.go), after
+// CheckSameNetNS has made sure the engine shares the agent's network
+// namespace (netns.go).
 package docker
 
 import (
@@ -26,7 +31,7 @@ import (
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 
-	"github.com/shoalproject/shoal/sched/driver"
+	"github.com/shoalproject/shoal/driver"
 )
 
 // Name is the driver's name.

@@ -13,8 +13,8 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
+	"github.com/shoalproject/shoal/driver"
 	"github.com/shoalproject/shoal/sched"
-	"github.com/shoalproject/shoal/sched/driver"
 )
 
 // Labels Shoal puts on every container it creates. LabelAlloc is the one

@@ -1,7 +1,6 @@
 package docker
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -17,9 +16,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/moby/moby/client"
 
+	"github.com/shoalproject/shoal/driver"
 	"github.com/shoalproject/shoal/internal/dockertest"
 	"github.com/shoalproject/shoal/sched"
-	"github.com/shoalproject/shoal/sched/driver"
 )
 
 // helloImage is built by dockertest.BuildHello once per test binary.
@@ -148,6 +147,10 @@ func get(t *testing.T, url string) string {
 	return ""
 }
 
+// TestLifecycle checks what is particular to containers (the suite in
+// driver/drivertest covers the rest): the task answers through its
+// published host port and on its own IP, with its environment, and the
+// container carries its name and labels.
 func TestLifecycle(t *testing.T) {
 	t.Parallel()
 	host := engine(t)
@@ -212,53 +215,8 @@ func TestLifecycle(t *testing.T) {
 		}
 	}
 
-	// Inspect and List agree with Start.
-	got, err := d.Inspect(ctx, task.AllocID)
-	if err != nil {
-		t.Fatalf("Inspect: %v", err)
-	}
-	if got.ID != st.ID || got.State != driver.StateRunning || got.IP != st.IP {
-		t.Errorf("Inspect = %+v, want %+v", got, st)
-	}
-	if _, ok := findStatus(t, d, task.AllocID); !ok {
-		t.Errorf("List does not have %s", task.AllocID)
-	}
-
-	// Logs: both streams, and the tail.
-	var buf bytes.Buffer
-	if err := d.Logs(ctx, task.AllocID, 0, &buf); err != nil {
-		t.Fatalf("Logs: %v", err)
-	}
-	if !strings.Contains(buf.String(), "listening on") || !strings.Contains(buf.String(), "stderr is here") {
-		t.Errorf("Logs = %q, want stdout and stderr lines", buf.String())
-	}
-	buf.Reset()
-	if err := d.Logs(ctx, task.AllocID, 1, &buf); err != nil {
-		t.Fatalf("Logs tail 1: %v", err)
-	}
-	if n := strings.Count(buf.String(), "\n"); n != 1 {
-		t.Errorf("Logs tail 1 = %q, want one line", buf.String())
-	}
-
-	// Stop removes it; stopping again is fine.
-	start := time.Now()
-	if err := d.Stop(ctx, task.AllocID, 5*time.Second); err != nil {
-		t.Fatalf("Stop: %v", err)
-	}
-	if took := time.Since(start); took > 4*time.Second {
-		t.Errorf("Stop took %v: SIGTERM was not honoured", took)
-	}
-	if _, err := d.Inspect(ctx, task.AllocID); !errors.Is(err, driver.ErrNotFound) {
-		t.Errorf("Inspect after Stop: err = %v, want ErrNotFound", err)
-	}
-	if _, ok := findStatus(t, d, task.AllocID); ok {
-		t.Errorf("List still has %s after Stop", task.AllocID)
-	}
 	if err := d.Stop(ctx, task.AllocID, time.Second); err != nil {
-		t.Errorf("second Stop: %v", err)
-	}
-	if err := d.Logs(ctx, task.AllocID, 0, io.Discard); !errors.Is(err, driver.ErrNotFound) {
-		t.Errorf("Logs after Stop: err = %v, want ErrNotFound", err)
+		t.Fatalf("Stop: %v", err)
 	}
 }
 
@@ -276,54 +234,20 @@ func findStatus(t *testing.T, d *Driver, allocID string) (driver.Status, bool) {
 	return driver.Status{}, false
 }
 
-func TestExit(t *testing.T) {
+// TestOutOfMemory: a container killed at its memory limit says so.
+func TestOutOfMemory(t *testing.T) {
 	t.Parallel()
 	host := engine(t)
 	d := newDriver(t, host, Options{})
-	for _, tc := range []struct {
-		name     string
-		env      map[string]string
-		command  string
-		wantCode int
-		wantMsg  string
-		startErr string // Start fails with this
-	}{
-		{name: "code 3", env: map[string]string{"EXIT_AFTER": "0.1", "EXIT_CODE": "3"}, wantCode: 3},
-		{name: "code 0", env: map[string]string{"EXIT_AFTER": "0.1"}, wantCode: 0},
-		{name: "bad env", env: map[string]string{"EXIT_AFTER": "soon"}, wantCode: 2},
-		{name: "out of memory", env: map[string]string{"ALLOC_MB": "256"}, wantCode: 137, wantMsg: "OOM killed (memory limit reached)"},
-		{name: "no such command", command: "/nope", startErr: "/nope"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx := ctxT(t)
-			task := newTask(t, "job", func(s *sched.Spec) {
-				s.Env = tc.env
-				s.Command = tc.command
-				s.Labels[testLabel] = "TestExit" // the parent's sweep
-			})
-			defer d.Stop(ctx, task.AllocID, 0)
-			_, err := d.Start(ctx, task)
-			if tc.startErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.startErr) {
-					t.Fatalf("Start: err = %v, want one naming %q", err, tc.startErr)
-				}
-				if _, err := d.Inspect(ctx, task.AllocID); !errors.Is(err, driver.ErrNotFound) {
-					t.Errorf("Inspect after a failed Start: err = %v, want ErrNotFound (no container left)", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("Start: %v", err)
-			}
-			st := waitExited(t, d, task.AllocID)
-			if st.ExitCode != tc.wantCode || st.Message != tc.wantMsg {
-				t.Errorf("exited: code %d message %q, want %d %q", st.ExitCode, st.Message, tc.wantCode, tc.wantMsg)
-			}
-			// An exited task is still listed until stopped.
-			if got, ok := findStatus(t, d, task.AllocID); !ok || got.State != driver.StateExited || got.ExitCode != tc.wantCode {
-				t.Errorf("List: %+v, %v; want exited with code %d", got, ok, tc.wantCode)
-			}
-		})
+	ctx := ctxT(t)
+	task := newTask(t, "job", func(s *sched.Spec) { s.Env = map[string]string{"ALLOC_MB": "256"} })
+	defer d.Stop(ctx, task.AllocID, 0)
+	if _, err := d.Start(ctx, task); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	st := waitExited(t, d, task.AllocID)
+	if want := "OOM killed (memory limit reached)"; st.ExitCode != 137 || st.Message != want {
+		t.Errorf("exited: code %d message %q, want 137 %q", st.ExitCode, st.Message, want)
 	}
 }
 
@@ -476,39 +400,27 @@ func TestHostConfig(t *testing.T) {
 	}
 }
 
-// TestAdopt: a second driver, as after an agent restart, sees and stops
-// the first one's task.
-func TestAdopt(t *testing.T) {
+// TestEngineIsTheState: two drivers on one engine at the same time (the
+// suite covers one after the other) see each other's work, since the
+// engine is the only state.
+func TestEngineIsTheState(t *testing.T) {
 	t.Parallel()
 	host := engine(t)
-	d1 := newDriver(t, host, Options{})
+	d1, d2 := newDriver(t, host, Options{}), newDriver(t, host, Options{})
 	ctx := ctxT(t)
-	task := newTask(t, "adopt", nil)
+	task := newTask(t, "shared", nil)
 	st, err := d1.Start(ctx, task)
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	d2 := newDriver(t, host, Options{})
-	got, ok := findStatus(t, d2, task.AllocID)
-	if !ok || got.ID != st.ID || got.State != driver.StateRunning || got.Service != "adopt" || got.Version != task.Version {
-		t.Fatalf("second driver List: %+v, %v; want running %s", got, ok, st.ID)
-	}
-	// Starting the allocation again replaces its container.
-	st2, err := d2.Start(ctx, task)
-	if err != nil {
-		t.Fatalf("second Start: %v", err)
-	}
-	if st2.ID == st.ID {
-		t.Errorf("second Start kept container %s", st.ID)
-	}
-	if ids, err := d2.find(ctx, task.AllocID); err != nil || len(ids) != 1 {
-		t.Errorf("containers of the allocation: %v, %v; want exactly one", ids, err)
+	if got, err := d2.Inspect(ctx, task.AllocID); err != nil || got.ID != st.ID {
+		t.Fatalf("second driver Inspect: %+v, %v; want %s", got, err, st.ID)
 	}
 	if err := d2.Stop(ctx, task.AllocID, time.Second); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
 	if _, err := d1.Inspect(ctx, task.AllocID); !errors.Is(err, driver.ErrNotFound) {
-		t.Errorf("first driver Inspect after Stop: err = %v, want ErrNotFound", err)
+		t.Errorf("first driver Inspect after the second's Stop: err = %v, want ErrNotFound", err)
 	}
 }
 

@@ -3,29 +3,21 @@ package docker
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"strconv"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
+
+	"github.com/shoalproject/shoal/driver"
 )
 
-// NetworkSpec describes a bridge network bound to a bridge device that
-// exists already (the overlay's), so that containers attached to it get
-// addresses of Subnet.
-type NetworkSpec struct {
-	Name    string
-	Bridge  string // the Linux bridge to use
-	Subnet  netip.Prefix
-	Gateway netip.Addr
-	MTU     int
-}
+var _ driver.NetworkAttacher = (*Driver)(nil)
 
 // EnsureNetwork creates the network, or recreates it when it exists with
 // another subnet or bridge (a node that leased a new subnet). A network
 // that still has containers attached is left as it is, with an error.
-func (d *Driver) EnsureNetwork(ctx context.Context, ns NetworkSpec) error {
+func (d *Driver) EnsureNetwork(ctx context.Context, ns driver.NetworkSpec) error {
 	cur, err := d.cli.NetworkInspect(ctx, ns.Name, client.NetworkInspectOptions{})
 	switch {
 	case err == nil:

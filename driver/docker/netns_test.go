@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoalproject/shoal/driver"
 	"github.com/shoalproject/shoal/internal/dockertest"
 	"github.com/shoalproject/shoal/internal/testenv"
 	"github.com/vishvananda/netns"
@@ -43,7 +44,7 @@ func TestCheckSameNetNS(t *testing.T) {
 		defer ns.Close()
 		errc <- d.CheckSameNetNS(ctx)
 	}()
-	if err := <-errc; !errors.Is(err, ErrOtherNetNS) {
+	if err := <-errc; !errors.Is(err, driver.ErrOtherNetNS) {
 		t.Fatalf("from another namespace: got %v, want ErrOtherNetNS", err)
 	}
 }

@@ -2,24 +2,21 @@ package docker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"strings"
 
 	"golang.org/x/sys/unix"
-)
 
-// ErrOtherNetNS means the engine runs in another network namespace than
-// this process: a bridge network it creates appears there, not here.
-var ErrOtherNetNS = errors.New("docker: the engine runs in another network namespace")
+	"github.com/shoalproject/shoal/driver"
+)
 
 // CheckSameNetNS reports, for an engine reached over a unix socket, whether
 // the process listening on it (the engine, or the service manager that
 // opened the socket for it) is in this process's network namespace. It
 // returns nil when it is, or when that cannot be told (a TCP engine, or
-// /proc not readable), and an error wrapping ErrOtherNetNS when it is not.
+// /proc not readable), and an error wrapping driver.ErrOtherNetNS when it is not.
 func (d *Driver) CheckSameNetNS(ctx context.Context) error {
 	host := d.cli.DaemonHost()
 	path, ok := strings.CutPrefix(host, "unix://")
@@ -48,5 +45,5 @@ func (d *Driver) CheckSameNetNS(ctx context.Context) error {
 	if err1 != nil || err2 != nil || theirs == ours {
 		return nil
 	}
-	return fmt.Errorf("%w (engine at %s, pid %d, %s; this agent %s)", ErrOtherNetNS, host, cred.Pid, theirs, ours)
+	return fmt.Errorf("docker: %w (engine at %s, pid %d, %s; this agent %s)", driver.ErrOtherNetNS, host, cred.Pid, theirs, ours)
 }

@@ -36,7 +36,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/shoalproject/shoal/sched/driver"
+	"github.com/shoalproject/shoal/driver"
 )
 
 // Name is the driver's name.
