@@ -209,4 +209,6 @@ func TestUI(t *testing.T) {
 		b.goTo("#/services")
 		b.waitJS(2*time.Second, "list shows web critical", `document.querySelector('tr[data-service="web"]')?.dataset.status === 'critical'`)
 	})
+
+	b.subtest(t, "deploy scale remove", func(t *testing.T) { testDeploy(t, b, c) })
 }
