@@ -84,20 +84,21 @@ func newBrowser(t testing.TB, addr string) *browser {
 	if err := chromedp.Listen(ctx, b.record); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
-	if err := chromedp.Do(ctx,
-		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
-				return err
-			}
-			_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument,
-				page.AddScriptToEvaluateOnNewDocumentParams{Source: installProbe})
+	// The first call starts the browser, which lives as long as its
+	// context: no deadline on it; the page load gets one.
+	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
 			return err
-		}),
-		chromedp.Navigate(b.base+"/ui/#/services"),
-		chromedp.WaitVisible(chromedp.CSS("main h1")),
-	); err != nil {
-		t.Fatalf("open the UI in chromium: %v", err)
+		}
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument,
+			page.AddScriptToEvaluateOnNewDocumentParams{Source: installProbe})
+		return err
+	})); err != nil {
+		t.Fatalf("start chromium: %v", err)
 	}
+	b.run(30*time.Second, "open the UI in chromium",
+		chromedp.Navigate(b.base+"/ui/#/services"),
+		chromedp.WaitVisible(chromedp.CSS("main h1")))
 	return b
 }
 
