@@ -96,7 +96,7 @@ func testViews(t *testing.T, b *browser, c *api.Client) {
 // testIdle counts the API requests of the services view while nothing
 // changes. Blocking queries wait up to 5 minutes, so an idle page sends
 // next to none; a page that polled would send many.
-func testIdle(t *testing.T, b *browser) {
+func testIdle(t *testing.T, b *browser, c *api.Client) {
 	window := 15 * time.Second
 	if s := os.Getenv("SHOAL_UI_IDLE_SECONDS"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -115,5 +115,57 @@ func testIdle(t *testing.T, b *browser) {
 	t.Logf("idle services view: %d API requests in %v (%.1f per minute): %q", len(reqs), window, perMin, reqs)
 	if perMin > 6 {
 		t.Errorf("an idle page sent %.1f requests per minute; blocking queries should make it about 1", perMin)
+	}
+
+	// Busy: KV writes every 20 ms and a check elsewhere flapping every
+	// 200 ms while the page sits idle. KV writes wake none of the view's
+	// queries; each flap wakes the critical- and warning-checks queries
+	// (the checks table's index moves), each of which reads at most twice
+	// a second (api.js MIN_GAP).
+	const busy = 10 * time.Second
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		reg := &api.AgentServiceRegistration{ID: "flappy", Name: "flappy",
+			Check: &api.AgentServiceCheck{CheckID: "flappy-ttl", TTL: "10m"}}
+		if err := c.Agent().ServiceRegister(reg); err != nil {
+			t.Error(err)
+			return
+		}
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			_, _ = c.KV().Put(&api.KVPair{Key: "busy/k", Value: []byte(strconv.Itoa(i))}, nil)
+			if i%10 == 0 {
+				status := api.HealthPassing
+				if i%20 == 0 {
+					status = api.HealthCritical
+				}
+				_ = c.Agent().UpdateTTL("flappy-ttl", "", status)
+			}
+		}
+	}()
+	time.Sleep(2 * time.Second) // the registration settles
+	b.resetRequests()
+	time.Sleep(busy)
+	reqs = b.requestsSeen()
+	close(stop)
+	<-done
+	byPath := map[string]int{}
+	for _, r := range reqs {
+		p := r
+		if i := strings.IndexAny(p, "?"); i >= 0 {
+			p = p[:i]
+		}
+		byPath[p]++
+	}
+	t.Logf("services view on a busy cluster: %d API requests in %v (%.0f per minute): %v", len(reqs), busy,
+		float64(len(reqs))/busy.Minutes(), byPath)
+	if max := int(busy.Seconds())*2*3 + 3; len(reqs) > max {
+		t.Errorf("%d requests in %v, more than 2 a second per watch", len(reqs), busy)
 	}
 }

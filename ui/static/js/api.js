@@ -9,7 +9,7 @@ const TOKEN_KEY = 'shoal.token';
 const WAIT = '5m';
 // MIN_GAP spaces the requests of one watch on a busy cluster, where the
 // index moves all the time: at most one per MIN_GAP ms per watch.
-const MIN_GAP = 250;
+const MIN_GAP = 500;
 
 export function token() {
   return localStorage.getItem(TOKEN_KEY) || '';
@@ -104,13 +104,15 @@ export function watch(path, signal, onData, onError) {
       backoff = 0;
       if (signal.aborted) return;
       if (first || r.index !== index) onData(r.data, r.index);
-      first = false;
       if (!r.index) return; // not a blocking endpoint
       // An index that went backwards (a snapshot restore, a new leader)
       // restarts from scratch, as Consul advises.
       index = r.index < index ? 0 : r.index;
+      // Space the reads of a churning watch; the first blocking read
+      // follows the initial one at once.
       const gap = MIN_GAP - (Date.now() - started);
-      if (gap > 0) await sleep(gap, signal);
+      if (!first && gap > 0) await sleep(gap, signal);
+      first = false;
     }
   })();
 }

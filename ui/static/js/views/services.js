@@ -6,6 +6,8 @@ import {h, add, replace, empty, table, chip, enc} from '../dom.js';
 // PAGE is how many rows the list renders at a time: with 10,000 services
 // the filter narrows the list and "Show more" extends it.
 const PAGE = 100;
+// COUNT_EVERY bounds how often one service's instance count is re-read.
+const COUNT_EVERY = 2000;
 
 // countByService counts checks per service name.
 function countByService(checks) {
@@ -52,9 +54,24 @@ export function list({main, query, signal}) {
     for (const e of entries) if (e.isIntersecting) want(e.target.dataset.service);
   });
   signal.addEventListener('abort', () => observer.disconnect());
+  // A count is read again when the catalog changed, at most every
+  // COUNT_EVERY ms per service, so a busy catalog costs a few reads per
+  // visible row per interval, not one per change.
+  const later = new Set();
   function want(name) {
     const c = counts.get(name);
     if ((c && c.index === catalogIndex) || queue.includes(name)) return;
+    const wait = c ? COUNT_EVERY - (Date.now() - c.at) : 0;
+    if (wait > 0) {
+      if (!later.has(name)) {
+        later.add(name);
+        setTimeout(() => {
+          later.delete(name);
+          if (!signal.aborted && body.querySelector(`tr[data-service="${CSS.escape(name)}"]`)) want(name);
+        }, wait);
+      }
+      return;
+    }
     queue.push(name);
     pump();
   }
@@ -64,7 +81,7 @@ export function list({main, query, signal}) {
       const at = catalogIndex;
       inflight++;
       get(`/v1/catalog/service/${encodeURIComponent(name)}`, {signal}).then((inst) => {
-        counts.set(name, {index: at, n: (inst || []).length});
+        counts.set(name, {index: at, n: (inst || []).length, at: Date.now()});
         const cell = body.querySelector(`tr[data-service="${CSS.escape(name)}"] .count`);
         if (cell) cell.textContent = String((inst || []).length);
       }).catch(() => {}).finally(() => { inflight--; pump(); });
