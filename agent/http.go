@@ -11,6 +11,7 @@ import (
 
 	metrics "github.com/hashicorp/go-metrics"
 	"github.com/shoalproject/shoal/rpcapi"
+	"github.com/shoalproject/shoal/ui"
 )
 
 // HTTPError is an error with the HTTP status it should be answered with.
@@ -57,6 +58,7 @@ func (a *Agent) handler() http.Handler {
 		mux.Handle(rt.pattern, a.wrap(rt))
 	}
 	mux.Handle(docsPrefix, docsHandler())
+	mux.Handle(ui.Prefix, ui.Handler()) // the web UI (package ui); GET /ui redirects here
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" {
 			http.Redirect(w, r, "/ui/", http.StatusMovedPermanently)
