@@ -16,11 +16,11 @@ need_pkgs=()
 command -v dig >/dev/null 2>&1 || need_pkgs+=(dnsutils)
 command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
-command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)   # website: the home page rendered headless
 command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || need_pkgs+=(iptables)
 command -v nsenter >/dev/null 2>&1 || need_pkgs+=(util-linux)
 command -v dockerd >/dev/null 2>&1 || [ -x /usr/sbin/dockerd ] || need_pkgs+=(docker.io)
-# The web UI's browser tests (test/ui) drive Debian's chromium.
+# The web UI's browser tests (test/ui) and the website's render test drive
+# Debian's chromium.
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need_pkgs+=(chromium)
 if ((${#need_pkgs[@]})); then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
