@@ -3,6 +3,8 @@ package agent_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -308,5 +310,52 @@ func TestKeyRotation(t *testing.T) {
 	}})
 	if err := late.Nodes[0].API(t).Agent().Join(fmt.Sprintf("127.0.0.1:%d", leader.Cfg.Ports.SerfLAN), false); err == nil {
 		t.Fatal("an agent with the removed key joined")
+	}
+}
+
+// TestKeyringEndpointErrors checks /v1/operator/keyring's answers to bad
+// requests: the status and a message naming the problem.
+func TestKeyringEndpointErrors(t *testing.T) {
+	key := newKey(t)
+	c := testcluster.New(t, testcluster.Options{Servers: 2, Configure: func(i int, cfg *config.Config) {
+		if i == 0 {
+			cfg.Encrypt = key
+		}
+		cfg.Bootstrap, cfg.BootstrapExpect, cfg.RetryJoin = true, 0, nil // two separate one-node clusters
+	}})
+	encrypted, plain := c.Nodes[0], c.Nodes[1]
+	cases := []struct {
+		name     string
+		node     *testcluster.Node
+		method   string
+		body     string
+		wantCode int
+		wantBody string
+	}{
+		{"list", encrypted, "GET", "", 200, key},
+		{"not base64", encrypted, "POST", `{"Key":"%%%"}`, 400, "gossip key must be base64"},
+		{"wrong size", encrypted, "POST", `{"Key":"YWJj"}`, 400, "got 3 bytes"},
+		{"not JSON", encrypted, "PUT", `nope`, 400, "Request decode failed"},
+		{"use a key not installed", encrypted, "PUT", `{"Key":"` + newKey(t) + `"}`, 500, "s1: "},
+		{"remove the primary key", encrypted, "DELETE", `{"Key":"` + key + `"}`, 500, "primary"},
+		{"no encryption on this agent", plain, "GET", "", 400, "gossip encryption is not enabled"},
+		{"method not allowed", encrypted, "PATCH", "", 405, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, "http://"+tc.node.HTTPAddr()+"/v1/operator/keyring", strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.wantCode || !strings.Contains(string(b), tc.wantBody) {
+				t.Fatalf("%d %q, want %d containing %q", resp.StatusCode, b, tc.wantCode, tc.wantBody)
+			}
+		})
 	}
 }
