@@ -27,6 +27,7 @@ import (
 	"github.com/shoalproject/shoal/overlay"
 	"github.com/shoalproject/shoal/rpcapi"
 	"github.com/shoalproject/shoal/server"
+	"github.com/shoalproject/shoal/tlsutil"
 )
 
 // delegate is what the agent needs from a server or a client.
@@ -44,6 +45,9 @@ type delegate interface {
 	JoinLAN(addrs []string) (int, error)
 	RemoveFailedNode(node string, prune bool) error
 	Stats() map[string]map[string]string
+	// KeyringOperation changes or lists the gossip keyring across the
+	// cluster; it wraps server.ErrNoEncryption when gossip is not encrypted.
+	KeyringOperation(op server.KeyringOp, key string) (*serf.KeyResponse, error)
 	Leave() error
 	Shutdown() error
 }
@@ -85,6 +89,10 @@ type Agent struct {
 
 	httpServers []*http.Server
 	httpAddrs   []net.Addr
+	httpsAddrs  []net.Addr
+	apiHandler  http.Handler // shared by the HTTP and HTTPS servers
+
+	tls *tlsutil.Configurator // nil when no TLS setting is on (security.go)
 
 	dns *dnsService // nil when DNS is disabled
 
@@ -118,6 +126,9 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	if a.metrics, err = newTelemetry(); err != nil {
 		return err
 	}
+	if err := a.setupTLS(); err != nil {
+		return err
+	}
 	sc := a.serverConfig()
 	sc.Tags = a.schedTags(a.setupDrivers(ctx))
 	if a.cfg.Server {
@@ -139,6 +150,9 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	if err := a.startHTTP(); err != nil {
 		return err
 	}
+	if err := a.startHTTPS(); err != nil {
+		return err
+	}
 	if err := a.startDNS(); err != nil {
 		return err
 	}
@@ -157,7 +171,7 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		a.logger.Warn("config: ignored Consul settings that Shoal does not implement", "keys", a.cfg.Ignored)
 	}
 	a.logger.Info("agent started", "node", a.cfg.NodeName, "id", a.nodeID, "server", a.cfg.Server,
-		"datacenter", a.cfg.Datacenter, "http", a.httpAddrs)
+		"datacenter", a.cfg.Datacenter, "http", a.httpAddrs, "https", a.httpsAddrs)
 	return nil
 }
 
@@ -179,7 +193,15 @@ func (a *Agent) serverConfig() server.Config {
 		DeadServerGrace:    c.Autopilot.DeadServerGrace,
 		NodeLostGrace:      c.Scheduler.NodeLostGrace,
 		MaxReplicas:        c.Scheduler.MaxReplicas,
+		EncryptKey:         c.Encrypt,
+		TLS:                a.tls,
 		Logger:             a.logger,
+	}
+	if v := c.EncryptVerifyIncoming; v != nil {
+		sc.EncryptAllowPlainIncoming = !*v
+	}
+	if v := c.EncryptVerifyOutgoing; v != nil {
+		sc.EncryptAllowPlainOutgoing = !*v
 	}
 	if c.DevMode {
 		// One in-memory server: nothing to wait for, elect at once.
@@ -216,29 +238,35 @@ func (a *Agent) startHTTP() error {
 	if a.cfg.Ports.HTTP < 0 {
 		return nil
 	}
-	h := a.handler()
 	for _, ip := range strings.Fields(a.cfg.ClientAddr) {
 		addr := net.JoinHostPort(ip, strconv.Itoa(a.cfg.Ports.HTTP))
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fmt.Errorf("agent: http listener: %w", err)
 		}
-		ln = newConnLimitListener(ln, a.cfg.Limits.HTTPMaxConnsPerClient)
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
-			// Idle keep-alive connections are closed (a blocking query in
-			// progress is not idle), so they cannot hold per-client slots.
-			IdleTimeout: a.cfg.Limits.HTTPIdleTimeout}
-		a.httpServers = append(a.httpServers, srv)
 		a.httpAddrs = append(a.httpAddrs, ln.Addr())
-		a.wg.Add(1)
-		go func() {
-			defer a.wg.Done()
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				a.logger.Error("http server failed", "error", err)
-			}
-		}()
+		a.serveHTTP(newConnLimitListener(ln, a.cfg.Limits.HTTPMaxConnsPerClient))
 	}
 	return nil
+}
+
+// serveHTTP serves the API on ln until shutdown.
+func (a *Agent) serveHTTP(ln net.Listener) {
+	if a.apiHandler == nil {
+		a.apiHandler = a.handler()
+	}
+	srv := &http.Server{Handler: a.apiHandler, ReadHeaderTimeout: 10 * time.Second,
+		// Idle keep-alive connections are closed (a blocking query in
+		// progress is not idle), so they cannot hold per-client slots.
+		IdleTimeout: a.cfg.Limits.HTTPIdleTimeout}
+	a.httpServers = append(a.httpServers, srv)
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.logger.Error("http server failed", "error", err)
+		}
+	}()
 }
 
 // HTTPAddrs lists the addresses the HTTP API listens on.

@@ -49,6 +49,7 @@ func (a *Agent) apiRoutes() []route {
 	routes = append(routes, a.kvRoutes()...)
 	routes = append(routes, a.schedRoutes()...)
 	routes = append(routes, a.snapshotRoutes()...)
+	routes = append(routes, a.keyringRoutes()...)
 	return routes
 }
 

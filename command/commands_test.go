@@ -14,13 +14,14 @@ import (
 func TestCommandsRegistry(t *testing.T) {
 	want := []string{
 		"catalog", "catalog datacenters", "catalog nodes", "catalog services",
-		"force-leave", "info", "join",
+		"force-leave", "info", "join", "keygen", "keyring",
 		"kv", "kv delete", "kv export", "kv get", "kv import", "kv put",
 		"leave", "lock", "maint", "members",
 		"operator", "operator raft", "operator raft list-peers", "operator raft remove-peer",
 		"overlay", "overlay ls", "reload", "services", "services deregister", "services register",
 		"snapshot", "snapshot inspect", "snapshot restore", "snapshot save",
 		"svc", "svc deploy", "svc logs", "svc ls", "svc ps", "svc rebalance", "svc rm", "svc scale",
+		"tls", "tls ca", "tls ca create", "tls cert", "tls cert create",
 		"version", "watch",
 	}
 	cmds := Commands(cli.NewMockUi())

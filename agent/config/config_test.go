@@ -52,7 +52,7 @@ func TestDefault(t *testing.T) {
 	host, _, _ = strings.Cut(host, ".")
 	want := &Config{
 		NodeName: host, Datacenter: "dc1", BindAddr: "0.0.0.0", ClientAddr: "127.0.0.1",
-		Ports:         Ports{HTTP: 8500, DNS: 8600, SerfLAN: 8301, Server: 8300},
+		Ports:         Ports{HTTP: 8500, HTTPS: -1, DNS: 8600, SerfLAN: 8301, Server: 8300},
 		RetryInterval: 30 * time.Second, LogLevel: "info",
 		Performance: Performance{RaftMultiplier: 1},
 		Autopilot:   Autopilot{CleanupDeadServers: true, DeadServerGrace: 2 * time.Minute},
@@ -458,7 +458,7 @@ func TestOverlayAndSchedulerSettings(t *testing.T) {
 			func(c *Config) bool {
 				return c.Ports.HTTP == 8501 && strings.Join(c.Ignored, ",") == "leave_on_terminate,ports.grpc,ui_config"
 			}, ""},
-		{"security settings are refused", nil, "encrypt = \"abc\"\n", nil, `"encrypt" is not supported by Shoal`},
+		{"auto_encrypt is refused", nil, "auto_encrypt {\n  tls = true\n}\n", nil, `"auto_encrypt" is not supported by Shoal`},
 		{"acl is refused", nil, "acl {\n  enabled = true\n}\n", nil, `"acl" is not supported`},
 		{"bad cidr", []string{"-overlay-cidr", "nope"}, "", nil, "-overlay-cidr"},
 		{"ipv6 cidr", []string{"-overlay-cidr", "fd00::/48"}, "", nil, "not an IPv4 CIDR"},
