@@ -10,36 +10,23 @@ import (
 )
 
 // keygenCommand implements "shoal keygen".
-type keygenCommand struct {
-	ui    cli.Ui
-	flags *flag.FlagSet
-	help  string
-}
+type keygenCommand struct{ baseCommand }
 
 func newKeygenCommand(ui cli.Ui) *keygenCommand {
-	c := &keygenCommand{ui: ui, flags: newFlagSet("keygen")}
-	c.help = helpText(`
+	c := &keygenCommand{}
+	c.init(ui, "keygen", "Generates a new gossip encryption key", `
 Usage: shoal keygen
 
   Generates a new 32-byte gossip encryption key, base64-encoded, for the
   agent's -encrypt flag or "encrypt" setting and for "shoal keyring
-  -install".`)
+  -install".`, noHTTP, nil)
 	return c
 }
 
-// Synopsis implements cli.Command.
-func (c *keygenCommand) Synopsis() string { return "Generates a new gossip encryption key" }
-
-// Help implements cli.Command.
-func (c *keygenCommand) Help() string { return c.help }
-
 // Run implements cli.Command.
 func (c *keygenCommand) Run(args []string) int {
-	if !parseFlags(c.ui, c.flags, args, c.help) {
+	if !c.parseN(args, 0) {
 		return 1
-	}
-	if msg := checkArgCount(c.flags.NArg(), 0); msg != "" {
-		return usageError(c.ui, msg, c.help)
 	}
 	key, err := keyring.Generate()
 	if err != nil {
@@ -54,28 +41,14 @@ func (c *keygenCommand) Run(args []string) int {
 // lists, installs, makes primary and removes gossip keys across the cluster
 // through /v1/operator/keyring.
 type keyringCommand struct {
-	ui    cli.Ui
-	flags *flag.FlagSet
-	http  httpFlags
-	help  string
-
+	baseCommand
 	install, use, remove string
 	list, listPrimary    bool
 }
 
 func newKeyringCommand(ui cli.Ui) *keyringCommand {
-	c := &keyringCommand{ui: ui}
-	client := c.http.clientFlags()
-	ops := newFlagSet("keyring")
-	ops.StringVar(&c.install, "install", "", "Install a new gossip encryption `key` on every member. "+
-		"It is then accepted but not yet used to send.")
-	ops.StringVar(&c.use, "use", "", "Make an installed `key` the primary one, used to send, on every member.")
-	ops.StringVar(&c.remove, "remove", "", "Remove a `key` from every member. The primary key cannot be removed.")
-	ops.BoolVar(&c.list, "list", false, "List the installed keys and how many members hold each.")
-	ops.BoolVar(&c.listPrimary, "list-primary", false, "List the primary keys and how many members use each.")
-	c.flags = newFlagSet("keyring")
-	mergeFlags(c.flags, ops, client)
-	c.help = helpText(`
+	c := &keyringCommand{}
+	c.init(ui, "keyring", "Manages gossip layer encryption keys", `
 Usage: shoal keyring [options]
 
   Manages the gossip encryption keys of a running cluster. Exactly one of
@@ -88,24 +61,21 @@ Usage: shoal keyring [options]
       $ shoal keyring -remove <old key>
 
   Every agent keeps its keys in <data-dir>/serf/local.keyring, so the new
-  key survives restarts.`,
-		flagSection{"Keyring Options", ops}, flagSection{"HTTP API Options", client})
+  key survives restarts.`, clientHTTP, func(fs *flag.FlagSet) {
+		fs.StringVar(&c.install, "install", "", "Install a new gossip encryption `key` on every member. "+
+			"It is then accepted but not yet used to send.")
+		fs.StringVar(&c.use, "use", "", "Make an installed `key` the primary one, used to send, on every member.")
+		fs.StringVar(&c.remove, "remove", "", "Remove a `key` from every member. The primary key cannot be removed.")
+		fs.BoolVar(&c.list, "list", false, "List the installed keys and how many members hold each.")
+		fs.BoolVar(&c.listPrimary, "list-primary", false, "List the primary keys and how many members use each.")
+	})
 	return c
 }
 
-// Synopsis implements cli.Command.
-func (c *keyringCommand) Synopsis() string { return "Manages gossip layer encryption keys" }
-
-// Help implements cli.Command.
-func (c *keyringCommand) Help() string { return c.help }
-
 // Run implements cli.Command.
 func (c *keyringCommand) Run(args []string) int {
-	if !parseFlags(c.ui, c.flags, args, c.help) {
+	if !c.parseN(args, 0) {
 		return 1
-	}
-	if msg := checkArgCount(c.flags.NArg(), 0); msg != "" {
-		return usageError(c.ui, msg, c.help)
 	}
 	n := 0
 	for _, set := range []bool{c.install != "", c.use != "", c.remove != "", c.list, c.listPrimary} {
@@ -114,7 +84,7 @@ func (c *keyringCommand) Run(args []string) int {
 		}
 	}
 	if n != 1 {
-		return usageError(c.ui, "Exactly one of -install, -use, -remove, -list or -list-primary is required.", c.help)
+		return c.usageError("Exactly one of -install, -use, -remove, -list or -list-primary is required.")
 	}
 	for _, k := range []string{c.install, c.use, c.remove} {
 		if k == "" {
@@ -125,12 +95,12 @@ func (c *keyringCommand) Run(args []string) int {
 			return 1
 		}
 	}
-	client, addr, err := c.http.apiClient()
-	if err != nil {
-		c.ui.Error(oneLine("Error " + err.Error()))
+	client := c.client()
+	if client == nil {
 		return 1
 	}
 	op := client.Operator()
+	var err error
 	switch {
 	case c.install != "":
 		c.ui.Info("==> Installing new gossip encryption key...")
@@ -145,8 +115,7 @@ func (c *keyringCommand) Run(args []string) int {
 		c.ui.Info("==> Gathering installed encryption keys...")
 		resp, lerr := op.KeyringList(nil)
 		if lerr != nil {
-			c.ui.Error(agentError(addr, "listing keys", lerr))
-			return 1
+			return c.fail("listing keys", lerr)
 		}
 		for _, r := range resp {
 			counts := r.Keys
@@ -166,8 +135,7 @@ func (c *keyringCommand) Run(args []string) int {
 		return 0
 	}
 	if err != nil {
-		c.ui.Error(agentError(addr, "changing the keyring", err))
-		return 1
+		return c.fail("changing the keyring", err)
 	}
 	return 0
 }

@@ -38,40 +38,30 @@ Usage: shoal tls <subcommand> [options]
 
 // tlsCACreateCommand implements "shoal tls ca create".
 type tlsCACreateCommand struct {
-	ui    cli.Ui
-	flags *flag.FlagSet
-	help  string
-	opts  tlsutil.CAOptions
+	baseCommand
+	opts tlsutil.CAOptions
 }
 
 func newTLSCACreateCommand(ui cli.Ui) *tlsCACreateCommand {
-	c := &tlsCACreateCommand{ui: ui, flags: newFlagSet("tls ca create")}
-	c.flags.StringVar(&c.opts.Domain, "domain", "consul", "The `domain` the agents' names end in.")
-	c.flags.IntVar(&c.opts.Days, "days", 1825, "Validity of the CA in `days`.")
-	c.flags.BoolVar(&c.opts.NameConstraint, "name-constraint", false,
-		"Limit the CA to names under -domain and localhost.")
-	c.help = helpText(`
+	c := &tlsCACreateCommand{}
+	c.init(ui, "tls ca create", "Creates a new certificate authority", `
 Usage: shoal tls ca create [options]
 
   Creates a certificate authority in the current directory:
   <domain>-agent-ca.pem and <domain>-agent-ca-key.pem. Keep the key file
-  off the agents' hosts.`, flagSection{"Command Options", c.flags})
+  off the agents' hosts.`, noHTTP, func(fs *flag.FlagSet) {
+		fs.StringVar(&c.opts.Domain, "domain", "consul", "The `domain` the agents' names end in.")
+		fs.IntVar(&c.opts.Days, "days", 1825, "Validity of the CA in `days`.")
+		fs.BoolVar(&c.opts.NameConstraint, "name-constraint", false,
+			"Limit the CA to names under -domain and localhost.")
+	})
 	return c
 }
 
-// Synopsis implements cli.Command.
-func (c *tlsCACreateCommand) Synopsis() string { return "Creates a new certificate authority" }
-
-// Help implements cli.Command.
-func (c *tlsCACreateCommand) Help() string { return c.help }
-
 // Run implements cli.Command.
 func (c *tlsCACreateCommand) Run(args []string) int {
-	if !parseFlags(c.ui, c.flags, args, c.help) {
+	if !c.parseN(args, 0) {
 		return 1
-	}
-	if msg := checkArgCount(c.flags.NArg(), 0); msg != "" {
-		return usageError(c.ui, msg, c.help)
 	}
 	cert, key, err := tlsutil.WriteCA(".", c.opts)
 	if err != nil {
@@ -85,10 +75,7 @@ func (c *tlsCACreateCommand) Run(args []string) int {
 
 // tlsCertCreateCommand implements "shoal tls cert create".
 type tlsCertCreateCommand struct {
-	ui    cli.Ui
-	flags *flag.FlagSet
-	help  string
-
+	baseCommand
 	opts        tlsutil.CertOptions
 	ca, key     string
 	dnsNames    stringList
@@ -96,52 +83,43 @@ type tlsCertCreateCommand struct {
 }
 
 func newTLSCertCreateCommand(ui cli.Ui) *tlsCertCreateCommand {
-	c := &tlsCertCreateCommand{ui: ui, flags: newFlagSet("tls cert create")}
-	fs := c.flags
-	fs.BoolVar(&c.opts.Server, "server", false, "Create a server certificate (server.<dc>.<domain>).")
-	fs.BoolVar(&c.opts.Client, "client", false, "Create a client agent certificate (client.<dc>.<domain>).")
-	fs.StringVar(&c.opts.Datacenter, "dc", "dc1", "The `datacenter` of the agent.")
-	fs.StringVar(&c.opts.Domain, "domain", "consul", "The `domain` the agents' names end in.")
-	fs.StringVar(&c.opts.Node, "node", "", "Also name <node>.server.<dc>.<domain> (servers only).")
-	fs.IntVar(&c.opts.Days, "days", 365, "Validity of the certificate in `days`.")
-	fs.StringVar(&c.ca, "ca", "#DOMAIN#-agent-ca.pem", "The CA certificate `file`.")
-	fs.StringVar(&c.key, "key", "#DOMAIN#-agent-ca-key.pem", "The CA key `file`.")
-	fs.Var(&c.dnsNames, "additional-dnsname", "An extra DNS `name` for the certificate (repeatable).")
-	fs.Var(&c.ipAddresses, "additional-ipaddress", "An extra IP `address` for the certificate (repeatable).")
-	c.help = helpText(`
+	c := &tlsCertCreateCommand{}
+	c.init(ui, "tls cert create", "Creates a new agent certificate", `
 Usage: shoal tls cert create [options]
 
   Signs a certificate for an agent with the CA in the current directory and
   writes it there as <dc>-<server|client>-<domain>-<n>.pem and
   <dc>-<server|client>-<domain>-<n>-key.pem, n the first free number.
-  Exactly one of -server and -client is required.`, flagSection{"Command Options", fs})
+  Exactly one of -server and -client is required.`, noHTTP, func(fs *flag.FlagSet) {
+		fs.BoolVar(&c.opts.Server, "server", false, "Create a server certificate (server.<dc>.<domain>).")
+		fs.BoolVar(&c.opts.Client, "client", false, "Create a client agent certificate (client.<dc>.<domain>).")
+		fs.StringVar(&c.opts.Datacenter, "dc", "dc1", "The `datacenter` of the agent.")
+		fs.StringVar(&c.opts.Domain, "domain", "consul", "The `domain` the agents' names end in.")
+		fs.StringVar(&c.opts.Node, "node", "", "Also name <node>.server.<dc>.<domain> (servers only).")
+		fs.IntVar(&c.opts.Days, "days", 365, "Validity of the certificate in `days`.")
+		fs.StringVar(&c.ca, "ca", "#DOMAIN#-agent-ca.pem", "The CA certificate `file`.")
+		fs.StringVar(&c.key, "key", "#DOMAIN#-agent-ca-key.pem", "The CA key `file`.")
+		fs.Var(&c.dnsNames, "additional-dnsname", "An extra DNS `name` for the certificate (repeatable).")
+		fs.Var(&c.ipAddresses, "additional-ipaddress", "An extra IP `address` for the certificate (repeatable).")
+	})
 	return c
 }
 
-// Synopsis implements cli.Command.
-func (c *tlsCertCreateCommand) Synopsis() string { return "Creates a new agent certificate" }
-
-// Help implements cli.Command.
-func (c *tlsCertCreateCommand) Help() string { return c.help }
-
 // Run implements cli.Command.
 func (c *tlsCertCreateCommand) Run(args []string) int {
-	if !parseFlags(c.ui, c.flags, args, c.help) {
+	if !c.parseN(args, 0) {
 		return 1
 	}
-	if msg := checkArgCount(c.flags.NArg(), 0); msg != "" {
-		return usageError(c.ui, msg, c.help)
-	}
 	if c.opts.Server == c.opts.Client {
-		return usageError(c.ui, "Exactly one of -server and -client is required.", c.help)
+		return c.usageError("Exactly one of -server and -client is required.")
 	}
 	if c.opts.Node != "" && !c.opts.Server {
-		return usageError(c.ui, "-node is only for server certificates.", c.help)
+		return c.usageError("-node is only for server certificates.")
 	}
 	for _, s := range c.ipAddresses {
 		ip := net.ParseIP(s)
 		if ip == nil {
-			return usageError(c.ui, fmt.Sprintf("-additional-ipaddress %q is not an IP address.", s), c.help)
+			return c.usageError(fmt.Sprintf("-additional-ipaddress %q is not an IP address.", s))
 		}
 		c.opts.IPAddresses = append(c.opts.IPAddresses, ip)
 	}
