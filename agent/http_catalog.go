@@ -43,8 +43,8 @@ func parseNodeMeta(r *http.Request) map[string]string {
 
 func (a *Agent) catalogRegister(w http.ResponseWriter, r *http.Request) (any, error) {
 	var args rpcapi.RegisterRequest
-	if err := json.NewDecoder(r.Body).Decode(&args.RegisterRequest); err != nil {
-		return nil, badRequest("Request decode failed: %v", err)
+	if err := decodeBody(r, &args.RegisterRequest); err != nil {
+		return nil, err
 	}
 	if args.Node == "" {
 		return nil, badRequest("Missing node name")
@@ -54,6 +54,11 @@ func (a *Agent) catalogRegister(w http.ResponseWriter, r *http.Request) (any, er
 	}
 	if args.Service != nil && args.Service.Service == "" {
 		return nil, badRequest("Missing service name")
+	}
+	if args.Service != nil {
+		if err := validateMeta("Service Meta", args.Service.Meta); err != nil {
+			return nil, err
+		}
 	}
 	if svc := args.Service; svc != nil && (svc.Weights == nil || *svc.Weights == (catalog.Weights{})) {
 		// The Go client always sends Weights; zero means unset, as in Consul.
@@ -102,8 +107,8 @@ func catalogWriteError(err error) error {
 
 func (a *Agent) catalogDeregister(w http.ResponseWriter, r *http.Request) (any, error) {
 	var args rpcapi.DeregisterRequest
-	if err := json.NewDecoder(r.Body).Decode(&args.DeregisterRequest); err != nil {
-		return nil, badRequest("Request decode failed: %v", err)
+	if err := decodeBody(r, &args.DeregisterRequest); err != nil {
+		return nil, err
 	}
 	if args.Node == "" {
 		return nil, badRequest("Missing node name")
@@ -120,7 +125,7 @@ func (a *Agent) catalogNodes(w http.ResponseWriter, r *http.Request) (any, error
 	if err := parseQuery(r, &args.QueryOptions); err != nil {
 		return nil, err
 	}
-	f, err := parseFilter(r)
+	f, err := parseFilter(r, (*catalog.Node)(nil))
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +173,7 @@ func (a *Agent) catalogServiceNodes(w http.ResponseWriter, r *http.Request) (any
 	if args.ServiceName == "" {
 		return nil, badRequest("Missing service name")
 	}
-	f, err := parseFilter(r)
+	f, err := parseFilter(r, (*catalog.ServiceNode)(nil))
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +201,7 @@ func (a *Agent) nodeServices(w http.ResponseWriter, r *http.Request) (*rpcapi.In
 	if args.Node == "" {
 		return nil, nil, badRequest("Missing node name")
 	}
-	f, err := parseFilter(r)
+	f, err := parseFilter(r, (*agentServiceJSON)(nil))
 	if err != nil {
 		return nil, nil, err
 	}
