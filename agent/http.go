@@ -43,6 +43,7 @@ func (a *Agent) handler() http.Handler {
 	routes = append(routes, a.statusRoutes()...)
 	routes = append(routes, a.agentRoutes()...)
 	routes = append(routes, a.operatorRoutes()...)
+	routes = append(routes, a.autopilotRoutes()...)
 	routes = append(routes, a.catalogRoutes()...)
 	routes = append(routes, a.kvRoutes()...)
 	routes = append(routes, a.schedRoutes()...)

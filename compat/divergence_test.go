@@ -246,7 +246,6 @@ func TestFilterRefusesUnknownSelectors(t *testing.T) {
 	}
 }
 
-
 // TestOversizedBodyIs413: a body beyond the limit is a 413 naming the limit.
 func TestOversizedBodyIs413(t *testing.T) {
 	n := catalogClient()

@@ -49,7 +49,7 @@ func NewClient(cfg Config) (*Client, error) {
 		pool:       newConnPool(),
 		shutdownCh: make(chan struct{}),
 	}
-	tags := map[string]string{"role": "client", "dc": cfg.Datacenter, "id": cfg.NodeID, "vsn": "1"}
+	tags := baseTags(RoleTagClient, cfg.Datacenter, cfg.NodeID)
 	var err error
 	if c.serf, err = setupSerf(cfg, tags, c.eventCh, "client"); err != nil {
 		return nil, err
