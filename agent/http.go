@@ -44,6 +44,7 @@ func (a *Agent) handler() http.Handler {
 	routes = append(routes, a.agentRoutes()...)
 	routes = append(routes, a.operatorRoutes()...)
 	routes = append(routes, a.autopilotRoutes()...)
+	routes = append(routes, a.hostRoutes()...)
 	routes = append(routes, a.catalogRoutes()...)
 	routes = append(routes, a.kvRoutes()...)
 	routes = append(routes, a.schedRoutes()...)
