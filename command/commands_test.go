@@ -16,7 +16,7 @@ func TestCommandsRegistry(t *testing.T) {
 		"catalog", "catalog datacenters", "catalog nodes", "catalog services",
 		"force-leave", "info", "join",
 		"kv", "kv delete", "kv export", "kv get", "kv import", "kv put",
-		"leave", "lock", "maint", "members",
+		"leave", "lock", "maint", "members", "monitor",
 		"operator", "operator raft", "operator raft list-peers", "operator raft remove-peer",
 		"overlay", "overlay ls", "reload", "services", "services deregister", "services register",
 		"snapshot", "snapshot inspect", "snapshot restore", "snapshot save",

@@ -1,0 +1,98 @@
+package command
+
+import (
+	"flag"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/cli"
+)
+
+// monitorCommand implements "shoal monitor": it streams the agent's logs
+// (GET /v1/agent/monitor) until interrupted.
+type monitorCommand struct {
+	ui       cli.Ui
+	flags    *flag.FlagSet
+	http     httpFlags
+	help     string
+	logLevel string
+	logJSON  bool
+	// stop ends the stream as an interrupt would; nil: SIGINT/SIGTERM.
+	stop <-chan struct{}
+}
+
+func newMonitorCommand(ui cli.Ui) *monitorCommand {
+	c := &monitorCommand{ui: ui}
+	client := c.http.clientFlags()
+	c.flags = newFlagSet("monitor")
+	own := newFlagSet("monitor")
+	own.StringVar(&c.logLevel, "log-level", "INFO", "The `level` of logs to show: TRACE, DEBUG, INFO, WARN or ERROR.")
+	own.BoolVar(&c.logJSON, "log-json", false, "Output logs in JSON format.")
+	mergeFlags(c.flags, client)
+	mergeFlags(c.flags, own)
+	c.help = helpText(`
+Usage: shoal monitor [options]
+
+  Shows recent log messages of a Shoal agent, and attaches to the agent,
+  outputting log messages as they occur in real time. The monitor lets you
+  listen for log levels that may be filtered out of the agent's own output.
+  Stop it with Ctrl-C.`,
+		flagSection{"HTTP API Options", client}, flagSection{"Command Options", own})
+	return c
+}
+
+// Synopsis implements cli.Command.
+func (c *monitorCommand) Synopsis() string { return "Stream logs from a Shoal agent" }
+
+// Help implements cli.Command.
+func (c *monitorCommand) Help() string { return c.help }
+
+// Run implements cli.Command.
+func (c *monitorCommand) Run(args []string) int {
+	if !parseFlags(c.ui, c.flags, args, c.help) {
+		return 1
+	}
+	if msg := checkArgCount(c.flags.NArg(), 0); msg != "" {
+		return usageError(c.ui, msg, c.help)
+	}
+	client, addr, err := c.http.apiClient()
+	if err != nil {
+		c.ui.Error(oneLine("Error " + err.Error()))
+		return 1
+	}
+	stop := c.stop
+	if stop == nil {
+		sigCh := make(chan os.Signal, 1)
+		signal.Notify(sigCh, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(sigCh)
+		ch := make(chan struct{})
+		go func() { <-sigCh; close(ch) }()
+		stop = ch
+	}
+	stopCh := make(chan struct{})
+	defer close(stopCh)
+	var logs chan string
+	if c.logJSON {
+		logs, err = client.Agent().MonitorJSON(c.logLevel, stopCh, nil)
+	} else {
+		logs, err = client.Agent().Monitor(c.logLevel, stopCh, nil)
+	}
+	if err != nil {
+		c.ui.Error(agentError(addr, "starting monitor", err))
+		return 1
+	}
+	for {
+		select {
+		case line, ok := <-logs:
+			if !ok {
+				c.ui.Error("Remote side ended the monitor! This usually means that the remote side has exited or crashed.")
+				return 1
+			}
+			c.ui.Output(strings.TrimRight(line, "\n"))
+		case <-stop:
+			return 0
+		}
+	}
+}
