@@ -46,6 +46,7 @@ func (a *Agent) handler() http.Handler {
 	routes = append(routes, a.autopilotRoutes()...)
 	routes = append(routes, a.hostRoutes()...)
 	routes = append(routes, a.monitorRoutes()...)
+	routes = append(routes, a.eventRoutes()...)
 	routes = append(routes, a.catalogRoutes()...)
 	routes = append(routes, a.kvRoutes()...)
 	routes = append(routes, a.schedRoutes()...)

@@ -2,6 +2,7 @@ package command
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -81,3 +82,49 @@ func TestMonitorCommandStreamsLogs(t *testing.T) {
 }
 
 var errNotYet = errors.New("not yet")
+
+// TestEventCommandFires runs `shoal event` against a real agent, which
+// then lists the event.
+func TestEventCommandFires(t *testing.T) {
+	n := startLiveAgent(t)
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"fires", []string{"-name=deploy", "v1.2"}, 0, "Event ID: "},
+		{"no name", []string{"payload"}, 1, "Event name must be specified"},
+		{"tag without service", []string{"-name=x", "-tag=a"}, 1, "Cannot provide tag filter"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ui := cli.NewMockUi()
+			code := newEventCommand(ui).Run(append([]string{"-http-addr=" + n.HTTPAddr()}, tc.args...))
+			out := ui.OutputWriter.String() + ui.ErrorWriter.String()
+			if code != tc.code || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d %q, want %d %q", code, out, tc.code, tc.want)
+			}
+			if tc.code != 0 {
+				return
+			}
+			id := strings.TrimSpace(strings.TrimPrefix(ui.OutputWriter.String(), "Event ID: "))
+			testcluster.Eventually(t, 10*time.Second, func() error {
+				evs, _, err := n.API(t).Event().List("deploy", nil)
+				if err != nil {
+					return err
+				}
+				if len(evs) != 1 || evs[0].ID != id || string(evs[0].Payload) != "v1.2" {
+					return fmt.Errorf("events %+v, want %s", evs, id)
+				}
+				return nil
+			})
+			// `shoal watch -type event` without a handler prints the list.
+			wui := cli.NewMockUi()
+			if code := newWatchCommand(wui).Run([]string{"-http-addr=" + n.HTTPAddr(), "-type=event", "-name=deploy"}); code != 0 ||
+				!strings.Contains(wui.OutputWriter.String(), id) {
+				t.Fatalf("watch: exit %d %q %q", code, wui.OutputWriter.String(), wui.ErrorWriter.String())
+			}
+		})
+	}
+}

@@ -24,6 +24,7 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"info":        func() (cli.Command, error) { return newInfoCommand(ui), nil },
 		"version":     func() (cli.Command, error) { return newVersionCommand(ui), nil },
 		"monitor":     func() (cli.Command, error) { return newMonitorCommand(ui), nil },
+		"event":       func() (cli.Command, error) { return newEventCommand(ui), nil },
 
 		"kv":        func() (cli.Command, error) { return newKVCommand(), nil },
 		"kv get":    func() (cli.Command, error) { return newKVGetCommand(ui), nil },

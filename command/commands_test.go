@@ -14,7 +14,7 @@ import (
 func TestCommandsRegistry(t *testing.T) {
 	want := []string{
 		"catalog", "catalog datacenters", "catalog nodes", "catalog services",
-		"force-leave", "info", "join",
+		"event", "force-leave", "info", "join",
 		"kv", "kv delete", "kv export", "kv get", "kv import", "kv put",
 		"leave", "lock", "maint", "members", "monitor",
 		"operator", "operator raft", "operator raft list-peers", "operator raft remove-peer",

@@ -63,6 +63,9 @@ func (c *Client) eventLoop() {
 	for {
 		select {
 		case e := <-c.eventCh:
+			if ue, ok := e.(serf.UserEvent); ok {
+				deliverUserEvent(c.cfg, ue)
+			}
 			if me, ok := e.(serf.MemberEvent); ok {
 				now := time.Now()
 				for _, m := range me.Members {

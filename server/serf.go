@@ -30,6 +30,7 @@ func setupSerf(cfg Config, tags map[string]string, eventCh chan serf.Event, kind
 	sc.Tags = tags
 	sc.EventCh = eventCh
 	sc.EnableNameConflictResolution = false
+	sc.UserEventSizeLimit = serfUserEventLimit
 	sc.Logger = cfg.Logger.Named("serf").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})
 	sc.LeavePropagateDelay = time.Second
 	// Retry failed members every 3 s instead of 30 s, so that a healed
@@ -214,6 +215,10 @@ func (s *Server) serfEventLoop() {
 	for {
 		select {
 		case e := <-s.eventCh:
+			if ue, ok := e.(serf.UserEvent); ok {
+				deliverUserEvent(s.cfg, ue)
+				continue
+			}
 			me, ok := e.(serf.MemberEvent)
 			if !ok {
 				continue
