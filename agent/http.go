@@ -47,6 +47,7 @@ func (a *Agent) handler() http.Handler {
 	routes = append(routes, a.hostRoutes()...)
 	routes = append(routes, a.monitorRoutes()...)
 	routes = append(routes, a.eventRoutes()...)
+	routes = append(routes, a.coordinateRoutes()...)
 	routes = append(routes, a.catalogRoutes()...)
 	routes = append(routes, a.kvRoutes()...)
 	routes = append(routes, a.schedRoutes()...)

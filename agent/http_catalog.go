@@ -141,6 +141,7 @@ func (a *Agent) catalogNodes(w http.ResponseWriter, r *http.Request) (any, error
 			out = append(out, n)
 		}
 	}
+	sortNear(a.rtts(r), out, func(n *catalog.Node) string { return n.Node })
 	return out, nil
 }
 
@@ -190,6 +191,7 @@ func (a *Agent) catalogServiceNodes(w http.ResponseWriter, r *http.Request) (any
 			out = append(out, sn)
 		}
 	}
+	sortNear(a.rtts(r), out, func(sn *catalog.ServiceNode) string { return sn.Node })
 	return out, nil
 }
 

@@ -140,6 +140,12 @@ func (a *Agent) healthServiceNodes(w http.ResponseWriter, r *http.Request) (any,
 			out = append(out, e)
 		}
 	}
+	sortNear(a.rtts(r), out, func(e healthServiceJSON) string {
+		if e.Node == nil {
+			return ""
+		}
+		return e.Node.Node
+	})
 	return out, nil
 }
 

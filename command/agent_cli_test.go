@@ -128,3 +128,31 @@ func TestEventCommandFires(t *testing.T) {
 		})
 	}
 }
+
+// TestRTTCommand runs `shoal rtt` against a real agent, here the agent's
+// estimated distance to itself (its coordinate's height, twice).
+func TestRTTCommand(t *testing.T) {
+	n := startLiveAgent(t)
+	addr := "-http-addr=" + n.HTTPAddr()
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"to itself", []string{addr, n.Name}, 0, "Estimated " + n.Name + " <-> " + n.Name + " rtt: 0.0"},
+		{"two names", []string{addr, n.Name, n.Name}, 0, " ms (using LAN coordinates)"},
+		{"unknown node", []string{addr, "nosuchnode"}, 1, `Could not find a coordinate for node "nosuchnode"`},
+		{"no node", []string{addr}, 1, "One or two node names must be specified"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ui := cli.NewMockUi()
+			code := newRTTCommand(ui).Run(tc.args)
+			out := ui.OutputWriter.String() + ui.ErrorWriter.String()
+			if code != tc.code || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d %q, want %d %q", code, out, tc.code, tc.want)
+			}
+		})
+	}
+}

@@ -18,7 +18,7 @@ func TestCommandsRegistry(t *testing.T) {
 		"kv", "kv delete", "kv export", "kv get", "kv import", "kv put",
 		"leave", "lock", "maint", "members", "monitor",
 		"operator", "operator raft", "operator raft list-peers", "operator raft remove-peer",
-		"overlay", "overlay ls", "reload", "services", "services deregister", "services register",
+		"overlay", "overlay ls", "reload", "rtt", "services", "services deregister", "services register",
 		"snapshot", "snapshot inspect", "snapshot restore", "snapshot save",
 		"svc", "svc deploy", "svc logs", "svc ls", "svc ps", "svc rebalance", "svc rm", "svc scale",
 		"version", "watch",
