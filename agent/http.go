@@ -48,6 +48,7 @@ func (a *Agent) handler() http.Handler {
 	routes = append(routes, a.monitorRoutes()...)
 	routes = append(routes, a.eventRoutes()...)
 	routes = append(routes, a.coordinateRoutes()...)
+	routes = append(routes, a.queryRoutes()...)
 	routes = append(routes, a.catalogRoutes()...)
 	routes = append(routes, a.kvRoutes()...)
 	routes = append(routes, a.schedRoutes()...)

@@ -1,0 +1,327 @@
+package agent
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/shoalproject/shoal/catalog"
+	"github.com/shoalproject/shoal/kv"
+	"github.com/shoalproject/shoal/rpcapi"
+)
+
+// Prepared queries (/v1/query) are kept in the KV store, replicated by
+// Raft like everything else: the definition as JSON at
+// shoal/queries/<id>, and a claim on its name at shoal/query-names/<name>
+// written in the same transaction, so two queries never share a name.
+const (
+	queryPrefix     = "shoal/queries/"
+	queryNamePrefix = "shoal/query-names/"
+)
+
+func (a *Agent) queryRoutes() []route {
+	return []route{
+		{"/v1/query", []string{http.MethodGet, http.MethodPost}, a.queryList},
+		{"/v1/query/{id}", []string{http.MethodGet, http.MethodPut, http.MethodDelete}, a.querySpecific},
+		{"/v1/query/{id}/execute", get, a.queryExecute},
+	}
+}
+
+// preparedQuery is Consul's api.PreparedQueryDefinition, less what Shoal
+// does not have (Connect, peers, sameness groups, templates).
+type preparedQuery struct {
+	ID          string
+	Name        string
+	Session     string
+	Token       string
+	Service     serviceQuery
+	DNS         queryDNS
+	Template    queryTemplate
+	CreateIndex uint64
+	ModifyIndex uint64
+}
+
+type serviceQuery struct {
+	Service        string
+	Failover       queryFailover
+	IgnoreCheckIDs []string
+	OnlyPassing    bool
+	Near           string
+	Tags           []string
+	NodeMeta       map[string]string
+	ServiceMeta    map[string]string
+}
+
+// queryFailover is kept as given; Shoal has a single datacenter, so
+// there is never another one to fail over to.
+type queryFailover struct {
+	NearestN    int
+	Datacenters []string
+}
+
+type queryDNS struct{ TTL string }
+
+type queryTemplate struct {
+	Type            string
+	Regexp          string
+	RemoveEmptyTags bool
+}
+
+// validate checks a definition as Consul's parseQuery does.
+func (q *preparedQuery) validate() error {
+	if q.Template.Type != "" {
+		return badRequest("Prepared query templates are not supported")
+	}
+	if q.Service.Service == "" {
+		return badRequest("Must provide a Service name to query")
+	}
+	if q.Service.Failover.NearestN < 0 {
+		return badRequest("Bad NearestN '%d', must be >= 0", q.Service.Failover.NearestN)
+	}
+	if q.Name != "" && isUUID(q.Name) {
+		return badRequest("Query name cannot be a UUID")
+	}
+	if strings.Contains(q.Name, "/") {
+		return badRequest("Query name cannot contain '/'")
+	}
+	return nil
+}
+
+// isUUID reports whether s is shaped like a UUID.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// queries reads every prepared query.
+func (a *Agent) queries(r *http.Request) ([]*preparedQuery, rpcapi.QueryMeta, error) {
+	args := rpcapi.KeyRequest{Key: queryPrefix}
+	if err := parseQuery(r, &args.QueryOptions); err != nil {
+		return nil, rpcapi.QueryMeta{}, err
+	}
+	var reply rpcapi.IndexedEntries
+	if err := a.delegate.RPC(r.Context(), "KVS.List", &args, &reply); err != nil {
+		return nil, rpcapi.QueryMeta{}, err
+	}
+	out := []*preparedQuery{}
+	for _, e := range reply.Entries {
+		var q preparedQuery
+		if err := json.Unmarshal(e.Value, &q); err != nil {
+			a.logger.Warn("query: unreadable prepared query", "key", e.Key, "error", err)
+			continue
+		}
+		q.CreateIndex, q.ModifyIndex = e.CreateIndex, e.ModifyIndex
+		out = append(out, &q)
+	}
+	return out, reply.QueryMeta, nil
+}
+
+// findQuery returns the query with this ID or, failing that, name.
+func (a *Agent) findQuery(r *http.Request, idOrName string, byName bool) (*preparedQuery, rpcapi.QueryMeta, error) {
+	all, meta, err := a.queries(r)
+	if err != nil {
+		return nil, meta, err
+	}
+	for _, q := range all {
+		if q.ID == idOrName || (byName && q.Name != "" && q.Name == idOrName) {
+			return q, meta, nil
+		}
+	}
+	return nil, meta, HTTPError{Code: http.StatusNotFound, Msg: "Query not found"}
+}
+
+func decodeQuery(r *http.Request) (*preparedQuery, error) {
+	var q preparedQuery
+	if err := decodeBody(r, &q); err != nil {
+		return nil, err
+	}
+	return &q, q.validate()
+}
+
+// writeQuery stores q in one transaction: its definition, its name claim
+// (refused if another query holds the name) and the release of oldName.
+func (a *Agent) writeQuery(r *http.Request, q *preparedQuery, oldName string) error {
+	body, err := json.Marshal(q)
+	if err != nil {
+		return err
+	}
+	var ops []kv.TxnOp
+	if q.Name != oldName && q.Name != "" {
+		ops = append(ops,
+			kv.TxnOp{Verb: kv.OpCheckNotExists, Entry: kv.Entry{Key: queryNamePrefix + q.Name}},
+			kv.TxnOp{Verb: kv.OpSet, Entry: kv.Entry{Key: queryNamePrefix + q.Name, Value: []byte(q.ID)}})
+	}
+	if q.Name != oldName && oldName != "" {
+		ops = append(ops, kv.TxnOp{Verb: kv.OpDelete, Entry: kv.Entry{Key: queryNamePrefix + oldName}})
+	}
+	ops = append(ops, kv.TxnOp{Verb: kv.OpSet, Entry: kv.Entry{Key: queryPrefix + q.ID, Value: body}})
+	return a.applyQueryTxn(r, ops, q.Name)
+}
+
+func (a *Agent) applyQueryTxn(r *http.Request, ops []kv.TxnOp, name string) error {
+	args := rpcapi.TxnRequest{Ops: ops}
+	var resp rpcapi.TxnResponse
+	if err := a.delegate.RPC(r.Context(), "Txn.Apply", &args, &resp); err != nil {
+		return err
+	}
+	if len(resp.Errors) > 0 {
+		return badRequest("Name '%s' aliases an existing query name", name)
+	}
+	return nil
+}
+
+// queryList answers GET (every query) and POST (create) on /v1/query.
+func (a *Agent) queryList(w http.ResponseWriter, r *http.Request) (any, error) {
+	if r.Method == http.MethodPost {
+		q, err := decodeQuery(r)
+		if err != nil {
+			return nil, err
+		}
+		q.ID = newUUID()
+		if err := a.writeQuery(r, q, ""); err != nil {
+			return nil, err
+		}
+		return map[string]string{"ID": q.ID}, nil
+	}
+	all, meta, err := a.queries(r)
+	if err != nil {
+		return nil, err
+	}
+	setMeta(w, &meta)
+	return all, nil
+}
+
+// querySpecific answers GET, PUT (update) and DELETE on /v1/query/<id>.
+func (a *Agent) querySpecific(w http.ResponseWriter, r *http.Request) (any, error) {
+	id := r.PathValue("id")
+	cur, meta, err := a.findQuery(r, id, false)
+	if err != nil {
+		return nil, err
+	}
+	switch r.Method {
+	case http.MethodGet:
+		setMeta(w, &meta)
+		return []*preparedQuery{cur}, nil
+	case http.MethodPut:
+		q, err := decodeQuery(r)
+		if err != nil {
+			return nil, err
+		}
+		q.ID = cur.ID
+		return nil, a.writeQuery(r, q, cur.Name)
+	default:
+		ops := []kv.TxnOp{{Verb: kv.OpDelete, Entry: kv.Entry{Key: queryPrefix + cur.ID}}}
+		if cur.Name != "" {
+			ops = append(ops, kv.TxnOp{Verb: kv.OpDelete, Entry: kv.Entry{Key: queryNamePrefix + cur.Name}})
+		}
+		return nil, a.applyQueryTxn(r, ops, cur.Name)
+	}
+}
+
+// queryExecuteResponse is Consul's api.PreparedQueryExecuteResponse.
+type queryExecuteResponse struct {
+	Service    string
+	Nodes      []healthServiceJSON
+	DNS        queryDNS
+	Datacenter string
+	Failovers  int
+}
+
+// queryExecute runs a query, by ID or name: the service's healthy
+// instances (never critical ones; with OnlyPassing, passing ones only,
+// ignoring IgnoreCheckIDs), filtered by tags ("!tag" excludes), node and
+// service meta, sorted by ?near or the query's Near, else shuffled, and
+// cut at ?limit.
+func (a *Agent) queryExecute(w http.ResponseWriter, r *http.Request) (any, error) {
+	q, _, err := a.findQuery(r, r.PathValue("id"), true)
+	if err != nil {
+		return nil, err
+	}
+	limit := 0
+	if s := r.URL.Query().Get("limit"); s != "" {
+		if limit, err = strconv.Atoi(s); err != nil || limit < 0 {
+			return nil, badRequest("Invalid limit %q", s)
+		}
+	}
+	args := rpcapi.ServiceSpecificRequest{ServiceName: q.Service.Service, NodeMetaFilters: q.Service.NodeMeta}
+	if err := parseQuery(r, &args.QueryOptions); err != nil {
+		return nil, err
+	}
+	var reply rpcapi.IndexedCheckServiceNodes
+	if err := a.delegate.RPC(r.Context(), "Health.ServiceNodes", &args, &reply); err != nil {
+		return nil, err
+	}
+	setMeta(w, &reply.QueryMeta)
+	out := queryExecuteResponse{Service: q.Service.Service, Nodes: []healthServiceJSON{}, DNS: q.DNS, Datacenter: a.cfg.Datacenter}
+	for _, n := range reply.Nodes {
+		if !queryKeeps(q, n) {
+			continue
+		}
+		out.Nodes = append(out.Nodes, healthServiceJSON{Node: n.Node, Service: a.toAgentService(n.Service), Checks: filterChecks(nil, n.Checks)})
+	}
+	near := r.URL.Query().Get("near")
+	if near == "" {
+		near = q.Service.Near
+	}
+	if rtt := a.rttsFrom(near); rtt != nil {
+		sortNear(rtt, out.Nodes, func(e healthServiceJSON) string { return e.Node.Node })
+	} else {
+		rand.Shuffle(len(out.Nodes), func(i, j int) { out.Nodes[i], out.Nodes[j] = out.Nodes[j], out.Nodes[i] })
+	}
+	if limit > 0 && len(out.Nodes) > limit {
+		out.Nodes = out.Nodes[:limit]
+	}
+	return out, nil
+}
+
+// queryKeeps reports whether instance n passes q's health, tag and meta
+// filters.
+func queryKeeps(q *preparedQuery, n rpcapi.CheckServiceNode) bool {
+	ignored := map[string]bool{}
+	for _, id := range q.Service.IgnoreCheckIDs {
+		ignored[id] = true
+	}
+	for _, c := range n.Checks {
+		if ignored[c.CheckID] {
+			continue
+		}
+		if c.Status == catalog.HealthCritical || (q.Service.OnlyPassing && c.Status != catalog.HealthPassing) {
+			return false
+		}
+	}
+	tags := map[string]bool{}
+	for _, t := range n.Service.Tags {
+		tags[strings.ToLower(t)] = true
+	}
+	for _, t := range q.Service.Tags {
+		if want, ok := strings.CutPrefix(t, "!"); ok {
+			if tags[strings.ToLower(want)] {
+				return false
+			}
+		} else if !tags[strings.ToLower(t)] {
+			return false
+		}
+	}
+	for k, v := range q.Service.ServiceMeta {
+		if n.Service.Meta[k] != v {
+			return false
+		}
+	}
+	return true
+}
