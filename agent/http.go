@@ -37,8 +37,9 @@ type route struct {
 	fn      endpoint
 }
 
-func (a *Agent) handler() http.Handler {
-	mux := http.NewServeMux()
+// routes is the route table of the HTTP API (docs/consul-compat.md lists
+// them; a test keeps the two in step).
+func (a *Agent) routes() []route {
 	var routes []route
 	routes = append(routes, a.statusRoutes()...)
 	routes = append(routes, a.agentRoutes()...)
@@ -53,6 +54,12 @@ func (a *Agent) handler() http.Handler {
 	routes = append(routes, a.kvRoutes()...)
 	routes = append(routes, a.schedRoutes()...)
 	routes = append(routes, a.snapshotRoutes()...)
+	return routes
+}
+
+func (a *Agent) handler() http.Handler {
+	mux := http.NewServeMux()
+	routes := a.routes()
 	for _, rt := range routes {
 		mux.Handle(rt.pattern, a.wrap(rt))
 	}
