@@ -1,13 +1,17 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/shoalproject/shoal/catalog"
+	"github.com/shoalproject/shoal/dns"
 	"github.com/shoalproject/shoal/kv"
 	"github.com/shoalproject/shoal/rpcapi"
 )
@@ -86,6 +90,11 @@ func (q *preparedQuery) validate() error {
 	if strings.Contains(q.Name, "/") {
 		return badRequest("Query name cannot contain '/'")
 	}
+	if q.DNS.TTL != "" {
+		if d, err := time.ParseDuration(q.DNS.TTL); err != nil || d < 0 {
+			return badRequest("Bad DNS TTL '%s': %v", q.DNS.TTL, err)
+		}
+	}
 	return nil
 }
 
@@ -109,14 +118,20 @@ func isUUID(s string) bool {
 	return true
 }
 
-// queries reads every prepared query.
+// queries reads every prepared query with the request's options.
 func (a *Agent) queries(r *http.Request) ([]*preparedQuery, rpcapi.QueryMeta, error) {
-	args := rpcapi.KeyRequest{Key: queryPrefix}
-	if err := parseQuery(r, &args.QueryOptions); err != nil {
+	var opts rpcapi.QueryOptions
+	if err := parseQuery(r, &opts); err != nil {
 		return nil, rpcapi.QueryMeta{}, err
 	}
+	return a.readQueries(r.Context(), opts)
+}
+
+// readQueries reads every prepared query.
+func (a *Agent) readQueries(ctx context.Context, opts rpcapi.QueryOptions) ([]*preparedQuery, rpcapi.QueryMeta, error) {
+	args := rpcapi.KeyRequest{Key: queryPrefix, QueryOptions: opts}
 	var reply rpcapi.IndexedEntries
-	if err := a.delegate.RPC(r.Context(), "KVS.List", &args, &reply); err != nil {
+	if err := a.delegate.RPC(ctx, "KVS.List", &args, &reply); err != nil {
 		return nil, rpcapi.QueryMeta{}, err
 	}
 	out := []*preparedQuery{}
@@ -132,12 +147,16 @@ func (a *Agent) queries(r *http.Request) ([]*preparedQuery, rpcapi.QueryMeta, er
 	return out, reply.QueryMeta, nil
 }
 
-// findQuery returns the query with this ID or, failing that, name.
+// findQuery returns the query with this ID or, with byName, name.
 func (a *Agent) findQuery(r *http.Request, idOrName string, byName bool) (*preparedQuery, rpcapi.QueryMeta, error) {
 	all, meta, err := a.queries(r)
 	if err != nil {
 		return nil, meta, err
 	}
+	return lookupQuery(all, meta, idOrName, byName)
+}
+
+func lookupQuery(all []*preparedQuery, meta rpcapi.QueryMeta, idOrName string, byName bool) (*preparedQuery, rpcapi.QueryMeta, error) {
 	for _, q := range all {
 		if q.ID == idOrName || (byName && q.Name != "" && q.Name == idOrName) {
 			return q, meta, nil
@@ -241,53 +260,80 @@ type queryExecuteResponse struct {
 	DNS        queryDNS
 	Datacenter string
 	Failovers  int
+	// instances are Nodes as the catalog has them, for DNS.
+	instances []rpcapi.CheckServiceNode
 }
 
-// queryExecute runs a query, by ID or name: the service's healthy
-// instances (never critical ones; with OnlyPassing, passing ones only,
-// ignoring IgnoreCheckIDs), filtered by tags ("!tag" excludes), node and
-// service meta, sorted by ?near or the query's Near, else shuffled, and
-// cut at ?limit.
+// queryExecute answers /v1/query/<id or name>/execute.
 func (a *Agent) queryExecute(w http.ResponseWriter, r *http.Request) (any, error) {
-	q, _, err := a.findQuery(r, r.PathValue("id"), true)
-	if err != nil {
+	var opts rpcapi.QueryOptions
+	if err := parseQuery(r, &opts); err != nil {
 		return nil, err
 	}
 	limit := 0
 	if s := r.URL.Query().Get("limit"); s != "" {
+		var err error
 		if limit, err = strconv.Atoi(s); err != nil || limit < 0 {
 			return nil, badRequest("Invalid limit %q", s)
 		}
 	}
-	args := rpcapi.ServiceSpecificRequest{ServiceName: q.Service.Service, NodeMetaFilters: q.Service.NodeMeta}
-	if err := parseQuery(r, &args.QueryOptions); err != nil {
+	out, meta, err := a.executeQuery(r.Context(), r.PathValue("id"), r.URL.Query().Get("near"), opts, limit)
+	if err != nil {
 		return nil, err
 	}
+	setMeta(w, &meta)
+	return out, nil
+}
+
+// executeQuery runs a query, by ID or name: the service's healthy
+// instances (never critical ones; with OnlyPassing, passing ones only,
+// ignoring IgnoreCheckIDs), filtered by tags ("!tag" excludes), node and
+// service meta, sorted by near (else the query's Near), else shuffled, and
+// cut at limit (0: no limit). An unknown query is a 404 HTTPError.
+func (a *Agent) executeQuery(ctx context.Context, idOrName, near string, opts rpcapi.QueryOptions, limit int) (*queryExecuteResponse, rpcapi.QueryMeta, error) {
+	all, meta, err := a.readQueries(ctx, opts)
+	if err != nil {
+		return nil, meta, err
+	}
+	q, _, err := lookupQuery(all, meta, idOrName, true)
+	if err != nil {
+		return nil, meta, err
+	}
+	args := rpcapi.ServiceSpecificRequest{ServiceName: q.Service.Service, NodeMetaFilters: q.Service.NodeMeta, QueryOptions: opts}
 	var reply rpcapi.IndexedCheckServiceNodes
-	if err := a.delegate.RPC(r.Context(), "Health.ServiceNodes", &args, &reply); err != nil {
-		return nil, err
+	if err := a.delegate.RPC(ctx, "Health.ServiceNodes", &args, &reply); err != nil {
+		return nil, meta, err
 	}
-	setMeta(w, &reply.QueryMeta)
-	out := queryExecuteResponse{Service: q.Service.Service, Nodes: []healthServiceJSON{}, DNS: q.DNS, Datacenter: a.cfg.Datacenter}
+	out := &queryExecuteResponse{Service: q.Service.Service, Nodes: []healthServiceJSON{}, DNS: q.DNS,
+		Datacenter: a.cfg.Datacenter, instances: []rpcapi.CheckServiceNode{}}
 	for _, n := range reply.Nodes {
 		if !queryKeeps(q, n) {
 			continue
 		}
-		out.Nodes = append(out.Nodes, healthServiceJSON{Node: n.Node, Service: a.toAgentService(n.Service), Checks: filterChecks(nil, n.Checks)})
+		out.instances = append(out.instances, n)
 	}
-	near := r.URL.Query().Get("near")
 	if near == "" {
 		near = q.Service.Near
 	}
 	if rtt := a.rttsFrom(near); rtt != nil {
-		sortNear(rtt, out.Nodes, func(e healthServiceJSON) string { return e.Node.Node })
+		sortNear(rtt, out.instances, func(n rpcapi.CheckServiceNode) string {
+			if n.Node == nil {
+				return ""
+			}
+			return n.Node.Node
+		})
 	} else {
-		rand.Shuffle(len(out.Nodes), func(i, j int) { out.Nodes[i], out.Nodes[j] = out.Nodes[j], out.Nodes[i] })
+		rand.Shuffle(len(out.instances), func(i, j int) {
+			out.instances[i], out.instances[j] = out.instances[j], out.instances[i]
+		})
 	}
-	if limit > 0 && len(out.Nodes) > limit {
-		out.Nodes = out.Nodes[:limit]
+	if limit > 0 && len(out.instances) > limit {
+		out.instances = out.instances[:limit]
 	}
-	return out, nil
+	for _, n := range out.instances {
+		out.Nodes = append(out.Nodes, healthServiceJSON{Node: n.Node, Service: a.toAgentService(n.Service), Checks: filterChecks(nil, n.Checks)})
+	}
+	return out, reply.QueryMeta, nil
 }
 
 // queryKeeps reports whether instance n passes q's health, tag and meta
@@ -324,4 +370,25 @@ func queryKeeps(q *preparedQuery, n rpcapi.CheckServiceNode) bool {
 		}
 	}
 	return true
+}
+
+// dnsExecuteQuery runs a prepared query for DNS (<name>.query.<domain>),
+// stale when the DNS interface allows stale reads (dns_config.allow_stale).
+func (a *Agent) dnsExecuteQuery(ctx context.Context, dc, name string, stale bool) ([]rpcapi.CheckServiceNode, string, time.Duration, bool, error) {
+	if dc != "" && !strings.EqualFold(dc, a.cfg.Datacenter) {
+		return nil, "", 0, false, dns.ErrNoDatacenter
+	}
+	out, _, err := a.executeQuery(ctx, name, "", rpcapi.QueryOptions{AllowStale: stale}, 0)
+	var he HTTPError
+	if errors.As(err, &he) && he.Code == http.StatusNotFound {
+		return nil, "", 0, false, nil
+	}
+	if err != nil {
+		return nil, "", 0, false, err
+	}
+	var ttl time.Duration
+	if out.DNS.TTL != "" {
+		ttl, _ = time.ParseDuration(out.DNS.TTL) // checked when the query was written
+	}
+	return out.instances, out.Service, ttl, true, nil
 }
