@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -63,6 +64,43 @@ func TestAgentMonitor(t *testing.T) {
 		resp, body := rawHTTP(t, entries[0].node, http.MethodGet, "/v1/agent/monitor?loglevel=loud", "")
 		if resp.StatusCode != 400 || !strings.Contains(body, "Unknown log level") {
 			t.Fatalf("%d %q", resp.StatusCode, body)
+		}
+	})
+}
+
+// TestCancelledBlockingQueryNotAnError: a blocking query whose client
+// goes away (a watch that exits) is not logged at ERROR by the agent it
+// reached, whichever agent that is.
+func TestCancelledBlockingQueryNotAnError(t *testing.T) {
+	forEach(t, func(t *testing.T, n *testcluster.Node, c *api.Client) {
+		stop := make(chan struct{})
+		defer close(stop)
+		logs, err := c.Agent().Monitor("debug", stop, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := "cancelled-" + n.Name
+		_, meta, err := c.KV().Get(key, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		_, _, err = c.KV().Get(key, (&api.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: time.Minute}).WithContext(ctx))
+		if err == nil {
+			t.Fatal("the blocking query returned before it was cancelled")
+		}
+		// The agent sees the client leave; give it time to log.
+		deadline := time.After(time.Second)
+		for {
+			select {
+			case line := <-logs:
+				if strings.Contains(line, key) && strings.Contains(line, "[ERROR]") {
+					t.Fatalf("logged at ERROR: %s", line)
+				}
+			case <-deadline:
+				return
+			}
 		}
 	})
 }
