@@ -3,6 +3,7 @@ package agent
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -154,6 +155,10 @@ func (a *Agent) catalogServices(w http.ResponseWriter, r *http.Request) (any, er
 	if err := parseQuery(r, &args.QueryOptions); err != nil {
 		return nil, err
 	}
+	f, err := parseFilter(r, (*catalog.ServiceNode)(nil))
+	if err != nil {
+		return nil, err
+	}
 	args.NodeMetaFilters = parseNodeMeta(r)
 	var reply rpcapi.IndexedServices
 	if err := a.delegate.RPC(r.Context(), "Catalog.ListServices", &args, &reply); err != nil {
@@ -163,7 +168,43 @@ func (a *Agent) catalogServices(w http.ResponseWriter, r *http.Request) (any, er
 	if reply.Services == nil {
 		reply.Services = map[string][]string{}
 	}
-	return reply.Services, nil
+	if f == nil {
+		return reply.Services, nil
+	}
+	return a.filterServices(r, args, reply.Services, f)
+}
+
+// filterServices applies ?filter to /v1/catalog/services as Consul does:
+// to each instance (a ServiceNode); a service is listed with the tags of
+// its matching instances, and left out when none matches. It reads each
+// service's instances at the index the list was read at.
+func (a *Agent) filterServices(r *http.Request, list rpcapi.NodeSpecificRequest, services map[string][]string, f *filter) (map[string][]string, error) {
+	out := map[string][]string{}
+	for name := range services {
+		args := rpcapi.ServiceSpecificRequest{ServiceName: name, NodeMetaFilters: list.NodeMetaFilters}
+		args.QueryOptions = list.QueryOptions
+		args.MinQueryIndex = 0 // the list already waited
+		var reply rpcapi.IndexedServiceNodes
+		if err := a.delegate.RPC(r.Context(), "Catalog.ServiceNodes", &args, &reply); err != nil {
+			return nil, err
+		}
+		for _, sn := range reply.ServiceNodes {
+			if !f.match(sn) {
+				continue
+			}
+			tags, seen := out[name]
+			if !seen {
+				tags = []string{}
+			}
+			for _, t := range sn.ServiceTags {
+				if !slices.Contains(tags, t) {
+					tags = append(tags, t)
+				}
+			}
+			out[name] = tags
+		}
+	}
+	return out, nil
 }
 
 func (a *Agent) catalogServiceNodes(w http.ResponseWriter, r *http.Request) (any, error) {

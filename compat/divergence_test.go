@@ -3,10 +3,13 @@ package compat
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/consul/api"
 	"github.com/shoalproject/shoal/internal/testcluster"
@@ -280,4 +283,51 @@ func TestSessionNodeChecksEmptyList(t *testing.T) {
 			t.Fatalf("info: %d %s, want NodeChecks []", resp.StatusCode, body)
 		}
 	})
+}
+
+// TestCatalogServicesFilter: ?filter on /v1/catalog/services applies to
+// each instance, as Consul's; the service keeps its matching instances' tags.
+func TestCatalogServicesFilter(t *testing.T) {
+	ag := catalogClient().API(t).Agent()
+	for _, reg := range []*api.AgentServiceRegistration{
+		{ID: "fs-1", Name: "fs-web", Tags: []string{"blue"}, Meta: map[string]string{"env": "prod"}},
+		{ID: "fs-2", Name: "fs-web", Tags: []string{"green"}, Meta: map[string]string{"env": "dev"}},
+		{ID: "fs-3", Name: "fs-db", Tags: []string{"primary"}, Meta: map[string]string{"env": "dev"}},
+	} {
+		if err := ag.ServiceRegister(reg); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ag.ServiceDeregister(reg.ID) })
+	}
+	waitHealth(t, entries[0].node, "fs-web", false, 2, 20*time.Second)
+	waitHealth(t, entries[0].node, "fs-db", false, 1, 20*time.Second)
+	cases := []struct {
+		filter string
+		want   map[string][]string
+		code   int
+	}{
+		{`ServiceMeta.env == "prod"`, map[string][]string{"fs-web": {"blue"}}, 0},
+		{`ServiceMeta.env == "dev"`, map[string][]string{"fs-web": {"green"}, "fs-db": {"primary"}}, 0},
+		{`ServiceName == "fs-web"`, map[string][]string{"fs-web": {"blue", "green"}}, 0},
+		{`ServiceMeta.env == "none"`, map[string][]string{}, 0},
+		{`Service == "fs-web"`, nil, 400},
+	}
+	for _, tc := range cases {
+		t.Run(tc.filter, func(t *testing.T) {
+			got, _, err := entries[1].node.API(t).Catalog().Services(&api.QueryOptions{Filter: tc.filter})
+			if statusOf(err) != tc.code || (tc.code == 0 && err != nil) {
+				t.Fatalf("%v, want status %d", err, tc.code)
+			}
+			if tc.code != 0 {
+				return
+			}
+			for name, tags := range got {
+				slices.Sort(tags)
+				got[name] = tags
+			}
+			if !maps.EqualFunc(got, tc.want, slices.Equal) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
 }
