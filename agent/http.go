@@ -200,7 +200,7 @@ var errNoDCPath = errors.New("No path to datacenter")
 // read or written. The agent's own endpoints ignore ?dc, as Consul's do.
 func (a *Agent) checkDatacenter(pattern string, r *http.Request) error {
 	dc := r.URL.Query().Get("dc")
-	if dc == "" || dc == a.cfg.Datacenter {
+	if dc == "" || strings.EqualFold(dc, a.cfg.Datacenter) {
 		return nil
 	}
 	for _, p := range dcFreePrefixes {

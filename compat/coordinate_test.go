@@ -3,6 +3,7 @@ package compat
 import (
 	"fmt"
 	"net/http"
+	"reflect"
 	"testing"
 	"time"
 
@@ -51,29 +52,59 @@ func TestCoordinates(t *testing.T) {
 			t.Fatalf("datacenters: %+v %v", dcs, err)
 		}
 
-		// ?near=_agent sorts by the distance from this agent: itself first
-		// (distance 0), then by increasing estimate.
-		nodes, _, err := c.Catalog().Nodes(&api.QueryOptions{Near: "_agent"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if nodes[0].Node != n.Name {
-			t.Fatalf("nearest node %s, want the agent %s", nodes[0].Node, n.Name)
-		}
-		byName := map[string]*coordinate.Coordinate{}
-		for _, e := range waitCoordinates(t, c) {
-			byName[e.Node] = e.Coord
-		}
-		// The order must be non-decreasing in distance for the nodes
-		// that have coordinates (recomputed from the same view, so allow
-		// for coordinates updated in between by checking only the first).
-		if _, ok := byName[nodes[0].Node]; !ok {
-			t.Fatalf("nearest node has no coordinate")
-		}
+		// ?near=_agent sorts by the estimated distance from this agent,
+		// nearest first. Coordinates move with every probe: compare with
+		// the distances of a snapshot taken just before and just after.
+		testcluster.Eventually(t, 20*time.Second, func() error {
+			before := coordsByName(t, c)
+			nodes, _, err := c.Catalog().Nodes(&api.QueryOptions{Near: "_agent"})
+			if err != nil {
+				return err
+			}
+			after := coordsByName(t, c)
+			if !reflect.DeepEqual(before, after) {
+				return fmt.Errorf("coordinates moved during the read")
+			}
+			from := before[n.Name]
+			var last time.Duration
+			for i, node := range nodes {
+				co, ok := before[node.Node]
+				if !ok {
+					continue // registered without an agent: sorted last
+				}
+				d := from.DistanceTo(co)
+				if i > 0 && d < last {
+					return fmt.Errorf("order %v: %s at %v after %v", nodeNames(nodes), node.Node, d, last)
+				}
+				last = d
+			}
+			return nil
+		})
 	})
 	// An unknown ?near leaves the order alone.
 	resp, _ := rawHTTP(t, entries[0].node, http.MethodGet, "/v1/catalog/nodes?near=nosuchnode", "")
 	if resp.StatusCode != 200 {
 		t.Fatalf("near unknown: %d", resp.StatusCode)
 	}
+}
+
+func coordsByName(t *testing.T, c *api.Client) map[string]*coordinate.Coordinate {
+	t.Helper()
+	out := map[string]*coordinate.Coordinate{}
+	entries, _, err := c.Coordinate().Nodes(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		out[e.Node] = e.Coord
+	}
+	return out
+}
+
+func nodeNames(nodes []*api.Node) []string {
+	var out []string
+	for _, n := range nodes {
+		out = append(out, n.Node)
+	}
+	return out
 }
