@@ -169,6 +169,7 @@ func TestHealthStateUnknownIsEmpty(t *testing.T) {
 func TestUnknownDatacenter(t *testing.T) {
 	forEach(t, func(t *testing.T, n *testcluster.Node, c *api.Client) {
 		key := "dc-" + n.Name
+		t.Cleanup(func() { _, _ = c.KV().Delete(key, nil) })
 		wo := &api.WriteOptions{Datacenter: "nosuchdc"}
 		qo := &api.QueryOptions{Datacenter: "nosuchdc"}
 		cases := []struct {

@@ -43,7 +43,7 @@ func TestEventFireAndList(t *testing.T) {
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := tc.event
-			ev.Name = fmt.Sprintf("deploy-%d", i)
+			ev.Name = fmt.Sprintf("deploy-%d-%d", i, time.Now().UnixNano()) // unique across -count runs
 			from := all[i%len(all)]
 			id, _, err := from.API(t).Event().Fire(&ev, nil)
 			if err != nil {
@@ -80,14 +80,16 @@ func TestEventFireAndList(t *testing.T) {
 // for the next event, as `consul watch -type event` relies on.
 func TestEventListBlocks(t *testing.T) {
 	c := entries[1].node.API(t)
-	if _, _, err := c.Event().Fire(&api.UserEvent{Name: "blk"}, nil); err != nil {
+	name := fmt.Sprintf("blk-%d", time.Now().UnixNano()) // unique across -count runs
+	id1, _, err := c.Event().Fire(&api.UserEvent{Name: name}, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
 	var idx uint64
 	testcluster.Eventually(t, 10*time.Second, func() error {
-		evs, meta, err := c.Event().List("blk", nil)
-		if err != nil || len(evs) == 0 {
-			return fmt.Errorf("no event yet: %v", err)
+		evs, meta, err := c.Event().List(name, nil)
+		if err != nil || len(evs) == 0 || evs[len(evs)-1].ID != id1 {
+			return fmt.Errorf("event not there yet: %v", err)
 		}
 		if got := c.Event().IDToIndex(evs[len(evs)-1].ID); got != meta.LastIndex {
 			return fmt.Errorf("index %d, IDToIndex %d", meta.LastIndex, got)
@@ -98,14 +100,14 @@ func TestEventListBlocks(t *testing.T) {
 	done := make(chan []*api.UserEvent, 1)
 	start := time.Now()
 	go func() {
-		evs, _, err := c.Event().List("blk", &api.QueryOptions{WaitIndex: idx, WaitTime: 20 * time.Second})
+		evs, _, err := c.Event().List(name, &api.QueryOptions{WaitIndex: idx, WaitTime: 20 * time.Second})
 		if err != nil {
 			t.Error(err)
 		}
 		done <- evs
 	}()
 	time.Sleep(300 * time.Millisecond)
-	id2, _, err := entries[0].node.API(t).Event().Fire(&api.UserEvent{Name: "blk"}, nil)
+	id2, _, err := entries[0].node.API(t).Event().Fire(&api.UserEvent{Name: name}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
