@@ -144,7 +144,71 @@ func (a *Agent) readQueries(ctx context.Context, opts rpcapi.QueryOptions) ([]*p
 		q.CreateIndex, q.ModifyIndex = e.CreateIndex, e.ModifyIndex
 		out = append(out, &q)
 	}
-	return out, reply.QueryMeta, nil
+	live, err := a.liveSessions(ctx, out, opts)
+	if err != nil {
+		return nil, rpcapi.QueryMeta{}, err
+	}
+	kept := out[:0]
+	for _, q := range out {
+		if q.Session == "" || live[q.Session] {
+			kept = append(kept, q)
+			continue
+		}
+		a.removeQuery(ctx, q)
+	}
+	return kept, reply.QueryMeta, nil
+}
+
+// removeQuery deletes a query whose session ended, and frees its name;
+// best effort: the next read tries again.
+func (a *Agent) removeQuery(ctx context.Context, q *preparedQuery) {
+	ops := []kv.TxnOp{{Verb: kv.OpDeleteCAS, Entry: kv.Entry{Key: queryPrefix + q.ID, ModifyIndex: q.ModifyIndex}}}
+	if q.Name != "" {
+		ops = append(ops, kv.TxnOp{Verb: kv.OpDelete, Entry: kv.Entry{Key: queryNamePrefix + q.Name}})
+	}
+	var resp rpcapi.TxnResponse
+	if err := a.delegate.RPC(ctx, "Txn.Apply", &rpcapi.TxnRequest{Ops: ops}, &resp); err != nil {
+		a.logger.Debug("query: removing a query whose session ended", "id", q.ID, "error", err)
+	}
+}
+
+// liveSessions returns the sessions that exist among those the queries
+// are bound to (nil when none is bound). A query whose session is gone is
+// treated as deleted, as Consul deletes it when the session ends.
+func (a *Agent) liveSessions(ctx context.Context, qs []*preparedQuery, opts rpcapi.QueryOptions) (map[string]bool, error) {
+	bound := false
+	for _, q := range qs {
+		bound = bound || q.Session != ""
+	}
+	if !bound {
+		return nil, nil
+	}
+	args := rpcapi.DCRequest{QueryOptions: opts}
+	args.MinQueryIndex = 0 // the KV read already waited
+	var reply rpcapi.IndexedSessions
+	if err := a.delegate.RPC(ctx, "Session.List", &args, &reply); err != nil {
+		return nil, err
+	}
+	live := map[string]bool{}
+	for _, s := range reply.Sessions {
+		live[s.ID] = true
+	}
+	return live, nil
+}
+
+// checkSession refuses a query bound to a session that does not exist.
+func (a *Agent) checkSession(r *http.Request, q *preparedQuery) error {
+	if q.Session == "" {
+		return nil
+	}
+	live, err := a.liveSessions(r.Context(), []*preparedQuery{q}, rpcapi.QueryOptions{})
+	if err != nil {
+		return err
+	}
+	if !live[q.Session] {
+		return badRequest("invalid session %q", q.Session)
+	}
+	return nil
 }
 
 // findQuery returns the query with this ID or, with byName, name.
@@ -176,6 +240,10 @@ func decodeQuery(r *http.Request) (*preparedQuery, error) {
 // writeQuery stores q in one transaction: its definition, its name claim
 // (refused if another query holds the name) and the release of oldName.
 func (a *Agent) writeQuery(r *http.Request, q *preparedQuery, oldName string) error {
+	// Reading first removes queries whose session ended, freeing names.
+	if _, _, err := a.readQueries(r.Context(), rpcapi.QueryOptions{}); err != nil {
+		return err
+	}
 	body, err := json.Marshal(q)
 	if err != nil {
 		return err
@@ -213,6 +281,9 @@ func (a *Agent) queryList(w http.ResponseWriter, r *http.Request) (any, error) {
 			return nil, err
 		}
 		q.ID = newUUID()
+		if err := a.checkSession(r, q); err != nil {
+			return nil, err
+		}
 		if err := a.writeQuery(r, q, ""); err != nil {
 			return nil, err
 		}
@@ -243,6 +314,9 @@ func (a *Agent) querySpecific(w http.ResponseWriter, r *http.Request) (any, erro
 			return nil, err
 		}
 		q.ID = cur.ID
+		if err := a.checkSession(r, q); err != nil {
+			return nil, err
+		}
 		return nil, a.writeQuery(r, q, cur.Name)
 	default:
 		ops := []kv.TxnOp{{Verb: kv.OpDelete, Entry: kv.Entry{Key: queryPrefix + cur.ID}}}

@@ -126,3 +126,41 @@ func TestPreparedQueries(t *testing.T) {
 		t.Fatalf("unknown query: %v", err)
 	}
 }
+
+// TestPreparedQuerySession: a query bound to a session goes away with the
+// session, freeing its name; an unknown session is refused.
+func TestPreparedQuerySession(t *testing.T) {
+	forEach(t, func(t *testing.T, n *testcluster.Node, c *api.Client) {
+		pq := c.PreparedQuery()
+		name := fmt.Sprintf("pqs-%s-%d", n.Name, time.Now().UnixNano())
+		if _, _, err := pq.Create(&api.PreparedQueryDefinition{Name: name, Session: "11111111-2222-3333-4444-555555555555",
+			Service: api.ServiceQuery{Service: "x"}}, nil); statusOf(err) != 400 {
+			t.Fatalf("unknown session: %v", err)
+		}
+		sid, _, err := c.Session().Create(&api.SessionEntry{TTL: "60s"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _, err := pq.Create(&api.PreparedQueryDefinition{Name: name, Session: sid, Service: api.ServiceQuery{Service: "x"}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _, err := pq.Get(id, nil); err != nil || len(got) != 1 || got[0].Session != sid {
+			t.Fatalf("get: %v %v", got, err)
+		}
+		if _, err := c.Session().Destroy(sid, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := pq.Get(id, nil); statusOf(err) != 404 {
+			t.Fatalf("after the session ended: %v", err)
+		}
+		if _, _, err := pq.Execute(name, nil); statusOf(err) != 404 {
+			t.Fatalf("execute after the session ended: %v", err)
+		}
+		id2, _, err := pq.Create(&api.PreparedQueryDefinition{Name: name, Service: api.ServiceQuery{Service: "x"}}, nil)
+		if err != nil {
+			t.Fatalf("name not freed: %v", err)
+		}
+		_, _ = pq.Delete(id2, nil)
+	})
+}
