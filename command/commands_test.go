@@ -14,11 +14,11 @@ import (
 func TestCommandsRegistry(t *testing.T) {
 	want := []string{
 		"catalog", "catalog datacenters", "catalog nodes", "catalog services",
-		"force-leave", "info", "join", "keygen", "keyring",
+		"event", "force-leave", "info", "join", "keygen", "keyring",
 		"kv", "kv delete", "kv export", "kv get", "kv import", "kv put",
-		"leave", "lock", "maint", "members",
+		"leave", "lock", "maint", "members", "monitor",
 		"operator", "operator raft", "operator raft list-peers", "operator raft remove-peer",
-		"overlay", "overlay ls", "reload", "services", "services deregister", "services register",
+		"overlay", "overlay ls", "reload", "rtt", "services", "services deregister", "services register",
 		"snapshot", "snapshot inspect", "snapshot restore", "snapshot save",
 		"svc", "svc deploy", "svc logs", "svc ls", "svc ps", "svc rebalance", "svc rm", "svc scale",
 		"tls", "tls ca", "tls ca create", "tls cert", "tls cert create",

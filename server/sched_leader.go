@@ -219,7 +219,7 @@ func (s *Server) schedNodes(members []serf.Member, catNodes map[string]*catalog.
 		if id == "" || (m.Tags["dc"] != "" && m.Tags["dc"] != s.cfg.Datacenter) {
 			continue
 		}
-		n := &sched.Node{ID: id, Name: m.Name, Role: m.Tags["role"], Datacenter: s.cfg.Datacenter}
+		n := &sched.Node{ID: id, Name: m.Name, Role: MemberRole(m.Tags), Datacenter: s.cfg.Datacenter}
 		if cn := catNodes[m.Name]; cn != nil {
 			n.Meta = cn.Meta
 		}

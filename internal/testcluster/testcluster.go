@@ -89,7 +89,7 @@ func New(t testing.TB, opts Options) *Cluster {
 // Start starts (or restarts) a node with its config and data dir.
 func (c *Cluster) Start(n *Node) {
 	c.t.Helper()
-	logger := hclog.New(&hclog.LoggerOptions{
+	logger := hclog.NewInterceptLogger(&hclog.LoggerOptions{
 		Name: n.Name, Level: hclog.LevelFromString(n.Cfg.LogLevel), Output: testWriter{c.t},
 	})
 	a, err := agent.New(n.Cfg, logger)
