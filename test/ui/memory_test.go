@@ -47,7 +47,8 @@ func pageMetrics(b *browser) map[string]float64 {
 // re-renders several times a second) for $SHOAL_UI_MEMORY_MINUTES minutes:
 // the JS heap after a garbage collection, DOM nodes and event listeners,
 // each minute. It fails when the heap grows without bound (more than
-// doubles, plus 4 MB of slack) or the DOM keeps nodes of old renders.
+// doubles, plus 4 MB of slack), the DOM keeps nodes of old renders or
+// listeners pile up.
 //
 //	SHOAL_UI_MEMORY_MINUTES=10 go test ./test/ui -run TestPageMemory -v -timeout 20m
 func TestPageMemory(t *testing.T) {
@@ -85,5 +86,8 @@ func TestPageMemory(t *testing.T) {
 	}
 	if nodes := last["Nodes"]; nodes > 2*start["Nodes"]+500 {
 		t.Errorf("DOM nodes grew from %v to %v: old renders are kept", start["Nodes"], nodes)
+	}
+	if ls := last["JSEventListeners"]; ls > 2*start["JSEventListeners"]+50 {
+		t.Errorf("event listeners grew from %v to %v: something adds one per update", start["JSEventListeners"], ls)
 	}
 }
