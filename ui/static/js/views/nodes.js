@@ -15,10 +15,17 @@ export async function members(signal) {
   return m;
 }
 
+// role names a member's role as the scheduler does (server.MemberRole):
+// Consul's role tag is "consul" on servers and "node" on clients; Shoal
+// servers before it said "server".
+function role(tag) {
+  return tag === 'consul' || tag === 'server' ? 'server' : 'client';
+}
+
 function resources(m) {
   const t = m?.Tags || {};
   return {
-    role: t.role || 'client',
+    role: role(t.role),
     cpu: t.cpu ? `${t.cpu} MHz` : '—',
     mem: t.mem ? `${t.mem} MB` : '—',
     drivers: t.drivers || '—',
