@@ -20,6 +20,8 @@ func (a *Agent) schedRoutes() []route {
 		{"/v1/shoal/services", get, a.schedServices},
 		{"/v1/shoal/services/{name}", get, a.schedService},
 		{"/v1/shoal/services/{name}/rebalance", put, a.schedRebalance},
+		{"/v1/shoal/services/{name}/versions", get, a.schedVersions},
+		{"/v1/shoal/services/{name}/rollback", put, a.schedRollback},
 		{"/v1/shoal/allocs", get, a.schedAllocs},
 		{"/v1/shoal/allocs/{id}/logs", get, a.schedLogs},
 		{"/v1/shoal/validate", []string{http.MethodPost, http.MethodPut}, a.schedValidate},

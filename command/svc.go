@@ -31,6 +31,7 @@ type svcCommand struct {
 	timeout time.Duration
 	tail    int
 	index   int
+	version int
 }
 
 func newSvcCommand(ui cli.Ui, name, usage, synopsis string, nargs int,
@@ -141,7 +142,7 @@ const svcHelp = `Usage: shoal svc <subcommand> [options] [args]
   Services scheduled by Shoal: a spec stored at shoal/services/<name> is a
   deployment; the leader places its replicas and agents run them.
 
-  Subcommands: deploy, ls, ps, scale, rm, rebalance, logs.`
+  Subcommands: deploy, ls, ps, scale, rm, rebalance, logs, history, rollback.`
 
 // parentCommand prints help for a command group.
 // serviceSummary mirrors the agent's /v1/shoal/services entries.

@@ -41,8 +41,11 @@ type ServiceStatus struct {
 	// healthy; RolledBackFrom names a version abandoned by a rollback.
 	LastGoodVersion string
 	RolledBackFrom  string
-	CreateIndex     uint64
-	ModifyIndex     uint64
+	// SpecDigest is the Digest of the last valid spec evaluated, the
+	// newest entry of the service's history.
+	SpecDigest  string
+	CreateIndex uint64
+	ModifyIndex uint64
 }
 
 // PlanRequest is the plan of one service as the leader commits it, in one
@@ -65,11 +68,14 @@ type PlanRequest struct {
 	// SpecPrefix+Service: the last good version, restored after a
 	// rolling update failed.
 	Rollback []byte
+	// History, when non-nil, appends a spec version to the service's
+	// history under HistoryPrefix (and trims it to History.Keep).
+	History *HistoryRecord
 }
 
 // IsEmpty reports whether r changes nothing but, perhaps, the status.
 func (r *PlanRequest) IsEmpty() bool {
-	return len(r.Place)+len(r.Stop)+len(r.Delete) == 0 && !r.DeleteStatus && r.LastGood == nil && r.Rollback == nil
+	return len(r.Place)+len(r.Stop)+len(r.Delete) == 0 && !r.DeleteStatus && r.LastGood == nil && r.Rollback == nil && r.History == nil
 }
 
 // StopRequest marks one allocation to stop.

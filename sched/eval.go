@@ -24,6 +24,12 @@ type EvalConfig struct {
 	// service back for its update.delay between batches. nil means every
 	// service is due.
 	Due func(service string) bool
+	// Now stamps the spec versions recorded in the history; the
+	// evaluation reads no clock.
+	Now time.Time
+	// HistoryLimit is how many spec versions of a service the history
+	// keeps; 0 means DefaultHistoryLimit.
+	HistoryLimit int
 }
 
 // Evaluation is what one Evaluate did.
@@ -49,6 +55,8 @@ type Evaluation struct {
 //     reason in the status;
 //   - a rolling update halted with on_failure "rollback" restores the last
 //     good spec (PlanRequest.Rollback) and records RolledBackFrom;
+//   - a valid spec whose Digest the status does not hold yet is recorded
+//     in the service's history (PlanRequest.History, see withHistory);
 //   - a service whose live replicas all run the current version (healthy
 //     when health-gated) records it as last good (PlanRequest.LastGood);
 //   - stopped allocations that are finished, or whose node is down or gone,
@@ -71,6 +79,9 @@ func Evaluate(state State, planner Planner, cfg EvalConfig) (*Evaluation, error)
 			continue
 		}
 		req, delay, err := e.service(name)
+		if err == nil {
+			req = e.withHistory(name, req)
+		}
 		if err == nil && req != nil {
 			err = planner.SubmitPlan(req)
 			if err == nil {

@@ -18,12 +18,15 @@ type Harness struct {
 	specs    map[string][]byte
 	statuses map[string]*ServiceStatus
 	lastGood map[string][]byte
+	history  map[string][]HistoryEntry
 	seed     uint64
 
 	// Plans are the plans submitted so far.
 	Plans []*PlanRequest
 	// Limits apply to Evaluate.
 	Limits Limits
+	// HistoryLimit applies to Evaluate (0: the default).
+	HistoryLimit int
 }
 
 var (
@@ -34,7 +37,7 @@ var (
 // NewHarness returns a harness over nodes.
 func NewHarness(t testing.TB, nodes ...*Node) *Harness {
 	h := &Harness{t: t, nodes: map[string]*Node{}, allocs: map[string]*Allocation{},
-		specs: map[string][]byte{}, statuses: map[string]*ServiceStatus{}, lastGood: map[string][]byte{}}
+		specs: map[string][]byte{}, statuses: map[string]*ServiceStatus{}, lastGood: map[string][]byte{}, history: map[string][]HistoryEntry{}}
 	for _, n := range nodes {
 		h.AddNode(n)
 	}
@@ -117,6 +120,14 @@ func (h *Harness) SubmitPlan(p *PlanRequest) error {
 	if p.Rollback != nil {
 		h.specs[p.Service] = p.Rollback
 	}
+	if p.History != nil {
+		add, drop := p.History.Append(h.history[p.Service])
+		hist := slices.DeleteFunc(h.history[p.Service], func(e HistoryEntry) bool { return slices.Contains(drop, e.Seq) })
+		if add != nil {
+			hist = append(hist, *add)
+		}
+		h.history[p.Service] = hist
+	}
 	h.Plans = append(h.Plans, p)
 	return nil
 }
@@ -141,7 +152,7 @@ func (h *Harness) Status(name string) *ServiceStatus { return h.statuses[name] }
 func (h *Harness) Evaluate() *Evaluation {
 	h.t.Helper()
 	h.seed++
-	ev, err := Evaluate(h, h, EvalConfig{Seed: h.seed, Limits: h.Limits})
+	ev, err := Evaluate(h, h, EvalConfig{Seed: h.seed, Limits: h.Limits, HistoryLimit: h.HistoryLimit})
 	if err != nil {
 		h.t.Fatalf("Evaluate: %v", err)
 	}

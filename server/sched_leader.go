@@ -91,7 +91,7 @@ func (s *Server) schedule(sc *schedulerState, ws memdb.WatchSet, now time.Time) 
 		return true
 	}
 	start := time.Now()
-	ev, err := sched.Evaluate(view, raftPlanner{s}, sched.EvalConfig{Seed: s.raft.AppliedIndex(), Limits: s.cfg.schedLimits(), Due: due})
+	ev, err := sched.Evaluate(view, raftPlanner{s}, sched.EvalConfig{Seed: s.raft.AppliedIndex(), Limits: s.cfg.schedLimits(), Due: due, Now: now})
 	if err != nil {
 		return 0, err
 	}

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/hashicorp/go-memdb"
@@ -40,5 +41,44 @@ func applyAllocPlan(tx *memdb.Txn, idx uint64, req *sched.PlanRequest) (any, err
 			return nil, fmt.Errorf("fsm: alloc plan: write %s: %w", w.key, err)
 		}
 	}
+	if req.History != nil {
+		if err := appendHistory(tx, idx, req.Service, req.History); err != nil {
+			return nil, fmt.Errorf("fsm: alloc plan: history of %s: %w", req.Service, err)
+		}
+	}
 	return nil, nil
+}
+
+// appendHistory records rec as the service's next spec version and
+// deletes the oldest beyond rec.Keep (sched.HistoryRecord.Append decides).
+func appendHistory(tx *memdb.Txn, idx uint64, service string, rec *sched.HistoryRecord) error {
+	_, entries, err := kv.List(tx, nil, sched.HistoryFolder(service))
+	if err != nil {
+		return err
+	}
+	hist := make([]sched.HistoryEntry, 0, len(entries))
+	for _, e := range entries {
+		var h sched.HistoryEntry
+		if _, ok := sched.ParseHistorySeq(e.Key); !ok || json.Unmarshal(e.Value, &h) != nil {
+			continue // not written by the scheduler: left alone
+		}
+		hist = append(hist, h)
+	}
+	add, drop := rec.Append(hist)
+	if add == nil {
+		return nil
+	}
+	doc, err := json.Marshal(add)
+	if err != nil {
+		return err
+	}
+	if _, err := kv.Apply(tx, idx, &kv.Request{Op: kv.OpSet, Entry: kv.Entry{Key: sched.HistoryKey(service, add.Seq), Value: doc}}); err != nil {
+		return err
+	}
+	for _, seq := range drop {
+		if _, err := kv.Apply(tx, idx, &kv.Request{Op: kv.OpDelete, Entry: kv.Entry{Key: sched.HistoryKey(service, seq)}}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

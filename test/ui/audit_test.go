@@ -123,38 +123,12 @@ func testIdle(t *testing.T, b *browser, c *api.Client) {
 	// (the checks table's index moves), each of which reads at most twice
 	// a second (api.js MIN_GAP).
 	const busy = 10 * time.Second
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		reg := &api.AgentServiceRegistration{ID: "flappy", Name: "flappy",
-			Check: &api.AgentServiceCheck{CheckID: "flappy-ttl", TTL: "10m"}}
-		if err := c.Agent().ServiceRegister(reg); err != nil {
-			t.Error(err)
-			return
-		}
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-			_, _ = c.KV().Put(&api.KVPair{Key: "busy/k", Value: []byte(strconv.Itoa(i))}, nil)
-			if i%10 == 0 {
-				status := api.HealthPassing
-				if i%20 == 0 {
-					status = api.HealthCritical
-				}
-				_ = c.Agent().UpdateTTL("flappy-ttl", "", status)
-			}
-		}
-	}()
+	stopBusy := startBusy(t, c)
 	time.Sleep(2 * time.Second) // the registration settles
 	b.resetRequests()
 	time.Sleep(busy)
 	reqs = b.requestsSeen()
-	close(stop)
-	<-done
+	stopBusy()
 	byPath := map[string]int{}
 	for _, r := range reqs {
 		p := r
@@ -168,4 +142,37 @@ func testIdle(t *testing.T, b *browser, c *api.Client) {
 	if max := int(busy.Seconds())*2*3 + 3; len(reqs) > max {
 		t.Errorf("%d requests in %v, more than 2 a second per watch", len(reqs), busy)
 	}
+}
+
+// startBusy makes the cluster busy until the returned stop is called: a KV
+// write every 20 ms and a TTL check that flaps between passing and
+// critical every 200 ms.
+func startBusy(t *testing.T, c *api.Client) (stop func()) {
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		reg := &api.AgentServiceRegistration{ID: "flappy", Name: "flappy",
+			Check: &api.AgentServiceCheck{CheckID: "flappy-ttl", TTL: "10m"}}
+		if err := c.Agent().ServiceRegister(reg); err != nil {
+			t.Error(err)
+			return
+		}
+		for i := 0; ; i++ {
+			select {
+			case <-quit:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			_, _ = c.KV().Put(&api.KVPair{Key: "busy/k", Value: []byte(strconv.Itoa(i))}, nil)
+			if i%10 == 0 {
+				status := api.HealthPassing
+				if i%20 == 0 {
+					status = api.HealthCritical
+				}
+				_ = c.Agent().UpdateTTL("flappy-ttl", "", status)
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
 }

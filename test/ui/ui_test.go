@@ -211,6 +211,7 @@ func TestUI(t *testing.T) {
 	})
 
 	b.subtest(t, "deploy scale remove", func(t *testing.T) { testDeploy(t, b, c) })
+	b.subtest(t, "rollback from the versions list", func(t *testing.T) { testRollback(t, b, c) })
 	b.subtest(t, "every view audited", func(t *testing.T) { testViews(t, b, c) })
 	b.subtest(t, "idle requests", func(t *testing.T) { testIdle(t, b, c) })
 }

@@ -70,10 +70,14 @@ export const get = async (path, opts) => (await request('GET', path, opts)).data
 export const put = async (path, body, opts) => (await request('PUT', path, {...opts, body})).data;
 export const del = async (path, opts) => (await request('DELETE', path, opts)).data;
 
+// sleep waits ms or until signal aborts. It removes its abort listener
+// when the time is up: a watch sleeps many times on one signal, and
+// listeners left behind would pile up for as long as the view is open.
 function sleep(ms, signal) {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, {once: true});
+    const done = () => { clearTimeout(t); signal.removeEventListener('abort', done); resolve(); };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, {once: true});
   });
 }
 

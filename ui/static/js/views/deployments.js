@@ -1,8 +1,9 @@
 // Deployments: the scheduler's services (specs under shoal/services/)
 // with desired / running / healthy counts, status and spec errors; a
-// service's page with its allocations, scale, remove and replica logs;
+// service's page with its allocations, spec versions with rollback,
+// scale, remove and replica logs;
 // and the spec editor, validated by the server before deploying.
-import {follow, request, kvPath, b64bytes} from '../api.js';
+import {follow, watch, request, kvPath, b64bytes} from '../api.js';
 import {h, add, replace, empty, table, chip, confirmButton, enc} from '../dom.js';
 
 const SPEC_PREFIX = 'shoal/services/';
@@ -74,6 +75,7 @@ export function detail({main, params: [name], signal}) {
   const status = h('div', {class: 'status', role: 'status', 'aria-live': 'polite'});
   const head = h('div', null, h('p', {class: 'empty'}, 'Loading…'));
   const allocsEl = h('div');
+  const versionsEl = h('div', {id: 'versions'}, h('p', {class: 'empty'}, 'Loading…'));
   const logs = h('div');
   const showAll = h('input', {type: 'checkbox', id: 'show-stopped'});
   const replicas = h('input', {type: 'number', id: 'scale-replicas', min: 0, value: ''});
@@ -107,6 +109,15 @@ export function detail({main, params: [name], signal}) {
     }
   }
 
+  async function rollback(v) {
+    try {
+      const {data: r} = await request('PUT', `/v1/shoal/services/${encodeURIComponent(name)}/rollback?version=${v.ID}`);
+      say('ok', `Rolling ${name} back to version ${r.ID} (${r.Version}).`);
+    } catch (e) {
+      say(e.status === 409 ? 'error conflict' : 'error', `Not rolled back: ${e.message}`);
+    }
+  }
+
   async function showLogs(a) {
     replace(logs, h('h2', null, `Logs of ${name}.${a.Index} (last 50 lines)`), h('p', {class: 'muted'}, 'Loading…'));
     try {
@@ -124,6 +135,7 @@ export function detail({main, params: [name], signal}) {
       h('button', {type: 'button', id: 'scale', onclick: scale}, 'Scale'), ' ',
       h('a', {class: 'button', href: `#/deploy/${enc(name)}`}, 'Edit spec'), ' ',
       confirmButton('Remove', `Remove ${name} and stop all its replicas?`, remove)),
+    h('h2', null, 'Versions'), versionsEl,
     h('h2', null, 'Allocations'),
     h('div', {class: 'toolbar'}, showAll, h('label', {for: 'show-stopped'}, 'Show stopped allocations')),
     allocsEl, logs]);
@@ -154,6 +166,28 @@ export function detail({main, params: [name], signal}) {
     replace(allocsEl, t);
   };
   showAll.addEventListener('change', renderAllocs);
+
+  // The spec history, newest first: each older version can be deployed
+  // again (after a confirmation), through the server's rollback.
+  watch(`/v1/shoal/services/${encodeURIComponent(name)}/versions`, signal, (vs) => {
+    if (!vs || vs.length === 0) {
+      replace(versionsEl, empty('No versions recorded yet.'));
+      return;
+    }
+    const {table: t, body} = table('Spec versions', ['ID', 'First seen', 'Replicas', 'Image', 'Version', '']);
+    for (const v of vs) {
+      add(body, [h('tr', {'data-version': String(v.ID), class: v.Current ? 'current' : null},
+        h('td', {class: 'num'}, String(v.ID)),
+        h('td', null, new Date(v.Time).toLocaleString()),
+        h('td', {class: 'num replicas'}, v.Mode === 'global' ? 'global' : String(v.Replicas)),
+        h('td', {class: 'mono'}, v.Image || '—'),
+        h('td', {class: 'mono'}, v.Version,
+          h('details', null, h('summary', null, 'Spec'), h('pre', {class: 'output', tabindex: 0}, v.Spec))),
+        h('td', null, v.Current ? chip('passing', 'deployed') :
+          confirmButton('Roll back', `Deploy version ${v.ID} of ${name} again?`, () => rollback(v), 'rollback')))]);
+    }
+    replace(versionsEl, t);
+  }, (e) => replace(versionsEl, h('p', {class: 'error'}, e.message)));
 
   follow(['/v1/shoal/services', `/v1/shoal/allocs?service=${encodeURIComponent(name)}`],
     `/v1/shoal/services/${encodeURIComponent(name)}`, signal, (s) => {

@@ -15,10 +15,17 @@ export async function members(signal) {
   return m;
 }
 
+// role names a member's role as the scheduler does (server.MemberRole):
+// Consul's role tag is "consul" on servers and "node" on clients; Shoal
+// servers before it said "server".
+function role(tag) {
+  return tag === 'consul' || tag === 'server' ? 'server' : 'client';
+}
+
 function resources(m) {
   const t = m?.Tags || {};
   return {
-    role: t.role || 'client',
+    role: role(t.role),
     cpu: t.cpu ? `${t.cpu} MHz` : '—',
     mem: t.mem ? `${t.mem} MB` : '—',
     drivers: t.drivers || '—',
@@ -53,15 +60,22 @@ export function list({main, signal}) {
     replace(holder, t);
   };
   const fail = (e) => replace(status, h('p', {class: 'error'}, e.message));
-  watch('/v1/catalog/nodes', signal, async (data) => {
+  // The Serf status lives in the members, which block on nothing: read
+  // them again whenever the node list or the failing checks change (a
+  // member that fails turns its serfHealth check critical).
+  const refreshMembers = async () => {
+    try { mem = await members(signal); render(); } catch (e) { if (!signal.aborted) fail(e); }
+  };
+  watch('/v1/catalog/nodes', signal, (data) => {
     nodes = data || [];
     render();
-    try { mem = await members(signal); render(); } catch (e) { if (!signal.aborted) fail(e); }
+    refreshMembers();
   }, fail);
   watch('/v1/health/state/critical', signal, (data) => {
     critical = new Map();
     for (const c of data || []) critical.set(c.Node, (critical.get(c.Node) || 0) + 1);
     render();
+    refreshMembers();
   }, fail);
 }
 
