@@ -175,7 +175,9 @@ func (a *Agent) serverConfig() server.Config {
 		CleanupDeadServers: c.Autopilot.CleanupDeadServers,
 		DeadServerGrace:    c.Autopilot.DeadServerGrace,
 		NodeLostGrace:      c.Scheduler.NodeLostGrace,
-		Logger:             a.logger,
+		ACL: server.ACLConfig{Enabled: c.ACL.Enabled, DefaultPolicy: c.ACL.DefaultPolicy,
+			InitialManagement: c.ACL.Tokens.InitialManagement},
+		Logger: a.logger,
 	}
 	if c.DevMode {
 		// One in-memory server: nothing to wait for, elect at once.

@@ -47,6 +47,7 @@ func (a *Agent) handler() http.Handler {
 	routes = append(routes, a.kvRoutes()...)
 	routes = append(routes, a.schedRoutes()...)
 	routes = append(routes, a.snapshotRoutes()...)
+	routes = append(routes, a.aclRoutes()...)
 	for _, rt := range routes {
 		mux.Handle(rt.pattern, a.wrap(rt))
 	}

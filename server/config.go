@@ -73,8 +73,24 @@ type Config struct {
 	// HTTP port for the scheduler).
 	Tags map[string]string
 
+	// ACL configures access control (acl/, endpoint_acl.go).
+	ACL ACLConfig
+
 	// Logger. Default: hclog's default logger.
 	Logger hclog.Logger
+}
+
+// ACLConfig is the servers' part of the agent's acl block.
+type ACLConfig struct {
+	// Enabled turns on the ACL endpoints and the builtins (anonymous
+	// token, global-management policy). Default false.
+	Enabled bool
+	// DefaultPolicy applies where no rule of a token does: "allow" or
+	// "deny". Default "deny" (Consul's default is "allow").
+	DefaultPolicy string
+	// InitialManagement, when set, is the SecretID of a management token
+	// the leader creates if missing (acl.tokens.initial_management).
+	InitialManagement string
 }
 
 // withDefaults returns c with defaults filled in.
@@ -102,6 +118,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.NodeLostGrace == 0 {
 		c.NodeLostGrace = 3 * time.Second
+	}
+	if c.ACL.DefaultPolicy == "" {
+		c.ACL.DefaultPolicy = "deny"
 	}
 	if c.Logger == nil {
 		c.Logger = hclog.Default()

@@ -132,6 +132,7 @@ func (s *Server) setupRPC() error {
 		"Txn":      &Txn{s},
 		"Operator": &Operator{s},
 		"Sched":    &Sched{s},
+		"ACL":      &ACL{s},
 	}
 	for name, ep := range endpoints {
 		if err := s.rpcServer.RegisterName(name, ep); err != nil {

@@ -1,0 +1,156 @@
+package rpcapi
+
+import (
+	"errors"
+	"net/rpc"
+	"strings"
+	"time"
+
+	"github.com/shoalproject/shoal/acl"
+)
+
+// ErrACLDisabled is returned by the ACL endpoints of a cluster whose
+// servers run without ACLs. Its text is Consul's.
+var ErrACLDisabled = errors.New("ACL support disabled")
+
+// RemoteIs reports whether err is target (errors.Is), also when it crossed
+// an RPC boundary: net/rpc carries only the text, so a remote error is
+// target when its text is target's or starts with target's text and ": "
+// or " (" — the forms fmt.Errorf("%w: …") and "%w (…)" produce.
+func RemoteIs(err, target error) bool {
+	if errors.Is(err, target) {
+		return true
+	}
+	var se rpc.ServerError
+	if !errors.As(err, &se) {
+		return false
+	}
+	msg, t := string(se), target.Error()
+	return msg == t || strings.HasPrefix(msg, t+": ") || strings.HasPrefix(msg, t+" (")
+}
+
+// ACLAuth carries the caller's token secret on ACL requests; empty means
+// the anonymous token.
+type ACLAuth struct {
+	AuthToken string
+}
+
+// ACLBootstrapRequest asks for the first management token.
+type ACLBootstrapRequest struct {
+	WriteRequest
+}
+
+// ACLTokenSetRequest creates (Create) or updates a token.
+type ACLTokenSetRequest struct {
+	WriteRequest
+	ACLAuth
+	Token  acl.Token
+	Create bool
+	// ExpirationTTL, when set on create, makes the token expire that long
+	// after the server creates it.
+	ExpirationTTL time.Duration
+}
+
+// ACLTokenGetRequest reads a token by AccessorID, or the caller's own
+// token when Self is set.
+type ACLTokenGetRequest struct {
+	QueryOptions
+	ACLAuth
+	AccessorID string
+	Self       bool
+}
+
+// ACLTokenListRequest lists tokens, optionally those linked to a policy or role.
+type ACLTokenListRequest struct {
+	QueryOptions
+	ACLAuth
+	Policy string
+	Role   string
+}
+
+// ACLDeleteRequest deletes a token (AccessorID), policy or role (ID).
+type ACLDeleteRequest struct {
+	WriteRequest
+	ACLAuth
+	ID string
+}
+
+// ACLPolicySetRequest creates or updates a policy.
+type ACLPolicySetRequest struct {
+	WriteRequest
+	ACLAuth
+	Policy acl.Policy
+}
+
+// ACLRoleSetRequest creates or updates a role.
+type ACLRoleSetRequest struct {
+	WriteRequest
+	ACLAuth
+	Role acl.Role
+}
+
+// ACLGetRequest reads a policy or role by ID or by Name.
+type ACLGetRequest struct {
+	QueryOptions
+	ACLAuth
+	ID   string
+	Name string
+}
+
+// ACLListRequest lists policies or roles.
+type ACLListRequest struct {
+	QueryOptions
+	ACLAuth
+}
+
+// ACLTokenReply answers token reads and writes; Token is nil when not found.
+type ACLTokenReply struct {
+	QueryMeta
+	Token *acl.Token
+}
+
+// ACLTokenList answers ACL.TokenList; SecretIDs are redacted.
+type ACLTokenList struct {
+	QueryMeta
+	Tokens []*acl.Token
+}
+
+// ACLPolicyReply answers policy reads and writes; nil when not found.
+type ACLPolicyReply struct {
+	QueryMeta
+	Policy *acl.Policy
+}
+
+// ACLPolicyList answers ACL.PolicyList.
+type ACLPolicyList struct {
+	QueryMeta
+	Policies []*acl.Policy
+}
+
+// ACLRoleReply answers role reads and writes; nil when not found.
+type ACLRoleReply struct {
+	QueryMeta
+	Role *acl.Role
+}
+
+// ACLRoleList answers ACL.RoleList.
+type ACLRoleList struct {
+	QueryMeta
+	Roles []*acl.Role
+}
+
+// ACLResolveRequest asks a server what a secret resolves to (agents
+// build the authorizer from the reply and cache it).
+type ACLResolveRequest struct {
+	QueryOptions
+	SecretID string
+}
+
+// ACLResolveReply answers ACL.Resolve. Enabled is false when the servers
+// run without ACLs; Resolved is then nil.
+type ACLResolveReply struct {
+	QueryMeta
+	Enabled       bool
+	DefaultPolicy acl.DefaultPolicy
+	Resolved      *acl.Resolved
+}
