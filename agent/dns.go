@@ -157,7 +157,7 @@ type dnsEntry struct {
 }
 
 type dnsResult struct {
-	val any // []rpcapi.CheckServiceNode, *nodeIndex or []string
+	val any // []catalog.Instance, *nodeIndex or []string
 	err error
 }
 
@@ -180,12 +180,12 @@ func (r *dnsReader) close() {
 }
 
 // ServiceNodes implements dns.Reader.
-func (r *dnsReader) ServiceNodes(ctx context.Context, dc, service string) ([]rpcapi.CheckServiceNode, error) {
+func (r *dnsReader) ServiceNodes(ctx context.Context, dc, service string) ([]catalog.Instance, error) {
 	v, err := r.get(ctx, dnsKey{dnsKindService, dc, service})
 	if err != nil {
 		return nil, err
 	}
-	return v.([]rpcapi.CheckServiceNode), nil
+	return v.([]catalog.Instance), nil
 }
 
 // Node implements dns.Reader.

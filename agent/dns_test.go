@@ -19,7 +19,7 @@ import (
 type fakeCatalog struct {
 	mu          sync.Mutex
 	index       uint64
-	nodes       []rpcapi.CheckServiceNode
+	nodes       []catalog.Instance
 	changed     chan struct{} // closed and replaced on every set
 	err         error
 	lastContact time.Duration
@@ -41,7 +41,7 @@ func (f *fakeCatalog) set(n int) {
 	f.nodes = nil
 	for i := 0; i < n; i++ {
 		node := &catalog.Node{Node: "n" + string(rune('a'+i)), Address: "10.0.0." + string(rune('1'+i))}
-		f.nodes = append(f.nodes, rpcapi.CheckServiceNode{Node: node, Service: &catalog.Service{Service: "web", Port: 80}})
+		f.nodes = append(f.nodes, catalog.Instance{Node: node, Service: &catalog.Service{Service: "web", Port: 80}})
 	}
 	close(f.changed)
 	f.changed = make(chan struct{})

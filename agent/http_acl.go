@@ -57,16 +57,16 @@ func aclError(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case rpcapi.RemoteIs(err, acl.ErrPermissionDenied), rpcapi.RemoteIs(err, acl.ErrNotFound),
-		rpcapi.RemoteIs(err, acl.ErrBootstrapDone):
+	case rpcapi.IsRemote(err, acl.ErrPermissionDenied), rpcapi.IsRemote(err, acl.ErrNotFound),
+		rpcapi.IsRemote(err, acl.ErrBootstrapDone):
 		msg := err.Error()
 		if !strings.HasPrefix(msg, acl.ErrPermissionDenied.Error()) {
 			msg = acl.ErrPermissionDenied.Error() + ": " + msg
 		}
 		return HTTPError{Code: http.StatusForbidden, Msg: msg}
-	case rpcapi.RemoteIs(err, acl.ErrInvalid):
+	case rpcapi.IsRemote(err, acl.ErrInvalid):
 		return HTTPError{Code: http.StatusBadRequest, Msg: err.Error()}
-	case rpcapi.RemoteIs(err, rpcapi.ErrACLDisabled):
+	case rpcapi.IsRemote(err, rpcapi.ErrACLDisabled):
 		return HTTPError{Code: http.StatusUnauthorized, Msg: err.Error()}
 	}
 	return err

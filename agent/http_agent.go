@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/serf/serf"
 	"github.com/shoalproject/shoal/rpcapi"
+	"github.com/shoalproject/shoal/server"
 	"github.com/shoalproject/shoal/version"
 )
 
@@ -186,7 +187,7 @@ func (a *Agent) raftRemovePeer(w http.ResponseWriter, r *http.Request) (any, err
 	}
 	var reply struct{}
 	if err := a.delegate.RPC(r.Context(), "Operator.RaftRemovePeer", &args, &reply); err != nil {
-		if strings.Contains(err.Error(), "raft peer not found") {
+		if rpcapi.IsRemote(err, server.ErrPeerNotFound) {
 			return nil, HTTPError{Code: http.StatusBadRequest, Msg: err.Error()}
 		}
 		return nil, err

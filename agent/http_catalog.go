@@ -87,14 +87,13 @@ func validCheckStatus(s string) error {
 	return badRequest("Invalid check status: %q", s)
 }
 
-// catalogWriteError turns a rejected write into a 400: the catalog's
-// validation errors cross the RPC boundary as text only.
+// catalogWriteError turns a write the catalog rejected as invalid into a
+// 400.
 func catalogWriteError(err error) error {
-	msg := err.Error()
-	for _, s := range []string{catalog.ErrMissingNode.Error(), catalog.ErrMissingService.Error(),
-		catalog.ErrUnknownNode.Error(), "missing service", "missing check ID"} {
-		if strings.Contains(msg, s) {
-			return badRequest("%s", msg)
+	for _, invalid := range []error{catalog.ErrMissingNode, catalog.ErrMissingService, catalog.ErrUnknownNode,
+		catalog.ErrUnknownCheckService, catalog.ErrMissingCheckID} {
+		if rpcapi.IsRemote(err, invalid) {
+			return badRequest("%s", err.Error())
 		}
 	}
 	return err

@@ -11,6 +11,7 @@ import (
 	"github.com/shoalproject/shoal/allocs"
 	"github.com/shoalproject/shoal/rpcapi"
 	"github.com/shoalproject/shoal/sched"
+	"github.com/shoalproject/shoal/server"
 )
 
 // The scheduler's API lives under /v1/shoal/, beside Consul's: a Shoal
@@ -157,7 +158,7 @@ func (a *Agent) schedRebalance(w http.ResponseWriter, r *http.Request) (any, err
 	}
 	var reply rpcapi.RebalanceReply
 	if err := a.delegate.RPC(r.Context(), "Sched.Rebalance", &args, &reply); err != nil {
-		if strings.Contains(err.Error(), "no such service") {
+		if rpcapi.IsRemote(err, server.ErrNoSuchService) {
 			return nil, HTTPError{Code: http.StatusNotFound, Msg: err.Error()}
 		}
 		return nil, err

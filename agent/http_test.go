@@ -66,6 +66,8 @@ func TestHTTPBase(t *testing.T) {
 		{"wrong method", "POST", "/v1/status/leader", 405, "method POST not allowed"},
 		{"force-leave unknown node", "PUT", "/v1/agent/force-leave/ghost", 404, "Unknown node"},
 		{"remove-peer without id", "DELETE", "/v1/operator/raft/peer", 400, "Must specify"},
+		{"remove-peer unknown id", "DELETE", "/v1/operator/raft/peer?id=ghost", 400, "raft peer not found"},
+		{"rebalance unknown service", "PUT", "/v1/shoal/services/ghost/rebalance", 404, "no such service"},
 	}
 	for _, tc := range errCases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/serf/serf"
 	"github.com/shoalproject/shoal/kv"
 	"github.com/shoalproject/shoal/overlay"
+	"github.com/shoalproject/shoal/overlay/keys"
 	"github.com/shoalproject/shoal/rpcapi"
 	"github.com/shoalproject/shoal/sched/driver/docker"
 )
@@ -146,7 +147,7 @@ type OverlayLease struct {
 }
 
 func (a *Agent) overlayLeases(w http.ResponseWriter, r *http.Request) (any, error) {
-	args := rpcapi.KeyRequest{Key: overlay.LeasePrefix}
+	args := rpcapi.KeyRequest{Key: keys.LeasePrefix}
 	if err := parseQuery(r, &args.QueryOptions); err != nil {
 		return nil, err
 	}

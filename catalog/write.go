@@ -20,6 +20,11 @@ var (
 	ErrMissingService = errors.New("missing service name")
 	// ErrUnknownNode means a write referred to a node that is not registered.
 	ErrUnknownNode = errors.New("unknown node")
+	// ErrMissingCheckID means a check had no ID.
+	ErrMissingCheckID = errors.New("missing check ID")
+	// ErrUnknownCheckService means a check named a service the node does
+	// not have.
+	ErrUnknownCheckService = errors.New("missing service")
 )
 
 // EnsureRegistration applies a RegisterRequest at Raft index idx: it
@@ -225,7 +230,7 @@ func ensureCheck(tx *memdb.Txn, idx uint64, c *HealthCheck) error {
 		c.CheckID = c.Name
 	}
 	if c.CheckID == "" {
-		return errors.New("missing check ID")
+		return ErrMissingCheckID
 	}
 	if c.Status == "" {
 		c.Status = HealthCritical
@@ -239,7 +244,7 @@ func ensureCheck(tx *memdb.Txn, idx uint64, c *HealthCheck) error {
 			return fmt.Errorf("catalog: service lookup: %w", err)
 		}
 		if raw == nil {
-			return fmt.Errorf("missing service %q for check %q", c.ServiceID, c.CheckID)
+			return fmt.Errorf("%w %q for check %q", ErrUnknownCheckService, c.ServiceID, c.CheckID)
 		}
 		svc := raw.(*Service)
 		c.ServiceName, c.ServiceTags = svc.Service, svc.Tags

@@ -27,85 +27,68 @@ Usage: shoal catalog <subcommand> [options] [args]
 
 // catalogListCommand implements "shoal catalog datacenters|nodes|services".
 type catalogListCommand struct {
-	ui       cli.Ui
+	baseCommand
 	what     string
-	flags    *flag.FlagSet
-	http     httpFlags
 	detailed bool
 	service  string
 	node     string
 	tags     bool
 	nodeMeta stringList
-	help     string
 }
 
 func newCatalogListCommand(ui cli.Ui, what string) *catalogListCommand {
-	c := &catalogListCommand{ui: ui, what: what}
-	cmdFlags := newFlagSet("catalog")
-	var usage string
+	c := &catalogListCommand{what: what}
+	var usage, synopsis string
+	var own func(fs *flag.FlagSet)
 	switch what {
 	case "datacenters":
+		synopsis = "Lists all known datacenters"
 		usage = `
 Usage: shoal catalog datacenters [options]
 
   Lists the known datacenters.`
 	case "nodes":
-		cmdFlags.BoolVar(&c.detailed, "detailed", false, "Output the tagged addresses and metadata of each node.")
-		cmdFlags.StringVar(&c.service, "service", "", "Only list nodes providing the service `name` or ID.")
-		cmdFlags.Var(&c.nodeMeta, "node-meta", "Only list nodes with this `key=value` metadata (repeatable).")
+		synopsis = "Lists all nodes in the given datacenter"
+		own = func(fs *flag.FlagSet) {
+			fs.BoolVar(&c.detailed, "detailed", false, "Output the tagged addresses and metadata of each node.")
+			fs.StringVar(&c.service, "service", "", "Only list nodes providing the service `name` or ID.")
+			fs.Var(&c.nodeMeta, "node-meta", "Only list nodes with this `key=value` metadata (repeatable).")
+		}
 		usage = `
 Usage: shoal catalog nodes [options]
 
   Lists the nodes of the catalog: name, ID, address and datacenter.`
 	case "services":
-		cmdFlags.BoolVar(&c.tags, "tags", false, "Also print each service's tags.")
-		cmdFlags.StringVar(&c.node, "node", "", "Only list the services of the node `name`.")
-		cmdFlags.Var(&c.nodeMeta, "node-meta", "Only list services on nodes with this `key=value` metadata (repeatable).")
+		synopsis = "Lists all registered services in a datacenter"
+		own = func(fs *flag.FlagSet) {
+			fs.BoolVar(&c.tags, "tags", false, "Also print each service's tags.")
+			fs.StringVar(&c.node, "node", "", "Only list the services of the node `name`.")
+			fs.Var(&c.nodeMeta, "node-meta", "Only list services on nodes with this `key=value` metadata (repeatable).")
+		}
 		usage = `
 Usage: shoal catalog services [options]
 
   Lists the services of the catalog, sorted by name.`
 	}
-	client := c.http.clientFlags()
-	server := c.http.serverFlags()
-	c.flags = newFlagSet("catalog " + what)
-	mergeFlags(c.flags, client, server, cmdFlags)
-	c.help = helpText(usage, flagSection{"HTTP API Options", client}, flagSection{"Server Options", server},
-		flagSection{"Command Options", cmdFlags})
+	c.init(ui, "catalog "+what, synopsis, usage, clientServerHTTP, own)
 	return c
 }
 
-// Synopsis implements cli.Command.
-func (c *catalogListCommand) Synopsis() string {
-	return map[string]string{
-		"datacenters": "Lists all known datacenters",
-		"nodes":       "Lists all nodes in the given datacenter",
-		"services":    "Lists all registered services in a datacenter",
-	}[c.what]
-}
-
-// Help implements cli.Command.
-func (c *catalogListCommand) Help() string { return c.help }
-
 // Run implements cli.Command.
 func (c *catalogListCommand) Run(args []string) int {
-	if !parseFlags(c.ui, c.flags, args, c.help) {
+	if !c.parseN(args, 0) {
 		return 1
-	}
-	if msg := checkArgCount(c.flags.NArg(), 0); msg != "" {
-		return usageError(c.ui, msg, c.help)
 	}
 	meta := map[string]string{}
 	for _, kv := range c.nodeMeta {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
-			return usageError(c.ui, fmt.Sprintf("Invalid -node-meta %q: want key=value", kv), c.help)
+			return c.usageError(fmt.Sprintf("Invalid -node-meta %q: want key=value", kv))
 		}
 		meta[k] = v
 	}
-	client, addr, err := c.http.apiClient()
-	if err != nil {
-		c.ui.Error(oneLine("Error " + err.Error()))
+	client := c.client()
+	if client == nil {
 		return 1
 	}
 	q := c.http.queryOptions()
@@ -116,8 +99,7 @@ func (c *catalogListCommand) Run(args []string) int {
 	case "datacenters":
 		dcs, err := client.Catalog().Datacenters()
 		if err != nil {
-			c.ui.Error(agentError(addr, "listing datacenters", err))
-			return 1
+			return c.fail("listing datacenters", err)
 		}
 		if len(dcs) == 0 {
 			c.ui.Error("No datacenters found")
@@ -127,20 +109,19 @@ func (c *catalogListCommand) Run(args []string) int {
 			c.ui.Output(dc)
 		}
 	case "nodes":
-		return c.listNodes(client, addr, q)
+		return c.listNodes(client, q)
 	case "services":
-		return c.listServices(client, addr, q)
+		return c.listServices(client, q)
 	}
 	return 0
 }
 
-func (c *catalogListCommand) listNodes(client *api.Client, addr string, q *api.QueryOptions) int {
+func (c *catalogListCommand) listNodes(client *api.Client, q *api.QueryOptions) int {
 	var nodes []*api.Node
 	if c.service != "" {
 		entries, _, err := client.Catalog().Service(c.service, "", q)
 		if err != nil {
-			c.ui.Error(agentError(addr, "listing nodes", err))
-			return 1
+			return c.fail("listing nodes", err)
 		}
 		seen := map[string]bool{}
 		for _, e := range entries {
@@ -153,8 +134,7 @@ func (c *catalogListCommand) listNodes(client *api.Client, addr string, q *api.Q
 	} else {
 		var err error
 		if nodes, _, err = client.Catalog().Nodes(q); err != nil {
-			c.ui.Error(agentError(addr, "listing nodes", err))
-			return 1
+			return c.fail("listing nodes", err)
 		}
 	}
 	if len(nodes) == 0 {
@@ -191,13 +171,12 @@ func pairs(m map[string]string) string {
 	return strings.Join(out, ", ")
 }
 
-func (c *catalogListCommand) listServices(client *api.Client, addr string, q *api.QueryOptions) int {
+func (c *catalogListCommand) listServices(client *api.Client, q *api.QueryOptions) int {
 	services := map[string][]string{}
 	if c.node != "" {
 		node, _, err := client.Catalog().Node(c.node, q)
 		if err != nil {
-			c.ui.Error(agentError(addr, "listing services", err))
-			return 1
+			return c.fail("listing services", err)
 		}
 		if node == nil {
 			c.ui.Error(fmt.Sprintf("No node matches the name %q", c.node))
@@ -209,8 +188,7 @@ func (c *catalogListCommand) listServices(client *api.Client, addr string, q *ap
 	} else {
 		var err error
 		if services, _, err = client.Catalog().Services(q); err != nil {
-			c.ui.Error(agentError(addr, "listing services", err))
-			return 1
+			return c.fail("listing services", err)
 		}
 	}
 	if len(services) == 0 {

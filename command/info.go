@@ -1,7 +1,6 @@
 package command
 
 import (
-	"flag"
 	"fmt"
 	"sort"
 	"strconv"
@@ -11,56 +10,36 @@ import (
 )
 
 // infoCommand implements "shoal info".
-type infoCommand struct {
-	ui    cli.Ui
-	flags *flag.FlagSet
-	http  httpFlags
-	help  string
-}
+type infoCommand struct{ baseCommand }
 
 // newInfoCommand returns a ready-to-run info command.
 func newInfoCommand(ui cli.Ui) *infoCommand {
-	c := &infoCommand{ui: ui}
-	client := c.http.clientFlags()
-	c.flags = newFlagSet("info")
-	mergeFlags(c.flags, client)
-	c.help = helpText(`
+	c := &infoCommand{}
+	c.init(ui, "info", "Provides debugging information for operators", `
 Usage: shoal info [options]
 
   Provides debugging information for operators: the "Stats" section of
-  /v1/agent/self, one block per subsystem, keys sorted.`,
-		flagSection{"HTTP API Options", client})
+  /v1/agent/self, one block per subsystem, keys sorted.`, clientHTTP, nil)
 	return c
 }
 
-// Synopsis implements cli.Command.
-func (c *infoCommand) Synopsis() string { return "Provides debugging information for operators" }
-
-// Help implements cli.Command.
-func (c *infoCommand) Help() string { return c.help }
-
 // Run implements cli.Command.
 func (c *infoCommand) Run(args []string) int {
-	if !parseFlags(c.ui, c.flags, args, c.help) {
+	if !c.parseN(args, 0) {
 		return 1
 	}
-	if msg := checkArgCount(c.flags.NArg(), 0); msg != "" {
-		return usageError(c.ui, msg, c.help)
-	}
 
-	client, addr, err := c.http.apiClient()
-	if err != nil {
-		c.ui.Error(oneLine("Error " + err.Error()))
+	client := c.client()
+	if client == nil {
 		return 1
 	}
 	self, err := client.Agent().Self()
 	if err != nil {
-		c.ui.Error(agentError(addr, "querying agent", err))
-		return 1
+		return c.fail("querying agent", err)
 	}
 	stats, ok := self["Stats"]
 	if !ok {
-		c.ui.Error(fmt.Sprintf("Error querying agent: response from %s has no Stats section", addr))
+		c.ui.Error(fmt.Sprintf("Error querying agent: response from %s has no Stats section", c.addr))
 		return 1
 	}
 	out, err := formatStats(stats)

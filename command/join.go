@@ -1,55 +1,38 @@
 package command
 
 import (
-	"flag"
 	"fmt"
 
 	"github.com/hashicorp/cli"
 )
 
 // joinCommand implements "shoal join".
-type joinCommand struct {
-	ui    cli.Ui
-	flags *flag.FlagSet
-	http  httpFlags
-	help  string
-}
+type joinCommand struct{ baseCommand }
 
 // newJoinCommand returns a ready-to-run join command.
 func newJoinCommand(ui cli.Ui) *joinCommand {
-	c := &joinCommand{ui: ui}
-	client := c.http.clientFlags()
-	c.flags = newFlagSet("join")
-	mergeFlags(c.flags, client)
-	c.help = helpText(`
+	c := &joinCommand{}
+	c.init(ui, "join", "Tell a Shoal agent to join the cluster", `
 Usage: shoal join [options] address ...
 
   Tells a running Shoal agent to join the cluster by contacting the given
   gossip addresses of existing members. Exits 1 if no address could be
-  joined.`,
-		flagSection{"HTTP API Options", client})
+  joined.`, clientHTTP, nil)
 	return c
 }
 
-// Synopsis implements cli.Command.
-func (c *joinCommand) Synopsis() string { return "Tell a Shoal agent to join the cluster" }
-
-// Help implements cli.Command.
-func (c *joinCommand) Help() string { return c.help }
-
 // Run implements cli.Command.
 func (c *joinCommand) Run(args []string) int {
-	if !parseFlags(c.ui, c.flags, args, c.help) {
+	if !c.parse(args) {
 		return 1
 	}
 	addrs := c.flags.Args()
 	if len(addrs) == 0 {
-		return usageError(c.ui, "At least one address to join must be specified.", c.help)
+		return c.usageError("At least one address to join must be specified.")
 	}
 
-	client, agentAddr, err := c.http.apiClient()
-	if err != nil {
-		c.ui.Error(oneLine("Error " + err.Error()))
+	client := c.client()
+	if client == nil {
 		return 1
 	}
 	joined := 0
@@ -60,10 +43,9 @@ func (c *joinCommand) Run(args []string) int {
 			joined++
 		case isConnectError(err):
 			// The agent itself is unreachable: no point trying the rest.
-			c.ui.Error(agentError(agentAddr, "", err))
-			return 1
+			return c.fail("", err)
 		default:
-			c.ui.Error(agentError(agentAddr, fmt.Sprintf("joining address %q", addr), err))
+			c.ui.Error(agentError(c.addr, fmt.Sprintf("joining address %q", addr), err))
 		}
 	}
 	if joined == 0 {

@@ -10,10 +10,7 @@ import (
 
 // kvGetCommand implements "shoal kv get".
 type kvGetCommand struct {
-	ui        cli.Ui
-	flags     *flag.FlagSet
-	http      httpFlags
-	help      string
+	baseCommand
 	base64    bool
 	detailed  bool
 	keys      bool
@@ -22,44 +19,35 @@ type kvGetCommand struct {
 }
 
 func newKVGetCommand(ui cli.Ui) *kvGetCommand {
-	c := &kvGetCommand{ui: ui}
-	cmd := newFlagSet("kv get")
-	cmd.BoolVar(&c.base64, "base64", false, "Base64-encode the value.")
-	cmd.BoolVar(&c.detailed, "detailed", false, "Print the pair's metadata along with its value.")
-	cmd.BoolVar(&c.keys, "keys", false, "List the keys under the prefix instead of values.")
-	cmd.BoolVar(&c.recurse, "recurse", false, "Print every key under the prefix as key:value.")
-	cmd.StringVar(&c.separator, "separator", "/",
-		"With -keys, list only up to the first occurrence of this `string` after the prefix; \"\" lists every key.")
-	client, server := c.http.clientFlags(), c.http.serverFlags()
-	c.flags = newFlagSet("kv get")
-	mergeFlags(c.flags, client, server, cmd)
-	c.help = helpText(`
+	c := &kvGetCommand{}
+	c.init(ui, "kv get", "Retrieve or list data from the KV store", `
 Usage: shoal kv get [options] [KEY_OR_PREFIX]
 
   Prints the value of KEY, or exits 1 if it does not exist. With -recurse,
-  prints every key under the prefix; with -keys, lists the keys.`,
-		flagSection{"HTTP API Options", client}, flagSection{"Server Options", server},
-		flagSection{"Command Options", cmd})
+  prints every key under the prefix; with -keys, lists the keys.`, clientServerHTTP, func(fs *flag.FlagSet) {
+		fs.BoolVar(&c.base64, "base64", false, "Base64-encode the value.")
+		fs.BoolVar(&c.detailed, "detailed", false, "Print the pair's metadata along with its value.")
+		fs.BoolVar(&c.keys, "keys", false, "List the keys under the prefix instead of values.")
+		fs.BoolVar(&c.recurse, "recurse", false, "Print every key under the prefix as key:value.")
+		fs.StringVar(&c.separator, "separator", "/",
+			"With -keys, list only up to the first occurrence of this `string` after the prefix; \"\" lists every key.")
+	})
 	return c
 }
 
-func (c *kvGetCommand) Synopsis() string { return "Retrieve or list data from the KV store" }
-func (c *kvGetCommand) Help() string     { return c.help }
-
 func (c *kvGetCommand) Run(args []string) int {
-	if !parseFlags(c.ui, c.flags, args, c.help) {
+	if !c.parse(args) {
 		return 1
 	}
 	key, msg := optionalKeyArg(c.flags)
 	if msg != "" {
-		return usageError(c.ui, msg, c.help)
+		return c.usageError(msg)
 	}
 	if key == "" && !c.keys && !c.recurse {
-		return usageError(c.ui, "Error! Missing KEY argument", c.help)
+		return c.usageError("Error! Missing KEY argument")
 	}
-	client, addr, err := c.http.apiClient()
-	if err != nil {
-		c.ui.Error(oneLine("Error " + err.Error()))
+	client := c.client()
+	if client == nil {
 		return 1
 	}
 	kv := client.KV()
@@ -67,8 +55,7 @@ func (c *kvGetCommand) Run(args []string) int {
 	case c.keys:
 		keys, _, err := kv.Keys(key, c.separator, c.http.queryOptions())
 		if err != nil {
-			c.ui.Error(agentError(addr, "querying Shoal agent", err))
-			return 1
+			return c.fail("querying Shoal agent", err)
 		}
 		for _, k := range keys {
 			c.ui.Output(k)
@@ -76,8 +63,7 @@ func (c *kvGetCommand) Run(args []string) int {
 	case c.recurse:
 		pairs, _, err := kv.List(key, c.http.queryOptions())
 		if err != nil {
-			c.ui.Error(agentError(addr, "querying Shoal agent", err))
-			return 1
+			return c.fail("querying Shoal agent", err)
 		}
 		for i, p := range pairs {
 			if c.detailed {
@@ -96,8 +82,7 @@ func (c *kvGetCommand) Run(args []string) int {
 	default:
 		pair, _, err := kv.Get(key, c.http.queryOptions())
 		if err != nil {
-			c.ui.Error(agentError(addr, "querying Shoal agent", err))
-			return 1
+			return c.fail("querying Shoal agent", err)
 		}
 		if pair == nil {
 			c.ui.Error(fmt.Sprintf("Error! No key exists at: %s", key))

@@ -14,44 +14,33 @@ import (
 
 // kvImportCommand implements "shoal kv import".
 type kvImportCommand struct {
-	ui     cli.Ui
-	flags  *flag.FlagSet
-	http   httpFlags
-	help   string
+	baseCommand
 	stdin  io.Reader
 	prefix string
 }
 
 func newKVImportCommand(ui cli.Ui) *kvImportCommand {
-	c := &kvImportCommand{ui: ui, stdin: os.Stdin}
-	cmd := newFlagSet("kv import")
-	cmd.StringVar(&c.prefix, "prefix", "", "Prepend this `prefix` to every imported key.")
-	client, server := c.http.clientFlags(), c.http.serverFlags()
-	c.flags = newFlagSet("kv import")
-	mergeFlags(c.flags, client, server, cmd)
-	c.help = helpText(`
+	c := &kvImportCommand{stdin: os.Stdin}
+	c.init(ui, "kv import", "Imports a tree stored as JSON to the KV store", `
 Usage: shoal kv import [options] DATA
 
   Writes the keys of DATA, the JSON "kv export" prints. DATA may be "@path"
-  to read a file, "-" to read stdin, or the JSON itself.`,
-		flagSection{"HTTP API Options", client}, flagSection{"Server Options", server},
-		flagSection{"Command Options", cmd})
+  to read a file, "-" to read stdin, or the JSON itself.`, clientServerHTTP, func(fs *flag.FlagSet) {
+		fs.StringVar(&c.prefix, "prefix", "", "Prepend this `prefix` to every imported key.")
+	})
 	return c
 }
 
-func (c *kvImportCommand) Synopsis() string { return "Imports a tree stored as JSON to the KV store" }
-func (c *kvImportCommand) Help() string     { return c.help }
-
 func (c *kvImportCommand) Run(args []string) int {
-	if !parseFlags(c.ui, c.flags, args, c.help) {
+	if !c.parse(args) {
 		return 1
 	}
 	switch c.flags.NArg() {
 	case 0:
-		return usageError(c.ui, "Error! Missing DATA argument", c.help)
+		return c.usageError("Error! Missing DATA argument")
 	case 1:
 	default:
-		return usageError(c.ui, fmt.Sprintf("Too many arguments (expected 1, got %d)", c.flags.NArg()), c.help)
+		return c.usageError(fmt.Sprintf("Too many arguments (expected 1, got %d)", c.flags.NArg()))
 	}
 	data, err := readDataArg(c.flags.Arg(0), c.stdin)
 	if err != nil {
@@ -63,9 +52,8 @@ func (c *kvImportCommand) Run(args []string) int {
 		c.ui.Error(fmt.Sprintf("Cannot unmarshal data: %s", err))
 		return 1
 	}
-	client, addr, err := c.http.apiClient()
-	if err != nil {
-		c.ui.Error(oneLine("Error " + err.Error()))
+	client := c.client()
+	if client == nil {
 		return 1
 	}
 	for _, e := range entries {
@@ -76,8 +64,7 @@ func (c *kvImportCommand) Run(args []string) int {
 		}
 		key := c.prefix + e.Key
 		if _, err := client.KV().Put(&api.KVPair{Key: key, Flags: e.Flags, Value: value}, c.http.writeOptions()); err != nil {
-			c.ui.Error(agentError(addr, fmt.Sprintf("importing key %s", key), err))
-			return 1
+			return c.fail(fmt.Sprintf("importing key %s", key), err)
 		}
 		c.ui.Info(fmt.Sprintf("Imported: %s", key))
 	}

@@ -13,10 +13,7 @@ import (
 
 // kvPutCommand implements "shoal kv put".
 type kvPutCommand struct {
-	ui          cli.Ui
-	flags       *flag.FlagSet
-	http        httpFlags
-	help        string
+	baseCommand
 	stdin       io.Reader
 	acquire     bool
 	release     bool
@@ -28,39 +25,31 @@ type kvPutCommand struct {
 }
 
 func newKVPutCommand(ui cli.Ui) *kvPutCommand {
-	c := &kvPutCommand{ui: ui, stdin: os.Stdin}
-	cmd := newFlagSet("kv put")
-	cmd.BoolVar(&c.acquire, "acquire", false, "Obtain a lock on the key for -session; fails if another session holds it.")
-	cmd.BoolVar(&c.release, "release", false, "Release the lock -session holds on the key.")
-	cmd.StringVar(&c.session, "session", "", "The `session` for -acquire and -release.")
-	cmd.BoolVar(&c.base64, "base64", false, "The data is base64-encoded; decode it before writing.")
-	cmd.BoolVar(&c.cas, "cas", false, "Check-and-set: write only if the key's modify index is -modify-index (0: only if it does not exist).")
-	cmd.Uint64Var(&c.modifyIndex, "modify-index", 0, "The modify `index` for -cas.")
-	cmd.Uint64Var(&c.kvFlags, "flags", 0, "Unsigned integer `flags` to store with the key.")
-	client, server := c.http.clientFlags(), c.http.serverFlags()
-	c.flags = newFlagSet("kv put")
-	mergeFlags(c.flags, client, server, cmd)
-	c.help = helpText(`
+	c := &kvPutCommand{stdin: os.Stdin}
+	c.init(ui, "kv put", "Sets or updates data in the KV store", `
 Usage: shoal kv put [options] KEY [DATA]
 
   Writes DATA at KEY. DATA may be "@path" to read a file, "-" to read stdin,
-  or the value itself; without it the value is empty.`,
-		flagSection{"HTTP API Options", client}, flagSection{"Server Options", server},
-		flagSection{"Command Options", cmd})
+  or the value itself; without it the value is empty.`, clientServerHTTP, func(fs *flag.FlagSet) {
+		fs.BoolVar(&c.acquire, "acquire", false, "Obtain a lock on the key for -session; fails if another session holds it.")
+		fs.BoolVar(&c.release, "release", false, "Release the lock -session holds on the key.")
+		fs.StringVar(&c.session, "session", "", "The `session` for -acquire and -release.")
+		fs.BoolVar(&c.base64, "base64", false, "The data is base64-encoded; decode it before writing.")
+		fs.BoolVar(&c.cas, "cas", false, "Check-and-set: write only if the key's modify index is -modify-index (0: only if it does not exist).")
+		fs.Uint64Var(&c.modifyIndex, "modify-index", 0, "The modify `index` for -cas.")
+		fs.Uint64Var(&c.kvFlags, "flags", 0, "Unsigned integer `flags` to store with the key.")
+	})
 	return c
 }
 
-func (c *kvPutCommand) Synopsis() string { return "Sets or updates data in the KV store" }
-func (c *kvPutCommand) Help() string     { return c.help }
-
 func (c *kvPutCommand) Run(args []string) int {
-	if !parseFlags(c.ui, c.flags, args, c.help) {
+	if !c.parse(args) {
 		return 1
 	}
 	var key, data string
 	switch c.flags.NArg() {
 	case 0:
-		return usageError(c.ui, "Error! Missing KEY argument", c.help)
+		return c.usageError("Error! Missing KEY argument")
 	case 1:
 		key = c.flags.Arg(0)
 	case 2:
@@ -72,14 +61,14 @@ func (c *kvPutCommand) Run(args []string) int {
 		}
 		data = d
 	default:
-		return usageError(c.ui, fmt.Sprintf("Too many arguments (expected 1 or 2, got %d)", c.flags.NArg()), c.help)
+		return c.usageError(fmt.Sprintf("Too many arguments (expected 1 or 2, got %d)", c.flags.NArg()))
 	}
 	key = kvKeyArg(key)
 	if key == "" {
-		return usageError(c.ui, "Error! Missing KEY argument", c.help)
+		return c.usageError("Error! Missing KEY argument")
 	}
 	if (c.acquire || c.release) && c.session == "" {
-		return usageError(c.ui, "Error! Missing -session (required with -acquire and -release)", c.help)
+		return c.usageError("Error! Missing -session (required with -acquire and -release)")
 	}
 	value := []byte(data)
 	if c.base64 {
@@ -90,9 +79,8 @@ func (c *kvPutCommand) Run(args []string) int {
 		}
 		value = v
 	}
-	client, addr, err := c.http.apiClient()
-	if err != nil {
-		c.ui.Error(oneLine("Error " + err.Error()))
+	client := c.client()
+	if client == nil {
 		return 1
 	}
 	pair := &api.KVPair{Key: key, Value: value, Flags: c.kvFlags, ModifyIndex: c.modifyIndex, Session: c.session}
@@ -101,8 +89,7 @@ func (c *kvPutCommand) Run(args []string) int {
 	case c.cas:
 		ok, _, err := kv.CAS(pair, w)
 		if err != nil {
-			c.ui.Error(agentError(addr, fmt.Sprintf("writing to %s", key), err))
-			return 1
+			return c.fail(fmt.Sprintf("writing to %s", key), err)
 		}
 		if !ok {
 			c.ui.Error(fmt.Sprintf("Error! Did not write to %s: CAS failed", key))
@@ -112,8 +99,7 @@ func (c *kvPutCommand) Run(args []string) int {
 	case c.acquire:
 		ok, _, err := kv.Acquire(pair, w)
 		if err != nil {
-			c.ui.Error(agentError(addr, fmt.Sprintf("acquiring lock on %s", key), err))
-			return 1
+			return c.fail(fmt.Sprintf("acquiring lock on %s", key), err)
 		}
 		if !ok {
 			c.ui.Error("Error! Did not acquire lock")
@@ -123,8 +109,7 @@ func (c *kvPutCommand) Run(args []string) int {
 	case c.release:
 		ok, _, err := kv.Release(pair, w)
 		if err != nil {
-			c.ui.Error(agentError(addr, fmt.Sprintf("releasing lock on %s", key), err))
-			return 1
+			return c.fail(fmt.Sprintf("releasing lock on %s", key), err)
 		}
 		if !ok {
 			c.ui.Error("Error! Did not release lock")
@@ -133,8 +118,7 @@ func (c *kvPutCommand) Run(args []string) int {
 		c.ui.Output(fmt.Sprintf("Success! Lock released on: %s", key))
 	default:
 		if _, err := kv.Put(pair, w); err != nil {
-			c.ui.Error(agentError(addr, fmt.Sprintf("writing to %s", key), err))
-			return 1
+			return c.fail(fmt.Sprintf("writing to %s", key), err)
 		}
 		c.ui.Output(fmt.Sprintf("Success! Data written to: %s", key))
 	}

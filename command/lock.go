@@ -20,10 +20,7 @@ import (
 // holding a lock (or, with -n > 1, a semaphore slot) under a KV prefix,
 // and kills the child if the lock is lost.
 type lockCommand struct {
-	ui            cli.Ui
-	flags         *flag.FlagSet
-	http          httpFlags
-	help          string
+	baseCommand
 	limit         int
 	name          string
 	shell         bool
@@ -36,33 +33,25 @@ type lockCommand struct {
 }
 
 func newLockCommand(ui cli.Ui) *lockCommand {
-	c := &lockCommand{ui: ui}
-	cmd := newFlagSet("lock")
-	cmd.IntVar(&c.limit, "n", 1, "How many holders may hold the lock at once: above 1 it is a semaphore.")
-	cmd.StringVar(&c.name, "name", "", "The session `name`. Default: \"Shoal lock for <child> at <prefix>\".")
-	cmd.BoolVar(&c.shell, "shell", true, "Run the child with \"sh -c\".")
-	cmd.DurationVar(&c.timeout, "timeout", 0, "Give up acquiring after this `duration` (0: wait forever).")
-	cmd.DurationVar(&c.try, "try", 0, "Try to acquire once, for at most this `duration`.")
-	cmd.IntVar(&c.monitorRetry, "monitor-retry", 3, "How many `times` to retry transient errors while monitoring the lock.")
-	cmd.BoolVar(&c.childExitCode, "child-exit-code", false, "Exit with the child's exit code instead of 1 when it fails.")
-	cmd.BoolVar(&c.passStdin, "pass-stdin", false, "Pass this command's stdin to the child.")
-	cmd.BoolVar(&c.verbose, "verbose", false, "Print what the command does.")
-	client, server := c.http.clientFlags(), c.http.serverFlags()
-	c.flags = newFlagSet("lock")
-	mergeFlags(c.flags, client, server, cmd)
-	c.help = helpText(`
+	c := &lockCommand{}
+	c.init(ui, "lock", "Execute a command holding a lock", `
 Usage: shoal lock [options] prefix child...
 
   Acquires the lock at prefix/.lock (or, with -n above 1, a slot of the
   semaphore at prefix), runs child, and releases the lock when child exits.
-  If the lock is lost — its session invalidated — child is killed.`,
-		flagSection{"HTTP API Options", client}, flagSection{"Server Options", server},
-		flagSection{"Command Options", cmd})
+  If the lock is lost — its session invalidated — child is killed.`, clientServerHTTP, func(fs *flag.FlagSet) {
+		fs.IntVar(&c.limit, "n", 1, "How many holders may hold the lock at once: above 1 it is a semaphore.")
+		fs.StringVar(&c.name, "name", "", "The session `name`. Default: \"Shoal lock for <child> at <prefix>\".")
+		fs.BoolVar(&c.shell, "shell", true, "Run the child with \"sh -c\".")
+		fs.DurationVar(&c.timeout, "timeout", 0, "Give up acquiring after this `duration` (0: wait forever).")
+		fs.DurationVar(&c.try, "try", 0, "Try to acquire once, for at most this `duration`.")
+		fs.IntVar(&c.monitorRetry, "monitor-retry", 3, "How many `times` to retry transient errors while monitoring the lock.")
+		fs.BoolVar(&c.childExitCode, "child-exit-code", false, "Exit with the child's exit code instead of 1 when it fails.")
+		fs.BoolVar(&c.passStdin, "pass-stdin", false, "Pass this command's stdin to the child.")
+		fs.BoolVar(&c.verbose, "verbose", false, "Print what the command does.")
+	})
 	return c
 }
-
-func (c *lockCommand) Synopsis() string { return "Execute a command holding a lock" }
-func (c *lockCommand) Help() string     { return c.help }
 
 // locker is what api.Lock and api.Semaphore have in common.
 type locker interface {
@@ -84,14 +73,14 @@ func (s apiSemaphore) release() error                                        { r
 func (s apiSemaphore) destroy() error                                        { return s.Destroy() }
 
 func (c *lockCommand) Run(args []string) int {
-	if !parseFlags(c.ui, c.flags, args, c.help) {
+	if !c.parse(args) {
 		return 1
 	}
 	if c.flags.NArg() < 2 {
-		return usageError(c.ui, "Key prefix and child command must be specified", c.help)
+		return c.usageError("Key prefix and child command must be specified")
 	}
 	if c.limit < 1 {
-		return usageError(c.ui, "Lock holder limit must be positive", c.help)
+		return c.usageError("Lock holder limit must be positive")
 	}
 	prefix := kvKeyArg(c.flags.Arg(0))
 	child := c.flags.Args()[1:]
@@ -99,9 +88,8 @@ func (c *lockCommand) Run(args []string) int {
 	if name == "" {
 		name = fmt.Sprintf("Shoal lock for '%s' at '%s'", strings.Join(child, " "), prefix)
 	}
-	client, addr, err := c.http.apiClient()
-	if err != nil {
-		c.ui.Error(oneLine("Error " + err.Error()))
+	client := c.client()
+	if client == nil {
 		return 1
 	}
 	var l locker
@@ -113,8 +101,7 @@ func (c *lockCommand) Run(args []string) int {
 		}
 		lk, err := client.LockOpts(opts)
 		if err != nil {
-			c.ui.Error(agentError(addr, "setting up lock", err))
-			return 1
+			return c.fail("setting up lock", err)
 		}
 		l = apiLock{lk}
 	} else {
@@ -124,8 +111,7 @@ func (c *lockCommand) Run(args []string) int {
 		}
 		sem, err := client.SemaphoreOpts(opts)
 		if err != nil {
-			c.ui.Error(agentError(addr, "setting up semaphore", err))
-			return 1
+			return c.fail("setting up semaphore", err)
 		}
 		l = apiSemaphore{sem}
 	}

@@ -10,76 +10,57 @@ import (
 
 // maintCommand implements "shoal maint".
 type maintCommand struct {
-	ui      cli.Ui
-	flags   *flag.FlagSet
-	http    httpFlags
+	baseCommand
 	enable  bool
 	disable bool
 	reason  string
 	service string
-	help    string
 }
 
 func newMaintCommand(ui cli.Ui) *maintCommand {
-	c := &maintCommand{ui: ui}
-	cmdFlags := newFlagSet("maint")
-	cmdFlags.BoolVar(&c.enable, "enable", false, "Enable maintenance mode.")
-	cmdFlags.BoolVar(&c.disable, "disable", false, "Disable maintenance mode.")
-	cmdFlags.StringVar(&c.reason, "reason", "", "A `text` explaining the maintenance, shown in the check's notes.")
-	cmdFlags.StringVar(&c.service, "service", "", "The service `ID` to put in maintenance mode; the whole node when empty.")
-	client := c.http.clientFlags()
-	c.flags = newFlagSet("maint")
-	mergeFlags(c.flags, client, cmdFlags)
-	c.help = helpText(`
+	c := &maintCommand{}
+	c.init(ui, "maint", "Controls node or service maintenance mode", `
 Usage: shoal maint [options]
 
   Places a node or a service into maintenance mode: a critical check is
   added, so it is left out of ?passing health queries and DNS. Without
-  -enable or -disable, lists what is in maintenance on the agent.`,
-		flagSection{"HTTP API Options", client}, flagSection{"Command Options", cmdFlags})
+  -enable or -disable, lists what is in maintenance on the agent.`, clientHTTP, func(fs *flag.FlagSet) {
+		fs.BoolVar(&c.enable, "enable", false, "Enable maintenance mode.")
+		fs.BoolVar(&c.disable, "disable", false, "Disable maintenance mode.")
+		fs.StringVar(&c.reason, "reason", "", "A `text` explaining the maintenance, shown in the check's notes.")
+		fs.StringVar(&c.service, "service", "", "The service `ID` to put in maintenance mode; the whole node when empty.")
+	})
 	return c
 }
 
-// Synopsis implements cli.Command.
-func (c *maintCommand) Synopsis() string { return "Controls node or service maintenance mode" }
-
-// Help implements cli.Command.
-func (c *maintCommand) Help() string { return c.help }
-
 // Run implements cli.Command.
 func (c *maintCommand) Run(args []string) int {
-	if !parseFlags(c.ui, c.flags, args, c.help) {
+	if !c.parseN(args, 0) {
 		return 1
 	}
-	if msg := checkArgCount(c.flags.NArg(), 0); msg != "" {
-		return usageError(c.ui, msg, c.help)
-	}
 	if c.enable && c.disable {
-		return usageError(c.ui, "Only one of -enable or -disable may be provided", c.help)
+		return c.usageError("Only one of -enable or -disable may be provided")
 	}
 	if !c.enable && c.reason != "" {
-		return usageError(c.ui, "Reason may only be provided with -enable", c.help)
+		return c.usageError("Reason may only be provided with -enable")
 	}
 	if !c.enable && !c.disable && c.service != "" {
-		return usageError(c.ui, "Service requires either -enable or -disable", c.help)
+		return c.usageError("Service requires either -enable or -disable")
 	}
-	client, addr, err := c.http.apiClient()
-	if err != nil {
-		c.ui.Error(oneLine("Error " + err.Error()))
+	client := c.client()
+	if client == nil {
 		return 1
 	}
 	ag := client.Agent()
 	if !c.enable && !c.disable {
 		self, err := ag.Self()
 		if err != nil {
-			c.ui.Error(agentError(addr, "reading agent", err))
-			return 1
+			return c.fail("reading agent", err)
 		}
 		node, _ := self["Config"]["NodeName"].(string)
 		checks, err := ag.Checks()
 		if err != nil {
-			c.ui.Error(agentError(addr, "listing checks", err))
-			return 1
+			return c.fail("listing checks", err)
 		}
 		for id, chk := range checks {
 			switch {
@@ -97,6 +78,7 @@ func (c *maintCommand) Run(args []string) int {
 		}
 		return 0
 	}
+	var err error
 	if c.service == "" {
 		if c.enable {
 			err = ag.EnableNodeMaintenance(c.reason)
@@ -104,8 +86,7 @@ func (c *maintCommand) Run(args []string) int {
 			err = ag.DisableNodeMaintenance()
 		}
 		if err != nil {
-			c.ui.Error(agentError(addr, "setting node maintenance", err))
-			return 1
+			return c.fail("setting node maintenance", err)
 		}
 		c.ui.Output(fmt.Sprintf("Node maintenance is now %s", map[bool]string{true: "enabled", false: "disabled"}[c.enable]))
 		return 0
@@ -116,8 +97,7 @@ func (c *maintCommand) Run(args []string) int {
 		err = ag.DisableServiceMaintenance(c.service)
 	}
 	if err != nil {
-		c.ui.Error(agentError(addr, "setting service maintenance", err))
-		return 1
+		return c.fail("setting service maintenance", err)
 	}
 	c.ui.Output(fmt.Sprintf("Service maintenance is now %s for %q", map[bool]string{true: "enabled", false: "disabled"}[c.enable], c.service))
 	return 0

@@ -15,67 +15,47 @@ import (
 
 // membersCommand implements "shoal members".
 type membersCommand struct {
-	ui       cli.Ui
-	flags    *flag.FlagSet
-	http     httpFlags
+	baseCommand
 	detailed bool
 	status   string
 	wan      bool
-	help     string
 }
 
 // newMembersCommand returns a ready-to-run members command.
 func newMembersCommand(ui cli.Ui) *membersCommand {
-	c := &membersCommand{ui: ui}
-	cmdFlags := newFlagSet("members")
-	cmdFlags.BoolVar(&c.detailed, "detailed", false,
-		"Print all of each member's tags as k=v pairs instead of the Type and DC columns.")
-	cmdFlags.StringVar(&c.status, "status", ".*",
-		"Only list members whose status (alive, leaving, left, failed, none) matches this `regexp`.")
-	cmdFlags.BoolVar(&c.wan, "wan", false,
-		"Accepted for Consul compatibility; Shoal has no WAN pool, so it is ignored.")
-	client := c.http.clientFlags()
-
-	c.flags = newFlagSet("members")
-	mergeFlags(c.flags, client, cmdFlags)
-	c.help = helpText(`
+	c := &membersCommand{}
+	c.init(ui, "members", "Lists the members of a Shoal cluster", `
 Usage: shoal members [options]
 
   Outputs the members of the cluster as seen by the agent, sorted by node
-  name. Exits 2 if no member matches -status.`,
-		flagSection{"HTTP API Options", client},
-		flagSection{"Command Options", cmdFlags})
+  name. Exits 2 if no member matches -status.`, clientHTTP, func(fs *flag.FlagSet) {
+		fs.BoolVar(&c.detailed, "detailed", false,
+			"Print all of each member's tags as k=v pairs instead of the Type and DC columns.")
+		fs.StringVar(&c.status, "status", ".*",
+			"Only list members whose status (alive, leaving, left, failed, none) matches this `regexp`.")
+		fs.BoolVar(&c.wan, "wan", false,
+			"Accepted for Consul compatibility; Shoal has no WAN pool, so it is ignored.")
+	})
 	return c
 }
 
-// Synopsis implements cli.Command.
-func (c *membersCommand) Synopsis() string { return "Lists the members of a Shoal cluster" }
-
-// Help implements cli.Command.
-func (c *membersCommand) Help() string { return c.help }
-
 // Run implements cli.Command.
 func (c *membersCommand) Run(args []string) int {
-	if !parseFlags(c.ui, c.flags, args, c.help) {
+	if !c.parseN(args, 0) {
 		return 1
-	}
-	if msg := checkArgCount(c.flags.NArg(), 0); msg != "" {
-		return usageError(c.ui, msg, c.help)
 	}
 	statusRe, err := regexp.Compile(c.status)
 	if err != nil {
-		return usageError(c.ui, fmt.Sprintf("Invalid -status regexp %q: %v", c.status, err), c.help)
+		return c.usageError(fmt.Sprintf("Invalid -status regexp %q: %v", c.status, err))
 	}
 
-	client, addr, err := c.http.apiClient()
-	if err != nil {
-		c.ui.Error(oneLine("Error " + err.Error()))
+	client := c.client()
+	if client == nil {
 		return 1
 	}
 	members, err := client.Agent().Members(false)
 	if err != nil {
-		c.ui.Error(agentError(addr, "retrieving members", err))
-		return 1
+		return c.fail("retrieving members", err)
 	}
 
 	members = filterMembers(members, statusRe)

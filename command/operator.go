@@ -1,19 +1,5 @@
 package command
 
-import (
-	"strings"
-
-	"github.com/hashicorp/cli"
-)
-
-// helpOnlyCommand is a parent command ("operator", "operator raft") that
-// only groups sub-commands: running it prints its help, to which cli.CLI
-// appends the list of sub-commands.
-type helpOnlyCommand struct {
-	synopsis string
-	help     string
-}
-
 // newOperatorCommand returns the "shoal operator" parent command.
 func newOperatorCommand() *helpOnlyCommand {
 	return &helpOnlyCommand{
@@ -45,12 +31,3 @@ Usage: shoal operator raft <subcommand> [options]
       $ shoal operator raft remove-peer -id=<id>`,
 	}
 }
-
-// Synopsis implements cli.Command.
-func (c *helpOnlyCommand) Synopsis() string { return c.synopsis }
-
-// Help implements cli.Command.
-func (c *helpOnlyCommand) Help() string { return strings.TrimSpace(c.help) }
-
-// Run implements cli.Command; it always asks cli.CLI to show the help.
-func (c *helpOnlyCommand) Run([]string) int { return cli.RunResultHelp }

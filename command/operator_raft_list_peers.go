@@ -1,7 +1,6 @@
 package command
 
 import (
-	"flag"
 	"strconv"
 
 	"github.com/hashicorp/cli"
@@ -9,57 +8,33 @@ import (
 )
 
 // raftListPeersCommand implements "shoal operator raft list-peers".
-type raftListPeersCommand struct {
-	ui    cli.Ui
-	flags *flag.FlagSet
-	http  httpFlags
-	help  string
-}
+type raftListPeersCommand struct{ baseCommand }
 
 // newRaftListPeersCommand returns a ready-to-run list-peers command.
 func newRaftListPeersCommand(ui cli.Ui) *raftListPeersCommand {
-	c := &raftListPeersCommand{ui: ui}
-	client := c.http.clientFlags()
-	server := c.http.serverFlags()
-	c.flags = newFlagSet("list-peers")
-	mergeFlags(c.flags, client, server)
-	c.help = helpText(`
+	c := &raftListPeersCommand{}
+	c.init(ui, "list-peers", "Display the current Raft peer configuration", `
 Usage: shoal operator raft list-peers [options]
 
   Displays the current Raft peer configuration: every server with its
   node name, Raft ID, address, whether it is the leader, and whether it
-  has a vote.`,
-		flagSection{"HTTP API Options", client},
-		flagSection{"Server Options", server})
+  has a vote.`, clientServerHTTP, nil)
 	return c
 }
 
-// Synopsis implements cli.Command.
-func (c *raftListPeersCommand) Synopsis() string {
-	return "Display the current Raft peer configuration"
-}
-
-// Help implements cli.Command.
-func (c *raftListPeersCommand) Help() string { return c.help }
-
 // Run implements cli.Command.
 func (c *raftListPeersCommand) Run(args []string) int {
-	if !parseFlags(c.ui, c.flags, args, c.help) {
+	if !c.parseN(args, 0) {
 		return 1
 	}
-	if msg := checkArgCount(c.flags.NArg(), 0); msg != "" {
-		return usageError(c.ui, msg, c.help)
-	}
 
-	client, addr, err := c.http.apiClient()
-	if err != nil {
-		c.ui.Error(oneLine("Error " + err.Error()))
+	client := c.client()
+	if client == nil {
 		return 1
 	}
 	conf, err := client.Operator().RaftGetConfiguration(c.http.queryOptions())
 	if err != nil {
-		c.ui.Error(agentError(addr, "getting peers", err))
-		return 1
+		return c.fail("getting peers", err)
 	}
 	c.ui.Output(formatRaftPeers(conf.Servers))
 	return 0

@@ -11,7 +11,7 @@ import (
 func overlayCommands(ui cli.Ui) map[string]cli.CommandFactory {
 	return map[string]cli.CommandFactory{
 		"overlay": func() (cli.Command, error) {
-			return &parentCommand{synopsis: "Inspects the overlay network", help: `Usage: shoal overlay <subcommand>
+			return &helpOnlyCommand{synopsis: "Inspects the overlay network", help: `Usage: shoal overlay <subcommand>
 
   The VXLAN overlay gives every node a subnet of the cluster CIDR and
   containers addresses that every node routes to.
@@ -36,8 +36,7 @@ type overlayLease struct {
 func runOverlayLs(c *svcCommand, client *api.Client, addr string, args []string) int {
 	var out []overlayLease
 	if _, err := client.Raw().Query("/v1/shoal/overlay", &out, nil); err != nil {
-		c.ui.Error(agentError(addr, "listing overlay leases", err))
-		return 1
+		return c.fail("listing overlay leases", err)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Node < out[j].Node })
 	rows := [][]string{{"Node", "Subnet", "VTEP", "MAC", "State"}}

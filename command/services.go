@@ -37,22 +37,17 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 // servicesRegisterCommand implements "shoal services register" and, with
 // deregister set, "shoal services deregister".
 type servicesRegisterCommand struct {
-	ui         cli.Ui
-	flags      *flag.FlagSet
-	http       httpFlags
+	baseCommand
 	deregister bool
 	id, name   string
 	address    string
 	port       int
 	tags, meta stringList
-	help       string
 }
 
 func newServicesRegisterCommand(ui cli.Ui, deregister bool) *servicesRegisterCommand {
-	c := &servicesRegisterCommand{ui: ui, deregister: deregister}
-	cmdFlags := newFlagSet("services")
-	cmdFlags.StringVar(&c.id, "id", "", "The `ID` of the service. Defaults to the name.")
-	verb, usage := "register", `
+	c := &servicesRegisterCommand{deregister: deregister}
+	verb, synopsis, usage := "register", "Register services with the local agent", `
 Usage: shoal services register [options] [FILE...]
 
   Registers services with the local agent, either from definition files
@@ -60,39 +55,29 @@ Usage: shoal services register [options] [FILE...]
   from the flags. Services registered this way are persisted by the agent
   and survive restarts; remove them with "shoal services deregister".`
 	if deregister {
-		verb, usage = "deregister", `
+		verb, synopsis, usage = "deregister", "Deregister services with the local agent", `
 Usage: shoal services deregister [options] [FILE...]
 
   Deregisters services from the local agent, named by -id or by the
   definition files they were registered from.`
-	} else {
-		cmdFlags.StringVar(&c.name, "name", "", "The `name` of the service.")
-		cmdFlags.StringVar(&c.address, "address", "", "The service's `address`. Defaults to the node's.")
-		cmdFlags.IntVar(&c.port, "port", 0, "The service's `port`.")
-		cmdFlags.Var(&c.tags, "tag", "A `tag` of the service (repeatable).")
-		cmdFlags.Var(&c.meta, "meta", "Service metadata as `key=value` (repeatable).")
 	}
-	client := c.http.clientFlags()
-	c.flags = newFlagSet("services " + verb)
-	mergeFlags(c.flags, client, cmdFlags)
-	c.help = helpText(usage, flagSection{"HTTP API Options", client}, flagSection{"Command Options", cmdFlags})
+	c.init(ui, "services "+verb, synopsis, usage, clientHTTP, func(fs *flag.FlagSet) {
+		fs.StringVar(&c.id, "id", "", "The `ID` of the service. Defaults to the name.")
+		if deregister {
+			return
+		}
+		fs.StringVar(&c.name, "name", "", "The `name` of the service.")
+		fs.StringVar(&c.address, "address", "", "The service's `address`. Defaults to the node's.")
+		fs.IntVar(&c.port, "port", 0, "The service's `port`.")
+		fs.Var(&c.tags, "tag", "A `tag` of the service (repeatable).")
+		fs.Var(&c.meta, "meta", "Service metadata as `key=value` (repeatable).")
+	})
 	return c
 }
 
-// Synopsis implements cli.Command.
-func (c *servicesRegisterCommand) Synopsis() string {
-	if c.deregister {
-		return "Deregister services with the local agent"
-	}
-	return "Register services with the local agent"
-}
-
-// Help implements cli.Command.
-func (c *servicesRegisterCommand) Help() string { return c.help }
-
 // Run implements cli.Command.
 func (c *servicesRegisterCommand) Run(args []string) int {
-	if !parseFlags(c.ui, c.flags, args, c.help) {
+	if !c.parse(args) {
 		return 1
 	}
 	var defs []map[string]any
@@ -114,19 +99,18 @@ func (c *servicesRegisterCommand) Run(args []string) int {
 			for _, kv := range c.meta {
 				k, v, ok := strings.Cut(kv, "=")
 				if !ok {
-					return usageError(c.ui, fmt.Sprintf("Invalid -meta %q: want key=value", kv), c.help)
+					return c.usageError(fmt.Sprintf("Invalid -meta %q: want key=value", kv))
 				}
 				meta[k] = v
 			}
 			d["Meta"] = meta
 			defs = append(defs, d)
 		default:
-			return usageError(c.ui, "Service definition files or flags (-name, or -id to deregister) are required.", c.help)
+			return c.usageError("Service definition files or flags (-name, or -id to deregister) are required.")
 		}
 	}
-	client, addr, err := c.http.apiClient()
-	if err != nil {
-		c.ui.Error(oneLine("Error " + err.Error()))
+	client := c.client()
+	if client == nil {
 		return 1
 	}
 	for _, d := range defs {
@@ -134,15 +118,13 @@ func (c *servicesRegisterCommand) Run(args []string) int {
 		if c.deregister {
 			id := firstNonEmpty(serviceField(d, "id"), name)
 			if err := client.Agent().ServiceDeregister(id); err != nil {
-				c.ui.Error(agentError(addr, "deregistering service "+id, err))
-				return 1
+				return c.fail("deregistering service "+id, err)
 			}
 			c.ui.Output("Deregistered service: " + id)
 			continue
 		}
 		if _, err := client.Raw().Write("/v1/agent/service/register", d, nil, nil); err != nil {
-			c.ui.Error(agentError(addr, "registering service "+name, err))
-			return 1
+			return c.fail("registering service "+name, err)
 		}
 		c.ui.Output("Registered service: " + name)
 	}

@@ -31,49 +31,35 @@ Usage: shoal snapshot <subcommand> [options] [args]
 }
 
 // snapshotSaveCommand implements "shoal snapshot save".
-type snapshotSaveCommand struct {
-	ui    cli.Ui
-	flags *flag.FlagSet
-	http  httpFlags
-	help  string
-}
+type snapshotSaveCommand struct{ baseCommand }
 
 func newSnapshotSaveCommand(ui cli.Ui) *snapshotSaveCommand {
-	c := &snapshotSaveCommand{ui: ui}
-	client, server := c.http.clientFlags(), c.http.serverFlags()
-	c.flags = newFlagSet("snapshot save")
-	mergeFlags(c.flags, client, server)
-	c.help = helpText(`
+	c := &snapshotSaveCommand{}
+	c.init(ui, "snapshot save", "Saves a snapshot of the server state", `
 Usage: shoal snapshot save [options] FILE
 
   Saves a snapshot of the servers' state to FILE. The snapshot is taken on
   the leader unless -stale is given. It is downloaded to a temporary file
   next to FILE, verified (checksums of every member), and only then renamed
-  to FILE: an existing FILE is never replaced by a bad snapshot.`,
-		flagSection{"HTTP API Options", client}, flagSection{"Server Options", server})
+  to FILE: an existing FILE is never replaced by a bad snapshot.`, clientServerHTTP, nil)
 	return c
 }
 
-func (c *snapshotSaveCommand) Synopsis() string { return "Saves a snapshot of the server state" }
-func (c *snapshotSaveCommand) Help() string     { return c.help }
-
 func (c *snapshotSaveCommand) Run(args []string) int {
-	if !parseFlags(c.ui, c.flags, args, c.help) {
+	if !c.parse(args) {
 		return 1
 	}
 	file, msg := fileArg(c.flags)
 	if msg != "" {
-		return usageError(c.ui, msg, c.help)
+		return c.usageError(msg)
 	}
-	client, addr, err := c.http.apiClient()
-	if err != nil {
-		c.ui.Error(oneLine("Error " + err.Error()))
+	client := c.client()
+	if client == nil {
 		return 1
 	}
 	rc, _, err := client.Snapshot().Save(c.http.queryOptions())
 	if err != nil {
-		c.ui.Error(agentError(addr, "saving snapshot", err))
-		return 1
+		return c.fail("saving snapshot", err)
 	}
 	defer rc.Close()
 	meta, err := saveVerified(file, rc)
@@ -127,19 +113,11 @@ func saveVerified(file string, r io.Reader) (*snapshot.Meta, error) {
 }
 
 // snapshotRestoreCommand implements "shoal snapshot restore".
-type snapshotRestoreCommand struct {
-	ui    cli.Ui
-	flags *flag.FlagSet
-	http  httpFlags
-	help  string
-}
+type snapshotRestoreCommand struct{ baseCommand }
 
 func newSnapshotRestoreCommand(ui cli.Ui) *snapshotRestoreCommand {
-	c := &snapshotRestoreCommand{ui: ui}
-	client := c.http.clientFlags()
-	c.flags = newFlagSet("snapshot restore")
-	mergeFlags(c.flags, client)
-	c.help = helpText(`
+	c := &snapshotRestoreCommand{}
+	c.init(ui, "snapshot restore", "Restores a snapshot of the server state", `
 Usage: shoal snapshot restore [options] FILE
 
   Restores the snapshot in FILE, replacing the whole state of the cluster
@@ -147,21 +125,17 @@ Usage: shoal snapshot restore [options] FILE
   first, and again by the leader before anything changes: a truncated or
   altered file is refused and the cluster is left as it was.
 
-  This is a destructive operation: writes made since the snapshot are lost.`,
-		flagSection{"HTTP API Options", client})
+  This is a destructive operation: writes made since the snapshot are lost.`, clientHTTP, nil)
 	return c
 }
 
-func (c *snapshotRestoreCommand) Synopsis() string { return "Restores a snapshot of the server state" }
-func (c *snapshotRestoreCommand) Help() string     { return c.help }
-
 func (c *snapshotRestoreCommand) Run(args []string) int {
-	if !parseFlags(c.ui, c.flags, args, c.help) {
+	if !c.parse(args) {
 		return 1
 	}
 	file, msg := fileArg(c.flags)
 	if msg != "" {
-		return usageError(c.ui, msg, c.help)
+		return c.usageError(msg)
 	}
 	f, err := os.Open(file)
 	if err != nil {
@@ -177,50 +151,39 @@ func (c *snapshotRestoreCommand) Run(args []string) int {
 		c.ui.Error(oneLine(fmt.Sprintf("Error reading snapshot file: %v", err)))
 		return 1
 	}
-	client, addr, err := c.http.apiClient()
-	if err != nil {
-		c.ui.Error(oneLine("Error " + err.Error()))
+	client := c.client()
+	if client == nil {
 		return 1
 	}
 	if err := client.Snapshot().Restore(c.http.writeOptions(), f); err != nil {
-		c.ui.Error(agentError(addr, "restoring snapshot", err))
-		return 1
+		return c.fail("restoring snapshot", err)
 	}
 	c.ui.Output("Restored snapshot")
 	return 0
 }
 
 // snapshotInspectCommand implements "shoal snapshot inspect".
-type snapshotInspectCommand struct {
-	ui    cli.Ui
-	flags *flag.FlagSet
-	help  string
-}
+type snapshotInspectCommand struct{ baseCommand }
 
 func newSnapshotInspectCommand(ui cli.Ui) *snapshotInspectCommand {
-	c := &snapshotInspectCommand{ui: ui, flags: newFlagSet("snapshot inspect")}
-	c.help = helpText(`
+	c := &snapshotInspectCommand{}
+	c.init(ui, "snapshot inspect", "Displays information about a snapshot file", `
 Usage: shoal snapshot inspect FILE
 
   Verifies the snapshot in FILE and prints its metadata (ID, size of the
   state, Raft index and term, snapshot format version), then the number of
   records of each table and the space they take, largest first. It reads
-  only the file; no agent is needed.`)
+  only the file; no agent is needed.`, noHTTP, nil)
 	return c
 }
 
-func (c *snapshotInspectCommand) Synopsis() string {
-	return "Displays information about a snapshot file"
-}
-func (c *snapshotInspectCommand) Help() string { return c.help }
-
 func (c *snapshotInspectCommand) Run(args []string) int {
-	if !parseFlags(c.ui, c.flags, args, c.help) {
+	if !c.parse(args) {
 		return 1
 	}
 	file, msg := fileArg(c.flags)
 	if msg != "" {
-		return usageError(c.ui, msg, c.help)
+		return c.usageError(msg)
 	}
 	f, err := os.Open(file)
 	if err != nil {

@@ -2,6 +2,7 @@ package command
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,19 +19,12 @@ import (
 	"github.com/shoalproject/shoal/sched"
 )
 
-// servicesPrefix is where service specs live in the KV store.
-const servicesPrefix = "shoal/services/"
-
-// svcCommand is one "shoal svc ..." sub-command: the shared flags and
-// plumbing, with its own arguments and action.
+// svcCommand is one "shoal svc ..." (or "shoal overlay ...") sub-command:
+// the command skeleton with its argument count and action.
 type svcCommand struct {
-	ui       cli.Ui
-	flags    *flag.FlagSet
-	http     httpFlags
-	help     string
-	synopsis string
-	nargs    int // required positional arguments; -1: at least one
-	run      func(c *svcCommand, client *api.Client, addr string, args []string) int
+	baseCommand
+	nargs int // required positional arguments; -1: at least one
+	run   func(c *svcCommand, client *api.Client, addr string, args []string) int
 
 	// options used by some sub-commands
 	detach  bool
@@ -41,39 +35,29 @@ type svcCommand struct {
 
 func newSvcCommand(ui cli.Ui, name, usage, synopsis string, nargs int,
 	extra func(c *svcCommand, fs *flag.FlagSet), run func(*svcCommand, *api.Client, string, []string) int) *svcCommand {
-	c := &svcCommand{ui: ui, synopsis: synopsis, nargs: nargs, run: run}
-	client := c.http.clientFlags()
-	own := newFlagSet("svc " + name)
+	c := &svcCommand{nargs: nargs, run: run}
+	var own func(fs *flag.FlagSet)
 	if extra != nil {
-		extra(c, own)
+		own = func(fs *flag.FlagSet) { extra(c, fs) }
 	}
-	c.flags = newFlagSet("svc " + name)
-	mergeFlags(c.flags, own, client)
-	c.help = helpText(usage, flagSection{"Command Options", own}, flagSection{"HTTP API Options", client})
+	c.init(ui, "svc "+name, synopsis, usage, clientHTTPLast, own)
 	return c
 }
 
-// Synopsis implements cli.Command.
-func (c *svcCommand) Synopsis() string { return c.synopsis }
-
-// Help implements cli.Command.
-func (c *svcCommand) Help() string { return c.help }
-
 // Run implements cli.Command.
 func (c *svcCommand) Run(args []string) int {
-	if !parseFlags(c.ui, c.flags, args, c.help) {
+	if !c.parse(args) {
 		return 1
 	}
 	n := c.flags.NArg()
 	if (c.nargs >= 0 && n != c.nargs) || (c.nargs < 0 && n == 0) {
-		return usageError(c.ui, fmt.Sprintf("This command takes %s argument(s), got %d", argWord(c.nargs), n), c.help)
+		return c.usageError(fmt.Sprintf("This command takes %s argument(s), got %d", argWord(c.nargs), n))
 	}
-	client, addr, err := c.http.apiClient()
-	if err != nil {
-		c.ui.Error(oneLine("Error " + err.Error()))
+	client := c.client()
+	if client == nil {
 		return 1
 	}
-	return c.run(c, client, addr, c.flags.Args())
+	return c.run(c, client, c.addr, c.flags.Args())
 }
 
 func argWord(n int) string {
@@ -92,7 +76,7 @@ func waitFlags(c *svcCommand, fs *flag.FlagSet) {
 func svcCommands(ui cli.Ui) map[string]cli.CommandFactory {
 	return map[string]cli.CommandFactory{
 		"svc": func() (cli.Command, error) {
-			return &parentCommand{synopsis: "Deploys and inspects scheduled services", help: svcHelp}, nil
+			return &helpOnlyCommand{synopsis: "Deploys and inspects scheduled services", help: svcHelp}, nil
 		},
 		"svc deploy": func() (cli.Command, error) {
 			return newSvcCommand(ui, "deploy", `
@@ -160,12 +144,6 @@ const svcHelp = `Usage: shoal svc <subcommand> [options] [args]
   Subcommands: deploy, ls, ps, scale, rm, rebalance, logs.`
 
 // parentCommand prints help for a command group.
-type parentCommand struct{ synopsis, help string }
-
-func (p *parentCommand) Synopsis() string      { return p.synopsis }
-func (p *parentCommand) Help() string          { return p.help }
-func (p *parentCommand) Run(args []string) int { return cli.RunResultHelp }
-
 // serviceSummary mirrors the agent's /v1/shoal/services entries.
 type serviceSummary struct {
 	Name, Version, Error            string
@@ -212,9 +190,8 @@ func runDeploy(c *svcCommand, client *api.Client, addr string, args []string) in
 		c.ui.Error(fmt.Sprintf("Invalid spec: %v", err))
 		return 1
 	}
-	if _, err := client.KV().Put(&api.KVPair{Key: servicesPrefix + spec.Name, Value: raw}, nil); err != nil {
-		c.ui.Error(agentError(addr, "storing the spec", err))
-		return 1
+	if _, err := client.KV().Put(&api.KVPair{Key: sched.SpecPrefix + spec.Name, Value: raw}, nil); err != nil {
+		return c.fail("storing the spec", err)
 	}
 	c.ui.Output(fmt.Sprintf("==> Deployed %s version %s", spec.Name, spec.Version()))
 	if c.detach {
@@ -227,7 +204,7 @@ func runDeploy(c *svcCommand, client *api.Client, addr string, args []string) in
 // answers 404 (no such service, or its last replica is gone).
 func getService(client *api.Client, name string) (d serviceDetail, found bool, err error) {
 	_, err = client.Raw().Query("/v1/shoal/services/"+name, &d, nil)
-	if err != nil && strings.Contains(err.Error(), "404") {
+	if se := (api.StatusError{}); errors.As(err, &se) && se.Code == http.StatusNotFound {
 		return d, false, nil
 	}
 	return d, err == nil, err
@@ -241,8 +218,7 @@ func (c *svcCommand) waitConverged(client *api.Client, addr, name, version strin
 	for {
 		d, found, err := getService(client, name)
 		if err != nil {
-			c.ui.Error(agentError(addr, "reading the service", err))
-			return 1
+			return c.fail("reading the service", err)
 		}
 		if found {
 			line := progressLine(&d.serviceSummary)
@@ -297,8 +273,7 @@ func progressLine(s *serviceSummary) string {
 func runLs(c *svcCommand, client *api.Client, addr string, args []string) int {
 	var out []serviceSummary
 	if _, err := client.Raw().Query("/v1/shoal/services", &out, nil); err != nil {
-		c.ui.Error(agentError(addr, "listing services", err))
-		return 1
+		return c.fail("listing services", err)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	rows := [][]string{{"Name", "Version", "Replicas", "Healthy", "Status"}}
@@ -326,8 +301,7 @@ func runLs(c *svcCommand, client *api.Client, addr string, args []string) int {
 func runPs(c *svcCommand, client *api.Client, addr string, args []string) int {
 	var d serviceDetail
 	if _, err := client.Raw().Query("/v1/shoal/services/"+args[0], &d, nil); err != nil {
-		c.ui.Error(agentError(addr, "reading the service", err))
-		return 1
+		return c.fail("reading the service", err)
 	}
 	sort.Slice(d.Allocs, func(i, j int) bool {
 		if d.Allocs[i].Index != d.Allocs[j].Index {
@@ -380,12 +354,11 @@ func runScale(c *svcCommand, client *api.Client, addr string, args []string) int
 		name, count, ok := strings.Cut(arg, "=")
 		n, err := strconv.Atoi(count)
 		if !ok || name == "" || err != nil || n < 0 {
-			return usageError(c.ui, fmt.Sprintf("Invalid argument %q: want SERVICE=REPLICAS", arg), c.help)
+			return c.usageError(fmt.Sprintf("Invalid argument %q: want SERVICE=REPLICAS", arg))
 		}
-		pair, _, err := client.KV().Get(servicesPrefix+name, nil)
+		pair, _, err := client.KV().Get(sched.SpecPrefix+name, nil)
 		if err != nil {
-			c.ui.Error(agentError(addr, "reading the spec", err))
-			return 1
+			return c.fail("reading the spec", err)
 		}
 		if pair == nil {
 			c.ui.Error(fmt.Sprintf("No such service: %s", name))
@@ -406,8 +379,7 @@ func runScale(c *svcCommand, client *api.Client, addr string, args []string) int
 		pair.Value = raw
 		ok, _, err = client.KV().CAS(pair, nil)
 		if err != nil {
-			c.ui.Error(agentError(addr, "storing the spec", err))
-			return 1
+			return c.fail("storing the spec", err)
 		}
 		if !ok {
 			c.ui.Error(fmt.Sprintf("The spec of %s changed meanwhile; nothing written, try again", name))
@@ -429,9 +401,8 @@ func runScale(c *svcCommand, client *api.Client, addr string, args []string) int
 
 func runRm(c *svcCommand, client *api.Client, addr string, args []string) int {
 	for _, name := range args {
-		if _, err := client.KV().Delete(servicesPrefix+name, nil); err != nil {
-			c.ui.Error(agentError(addr, "deleting the spec", err))
-			return 1
+		if _, err := client.KV().Delete(sched.SpecPrefix+name, nil); err != nil {
+			return c.fail("deleting the spec", err)
 		}
 		c.ui.Output(fmt.Sprintf("==> Removed %s", name))
 	}
@@ -444,8 +415,7 @@ func runRm(c *svcCommand, client *api.Client, addr string, args []string) int {
 			// The service is listed until its last replica has stopped.
 			d, found, err := getService(client, name)
 			if err != nil {
-				c.ui.Error(agentError(addr, "reading the service", err))
-				return 1
+				return c.fail("reading the service", err)
 			}
 			running := 0
 			for _, a := range d.Allocs {
@@ -475,8 +445,7 @@ func runRebalance(c *svcCommand, client *api.Client, addr string, args []string)
 		return 1
 	}
 	if err := doJSON(req, &reply); err != nil {
-		c.ui.Error(agentError(addr, "rebalancing", err))
-		return 1
+		return c.fail("rebalancing", err)
 	}
 	c.ui.Output(fmt.Sprintf("==> %s: moving %d replicas", args[0], reply.Moves))
 	return 0
@@ -498,13 +467,11 @@ func doJSON(req *http.Request, out any) error {
 func runLogs(c *svcCommand, client *api.Client, addr string, args []string) int {
 	var d serviceDetail
 	if _, err := client.Raw().Query("/v1/shoal/services/"+args[0], &d, nil); err != nil {
-		c.ui.Error(agentError(addr, "reading the service", err))
-		return 1
+		return c.fail("reading the service", err)
 	}
 	members, err := client.Agent().Members(false)
 	if err != nil {
-		c.ui.Error(agentError(addr, "listing members", err))
-		return 1
+		return c.fail("listing members", err)
 	}
 	httpAddr := map[string]string{}
 	for _, m := range members {

@@ -87,65 +87,53 @@ func watchTypes() map[string]watchType {
 
 // watchCommand implements "shoal watch".
 type watchCommand struct {
-	ui     cli.Ui
-	flags  *flag.FlagSet
-	http   httpFlags
-	help   string
+	baseCommand
 	typ    string
 	shell  bool
 	params watchParams
 }
 
 func newWatchCommand(ui cli.Ui) *watchCommand {
-	c := &watchCommand{ui: ui}
-	cmd := newFlagSet("watch")
+	c := &watchCommand{}
 	var types []string
 	for t := range watchTypes() {
 		types = append(types, t)
 	}
-	cmd.StringVar(&c.typ, "type", "", "The watch `type`: "+strings.Join(slices.Sorted(slices.Values(types)), ", ")+". Required.")
-	cmd.StringVar(&c.params.key, "key", "", "The `key` to watch (type key).")
-	cmd.StringVar(&c.params.prefix, "prefix", "", "The key `prefix` to watch (type keyprefix).")
-	cmd.StringVar(&c.params.service, "service", "", "The `service` to watch (type service; type checks: its checks).")
-	cmd.StringVar(&c.params.tag, "tag", "", "Only instances with this `tag` (type service).")
-	cmd.BoolVar(&c.params.passingOnly, "passingonly", false, "Only instances whose checks all pass (type service).")
-	cmd.StringVar(&c.params.state, "state", "", "The check `state` to watch: any, passing, warning, critical (type checks).")
-	cmd.BoolVar(&c.shell, "shell", true, "Run the handler with \"sh -c\".")
-	client, server := c.http.clientFlags(), c.http.serverFlags()
-	c.flags = newFlagSet("watch")
-	mergeFlags(c.flags, client, server, cmd)
-	c.help = helpText(`
+	c.init(ui, "watch", "Watch for changes in Shoal", `
 Usage: shoal watch [options] [child...]
 
   Watches a view of the data with blocking queries. Without a child it
   prints the current view as JSON and exits; with one, it runs child with
   the view as JSON on stdin (and $CONSUL_INDEX set) now and every time the
-  view changes, until interrupted.`,
-		flagSection{"HTTP API Options", client}, flagSection{"Server Options", server},
-		flagSection{"Command Options", cmd})
+  view changes, until interrupted.`, clientServerHTTP, func(fs *flag.FlagSet) {
+		fs.StringVar(&c.typ, "type", "", "The watch `type`: "+strings.Join(slices.Sorted(slices.Values(types)), ", ")+". Required.")
+		fs.StringVar(&c.params.key, "key", "", "The `key` to watch (type key).")
+		fs.StringVar(&c.params.prefix, "prefix", "", "The key `prefix` to watch (type keyprefix).")
+		fs.StringVar(&c.params.service, "service", "", "The `service` to watch (type service; type checks: its checks).")
+		fs.StringVar(&c.params.tag, "tag", "", "Only instances with this `tag` (type service).")
+		fs.BoolVar(&c.params.passingOnly, "passingonly", false, "Only instances whose checks all pass (type service).")
+		fs.StringVar(&c.params.state, "state", "", "The check `state` to watch: any, passing, warning, critical (type checks).")
+		fs.BoolVar(&c.shell, "shell", true, "Run the handler with \"sh -c\".")
+	})
 	return c
 }
 
-func (c *watchCommand) Synopsis() string { return "Watch for changes in Shoal" }
-func (c *watchCommand) Help() string     { return c.help }
-
 func (c *watchCommand) Run(args []string) int {
-	if !parseFlags(c.ui, c.flags, args, c.help) {
+	if !c.parse(args) {
 		return 1
 	}
 	if c.typ == "" {
-		return usageError(c.ui, "Must specify watch type", c.help)
+		return c.usageError("Must specify watch type")
 	}
 	wt, ok := watchTypes()[c.typ]
 	if !ok {
-		return usageError(c.ui, fmt.Sprintf("Unsupported watch type: %s", c.typ), c.help)
+		return c.usageError(fmt.Sprintf("Unsupported watch type: %s", c.typ))
 	}
 	if err := wt.validate(&c.params); err != nil {
-		return usageError(c.ui, err.Error(), c.help)
+		return c.usageError(err.Error())
 	}
-	client, addr, err := c.http.apiClient()
-	if err != nil {
-		c.ui.Error(oneLine("Error " + err.Error()))
+	client := c.client()
+	if client == nil {
 		return 1
 	}
 	handler := c.flags.Args()
@@ -153,8 +141,7 @@ func (c *watchCommand) Run(args []string) int {
 	if len(handler) == 0 {
 		res, _, err := wt.query(client, &c.params, opts)
 		if err != nil {
-			c.ui.Error(agentError(addr, "querying Shoal agent", err))
-			return 1
+			return c.fail("querying Shoal agent", err)
 		}
 		b, _ := json.MarshalIndent(res, "", "    ")
 		c.ui.Output(string(b))
@@ -187,7 +174,7 @@ func (c *watchCommand) Run(args []string) int {
 		case a = <-ch:
 		}
 		if a.err != nil {
-			c.ui.Error(agentError(addr, "querying Shoal agent", a.err))
+			c.ui.Error(agentError(c.addr, "querying Shoal agent", a.err))
 			select {
 			case <-sigCh:
 				return 0

@@ -12,7 +12,6 @@ import (
 
 	mdns "github.com/miekg/dns"
 	"github.com/shoalproject/shoal/catalog"
-	"github.com/shoalproject/shoal/rpcapi"
 )
 
 // dispatch answers a name under domain; rest is the part before it.
@@ -68,12 +67,12 @@ func status(checks []*catalog.HealthCheck) int {
 
 // healthy returns the instances of service in dc that match tag and are
 // not critical (nor warning with OnlyPassing), in random order.
-func (s *Server) healthy(ctx context.Context, dc, service, tag string) ([]*rpcapi.CheckServiceNode, error) {
+func (s *Server) healthy(ctx context.Context, dc, service, tag string) ([]*catalog.Instance, error) {
 	all, err := s.reader.ServiceNodes(ctx, dc, service)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*rpcapi.CheckServiceNode, 0, len(all))
+	out := make([]*catalog.Instance, 0, len(all))
 	for i := range all {
 		in := &all[i]
 		if in.Node == nil || in.Service == nil {
@@ -116,7 +115,7 @@ func (s *Server) serviceLookup(ctx context.Context, req, m *mdns.Msg, q *query, 
 
 // instanceAddr is where an instance is reached: its service address, else
 // its node's.
-func instanceAddr(in *rpcapi.CheckServiceNode) (addr string, fromNode bool) {
+func instanceAddr(in *catalog.Instance) (addr string, fromNode bool) {
 	if in.Service.Address != "" {
 		return in.Service.Address, false
 	}
@@ -126,7 +125,7 @@ func instanceAddr(in *rpcapi.CheckServiceNode) (addr string, fromNode bool) {
 // addressRecords adds one A/AAAA record per distinct instance address
 // (up to ARecordLimit), or, when no instance has an IP address, a CNAME to
 // the first instance's host name.
-func (s *Server) addressRecords(req, m *mdns.Msg, insts []*rpcapi.CheckServiceNode, ttl uint32) {
+func (s *Server) addressRecords(req, m *mdns.Msg, insts []*catalog.Instance, ttl uint32) {
 	q := req.Question[0]
 	var cname mdns.RR
 	seen := make([]string, 0, len(insts))
@@ -160,7 +159,7 @@ func (s *Server) addressRecords(req, m *mdns.Msg, insts []*rpcapi.CheckServiceNo
 // target is <node>.node.<dc>.<domain> when the instance uses its node's
 // address, <hex>.addr.<dc>.<domain> for its own IP address, or its own
 // host name; the additional section holds the targets' addresses.
-func (s *Server) srvRecords(req, m *mdns.Msg, insts []*rpcapi.CheckServiceNode, dc, domain string, ttl uint32) {
+func (s *Server) srvRecords(req, m *mdns.Msg, insts []*catalog.Instance, dc, domain string, ttl uint32) {
 	q := req.Question[0]
 	type tuple struct {
 		node, addr string
@@ -210,7 +209,7 @@ func (s *Server) srvRecords(req, m *mdns.Msg, insts []*rpcapi.CheckServiceNode, 
 // state when set, else 1. Zero weights for both states count as unset:
 // clients such as Consul's api package send them for "no weights", and a
 // registration through the agent requires a passing weight of at least 1.
-func weight(in *rpcapi.CheckServiceNode) uint16 {
+func weight(in *catalog.Instance) uint16 {
 	w := in.Service.Weights
 	if w == nil || (w.Passing == 0 && w.Warning == 0) {
 		return 1

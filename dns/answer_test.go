@@ -8,7 +8,6 @@ import (
 
 	mdns "github.com/miekg/dns"
 	"github.com/shoalproject/shoal/catalog"
-	"github.com/shoalproject/shoal/rpcapi"
 )
 
 const soaConsul = "consul. 0 SOA ns.consul. hostmaster.consul."
@@ -320,7 +319,7 @@ func TestSRVWeights(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			in := &rpcapi.CheckServiceNode{
+			in := &catalog.Instance{
 				Service: &catalog.Service{Weights: tc.weights},
 				Checks:  []*catalog.HealthCheck{{Status: tc.status}},
 			}

@@ -7,11 +7,11 @@ import (
 )
 
 // TestImports fails if the package reaches an edge: the agent, the
-// servers, Raft, Serf or HTTP. It reads the catalog through the Reader
-// interface only.
+// servers, their RPC envelopes, Raft, Serf or HTTP. It reads the catalog
+// through the Reader interface only, in the catalog's own types.
 func TestImports(t *testing.T) {
 	deptest.Check(t, deptest.Rules{
-		Forbidden: []string{"github.com/shoalproject/shoal/agent", "github.com/shoalproject/shoal/server",
+		Forbidden: []string{"github.com/shoalproject/shoal/agent", "github.com/shoalproject/shoal/server", "github.com/shoalproject/shoal/rpcapi",
 			"github.com/hashicorp/raft", "github.com/hashicorp/serf", "net/http"},
 		Why: "dns answers over its Reader interface",
 	})

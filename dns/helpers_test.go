@@ -12,14 +12,13 @@ import (
 	"github.com/hashicorp/go-hclog"
 	mdns "github.com/miekg/dns"
 	"github.com/shoalproject/shoal/catalog"
-	"github.com/shoalproject/shoal/rpcapi"
 )
 
 // fixture is a Reader over an in-memory catalog of one datacenter.
 type fixture struct {
 	dc        string
 	nodes     []*catalog.Node
-	instances []rpcapi.CheckServiceNode
+	instances []catalog.Instance
 	err       error // returned by every read when set
 
 	mu    sync.Mutex
@@ -39,11 +38,11 @@ func (f *fixture) read(dc string) error {
 	return nil
 }
 
-func (f *fixture) ServiceNodes(ctx context.Context, dc, service string) ([]rpcapi.CheckServiceNode, error) {
+func (f *fixture) ServiceNodes(ctx context.Context, dc, service string) ([]catalog.Instance, error) {
 	if err := f.read(dc); err != nil {
 		return nil, err
 	}
-	var out []rpcapi.CheckServiceNode
+	var out []catalog.Instance
 	for _, in := range f.instances {
 		if strings.EqualFold(in.Service.Service, service) {
 			out = append(out, in)
@@ -103,7 +102,7 @@ func (f *fixture) add(n *catalog.Node, svc catalog.Service, status string) {
 	if status != "" {
 		checks = append(checks, &catalog.HealthCheck{Node: n.Node, CheckID: "svc:" + svc.ID, Status: status, ServiceID: svc.ID})
 	}
-	f.instances = append(f.instances, rpcapi.CheckServiceNode{Node: n, Service: &svc, Checks: checks})
+	f.instances = append(f.instances, catalog.Instance{Node: n, Service: &svc, Checks: checks})
 }
 
 // newFixture is the catalog the answer tests read.

@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"github.com/shoalproject/shoal/catalog"
-	"github.com/shoalproject/shoal/rpcapi"
 )
 
 // ErrNoDatacenter is returned by a Reader for a datacenter it cannot reach
@@ -24,7 +23,7 @@ type Reader interface {
 	// ServiceNodes returns every instance of service in dc, whatever its
 	// health, with its node and checks (the node's and the instance's).
 	// An unknown service has no instances and no error.
-	ServiceNodes(ctx context.Context, dc, service string) ([]rpcapi.CheckServiceNode, error)
+	ServiceNodes(ctx context.Context, dc, service string) ([]catalog.Instance, error)
 	// Node returns the node called name in dc; nil means there is none.
 	Node(ctx context.Context, dc, name string) (*catalog.Node, error)
 	// Nodes returns every node of dc, for reverse lookups.

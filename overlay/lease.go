@@ -19,7 +19,7 @@ import (
 	"slices"
 )
 
-// Lease is a node's claim on a subnet, stored at LeaseKey(node).
+// Lease is a node's claim on a subnet, stored at keys.Lease(node).
 type Lease struct {
 	Node   string
 	NodeID string
@@ -29,24 +29,6 @@ type Lease struct {
 	VTEP netip.Addr
 	// MAC is the VXLAN device's MAC address, derived from the subnet.
 	MAC string
-}
-
-// KV keys of the overlay.
-const (
-	// LeasePrefix holds one lease per node, keyed by node name.
-	LeasePrefix = "shoal/overlay/leases/"
-	// SubnetPrefix holds one key per leased subnet whose value is the node
-	// name; it is created with CAS index 0, which makes a subnet's lease
-	// exclusive.
-	SubnetPrefix = "shoal/overlay/subnets/"
-)
-
-// LeaseKey is where a node's lease is stored.
-func LeaseKey(node string) string { return LeasePrefix + node }
-
-// SubnetKey is the exclusive claim on a subnet ("10.42.3.0-24").
-func SubnetKey(p netip.Prefix) string {
-	return SubnetPrefix + p.Addr().String() + "-" + fmt.Sprint(p.Bits())
 }
 
 // ErrExhausted means every subnet of the cluster CIDR is leased.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/shoalproject/shoal/overlay/keys"
 )
 
 // KVPair is one key of the store as the manager sees it.
@@ -153,7 +154,7 @@ func (m *Manager) acquire(ctx context.Context) (lease Lease, fresh bool, err err
 		return Lease{}, false, err
 	}
 	for attempt := 0; attempt < 32; attempt++ {
-		claims, _, err := m.store.List(ctx, SubnetPrefix, 0)
+		claims, _, err := m.store.List(ctx, keys.SubnetPrefix, 0)
 		if err != nil {
 			return Lease{}, false, fmt.Errorf("overlay: list subnets: %w", err)
 		}
@@ -175,7 +176,7 @@ func (m *Manager) acquire(ctx context.Context) (lease Lease, fresh bool, err err
 			return Lease{}, false, err
 		}
 		if subnet != mine {
-			ok, err := m.store.CAS(ctx, SubnetKey(subnet), []byte(m.cfg.Node), 0)
+			ok, err := m.store.CAS(ctx, keys.Subnet(subnet), []byte(m.cfg.Node), 0)
 			if err != nil {
 				return Lease{}, false, fmt.Errorf("overlay: claim %s: %w", subnet, err)
 			}
@@ -194,20 +195,20 @@ func (m *Manager) acquire(ctx context.Context) (lease Lease, fresh bool, err err
 
 func (m *Manager) putLease(ctx context.Context, l Lease) error {
 	b, _ := json.Marshal(l)
-	pairs, _, err := m.store.List(ctx, LeaseKey(l.Node), 0)
+	pairs, _, err := m.store.List(ctx, keys.Lease(l.Node), 0)
 	if err != nil {
 		return err
 	}
 	var idx uint64
 	for _, p := range pairs {
-		if p.Key == LeaseKey(l.Node) {
+		if p.Key == keys.Lease(l.Node) {
 			if string(p.Value) == string(b) {
 				return nil
 			}
 			idx = p.ModifyIndex
 		}
 	}
-	ok, err := m.store.CAS(ctx, LeaseKey(l.Node), b, idx)
+	ok, err := m.store.CAS(ctx, keys.Lease(l.Node), b, idx)
 	if err != nil {
 		return fmt.Errorf("overlay: store lease: %w", err)
 	}
@@ -218,13 +219,13 @@ func (m *Manager) putLease(ctx context.Context, l Lease) error {
 }
 
 func parseSubnetKey(key string) (netip.Prefix, error) {
-	s := strings.TrimPrefix(key, SubnetPrefix)
+	s := strings.TrimPrefix(key, keys.SubnetPrefix)
 	return netip.ParsePrefix(strings.Replace(s, "-", "/", 1))
 }
 
 // Leases reads every node's lease.
 func (m *Manager) leases(ctx context.Context, index uint64) ([]Lease, uint64, error) {
-	pairs, idx, err := m.store.List(ctx, LeasePrefix, index)
+	pairs, idx, err := m.store.List(ctx, keys.LeasePrefix, index)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -313,19 +314,19 @@ func (m *Manager) run(ctx context.Context) {
 // its overlay containers, to lease another).
 func (m *Manager) reclaim(ctx context.Context) {
 	l := m.Lease()
-	ok, err := m.store.CAS(ctx, SubnetKey(l.Subnet), []byte(m.cfg.Node), 0)
+	ok, err := m.store.CAS(ctx, keys.Subnet(l.Subnet), []byte(m.cfg.Node), 0)
 	if err != nil {
 		m.log.Warn("overlay: reclaiming this node's lease failed; retrying", "subnet", l.Subnet, "error", err)
 		return
 	}
 	if !ok {
-		pairs, _, err := m.store.List(ctx, SubnetKey(l.Subnet), 0)
+		pairs, _, err := m.store.List(ctx, keys.Subnet(l.Subnet), 0)
 		if err != nil {
 			m.log.Warn("overlay: reclaiming this node's lease failed; retrying", "subnet", l.Subnet, "error", err)
 			return
 		}
 		for _, p := range pairs {
-			if p.Key == SubnetKey(l.Subnet) && string(p.Value) != m.cfg.Node {
+			if p.Key == keys.Subnet(l.Subnet) && string(p.Value) != m.cfg.Node {
 				m.log.Error("overlay: this node's subnet was leased to another node while this one was away; "+
 					"restart this agent to lease another subnet", "subnet", l.Subnet, "holder", string(p.Value))
 				return
@@ -382,5 +383,5 @@ func (m *Manager) Release(ctx context.Context) error {
 }
 
 func (m *Manager) release(ctx context.Context, l Lease) error {
-	return errors.Join(m.store.Delete(ctx, SubnetKey(l.Subnet)), m.store.Delete(ctx, LeaseKey(l.Node)))
+	return errors.Join(m.store.Delete(ctx, keys.Subnet(l.Subnet)), m.store.Delete(ctx, keys.Lease(l.Node)))
 }

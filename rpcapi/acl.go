@@ -2,8 +2,6 @@ package rpcapi
 
 import (
 	"errors"
-	"net/rpc"
-	"strings"
 	"time"
 
 	"github.com/shoalproject/shoal/acl"
@@ -12,22 +10,6 @@ import (
 // ErrACLDisabled is returned by the ACL endpoints of a cluster whose
 // servers run without ACLs. Its text is Consul's.
 var ErrACLDisabled = errors.New("ACL support disabled")
-
-// RemoteIs reports whether err is target (errors.Is), also when it crossed
-// an RPC boundary: net/rpc carries only the text, so a remote error is
-// target when its text is target's or starts with target's text and ": "
-// or " (" — the forms fmt.Errorf("%w: …") and "%w (…)" produce.
-func RemoteIs(err, target error) bool {
-	if errors.Is(err, target) {
-		return true
-	}
-	var se rpc.ServerError
-	if !errors.As(err, &se) {
-		return false
-	}
-	msg, t := string(se), target.Error()
-	return msg == t || strings.HasPrefix(msg, t+": ") || strings.HasPrefix(msg, t+" (")
-}
 
 // ACLAuth carries the caller's token secret on ACL requests; empty means
 // the anonymous token.

@@ -45,18 +45,11 @@ type ServiceSpecificRequest struct {
 	PassingOnly bool
 }
 
-// CheckServiceNode is one service instance with its node and the checks
-// of both (node-level checks and the instance's own).
-type CheckServiceNode struct {
-	Node    *catalog.Node
-	Service *catalog.Service
-	Checks  []*catalog.HealthCheck
-}
-
-// IndexedCheckServiceNodes answers Health.ServiceNodes.
+// IndexedCheckServiceNodes answers Health.ServiceNodes: each instance
+// with its node and the checks of both (Consul's CheckServiceNode).
 type IndexedCheckServiceNodes struct {
 	QueryMeta
-	Nodes []CheckServiceNode
+	Nodes []catalog.Instance
 }
 
 // BatchRequest wraps a catalog batch: anti-entropy's push of one node's

@@ -9,6 +9,7 @@ package rpcapi
 import (
 	"errors"
 	"net/rpc"
+	"strings"
 	"time"
 )
 
@@ -17,13 +18,26 @@ import (
 var ErrNoLeader = errors.New("No cluster leader")
 
 // IsErrNoLeader reports whether err is ErrNoLeader, also when it crossed an
-// RPC boundary (net/rpc carries errors as their text only).
-func IsErrNoLeader(err error) bool {
-	if errors.Is(err, ErrNoLeader) {
+// RPC boundary.
+func IsErrNoLeader(err error) bool { return IsRemote(err, ErrNoLeader) }
+
+// IsRemote reports whether err is target (errors.Is), also when it crossed
+// an RPC boundary: net/rpc carries an endpoint's error as its text only,
+// even in process, so an rpc.ServerError matches when its text is target's
+// or begins with it followed by ": " or " " (how fmt.Errorf("%w: ...") and
+// fmt.Errorf("%w %q", ...) extend a sentinel). It is the one place where
+// Shoal reads an error's text; endpoints return sentinels at the start of
+// their errors so that callers can match them here.
+func IsRemote(err, target error) bool {
+	if errors.Is(err, target) {
 		return true
 	}
 	var se rpc.ServerError
-	return errors.As(err, &se) && string(se) == ErrNoLeader.Error()
+	if !errors.As(err, &se) {
+		return false
+	}
+	rest, ok := strings.CutPrefix(string(se), target.Error())
+	return ok && (rest == "" || strings.HasPrefix(rest, ": ") || strings.HasPrefix(rest, " "))
 }
 
 // Consistency levels reported in QueryMeta and X-Consul-Effective-Consistency.

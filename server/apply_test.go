@@ -78,7 +78,7 @@ func TestWriteToDeposedLeaderIsNotResent(t *testing.T) {
 
 	start := time.Now()
 	err := put(leader, "k", "once")
-	if !isRemote(err, errLeadershipLost) {
+	if !rpcapi.IsRemote(err, errLeadershipLost) {
 		t.Fatalf("write on a leader that lost its quorum: %v after %v; want %q at once",
 			err, time.Since(start).Round(time.Millisecond), errLeadershipLost)
 	}

@@ -5,7 +5,6 @@ import (
 	"github.com/shoalproject/shoal/catalog"
 	"github.com/shoalproject/shoal/rpcapi"
 	"github.com/shoalproject/shoal/server/fsm"
-	"github.com/shoalproject/shoal/state"
 )
 
 // Catalog serves catalog writes and reads.
@@ -52,12 +51,10 @@ func (e *Catalog) ListNodes(args *rpcapi.NodeSpecificRequest, reply *rpcapi.Inde
 	if done, err := e.s.forward("Catalog.ListNodes", args, args, reply); done {
 		return err
 	}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
 		idx, nodes, err := catalog.NodesFiltered(tx, ws, args.NodeMetaFilters)
-		reply.Index, reply.Nodes = idx, nodes
-		return err
+		reply.Nodes = nodes
+		return idx, err
 	})
 }
 
@@ -66,12 +63,10 @@ func (e *Catalog) NodeChecks(args *rpcapi.NodeRequest, reply *rpcapi.IndexedChec
 	if done, err := e.s.forward("Catalog.NodeChecks", args, args, reply); done {
 		return err
 	}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
 		idx, checks, err := catalog.NodeChecks(tx, ws, args.Node)
-		reply.Index, reply.Checks = idx, checks
-		return err
+		reply.Checks = checks
+		return idx, err
 	})
 }
 
@@ -80,12 +75,10 @@ func (e *Catalog) ListServices(args *rpcapi.NodeSpecificRequest, reply *rpcapi.I
 	if done, err := e.s.forward("Catalog.ListServices", args, args, reply); done {
 		return err
 	}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
 		idx, svcs, err := catalog.Services(tx, ws, args.NodeMetaFilters)
-		reply.Index, reply.Services = idx, svcs
-		return err
+		reply.Services = svcs
+		return idx, err
 	})
 }
 
@@ -95,12 +88,10 @@ func (e *Catalog) ServiceNodes(args *rpcapi.ServiceSpecificRequest, reply *rpcap
 		return err
 	}
 	f := catalog.Filter{Tags: args.ServiceTags, NodeMeta: args.NodeMetaFilters}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
 		idx, nodes, err := catalog.ServiceNodes(tx, ws, args.ServiceName, f)
-		reply.Index, reply.ServiceNodes = idx, nodes
-		return err
+		reply.ServiceNodes = nodes
+		return idx, err
 	})
 }
 
@@ -109,11 +100,9 @@ func (e *Catalog) NodeServices(args *rpcapi.NodeRequest, reply *rpcapi.IndexedNo
 	if done, err := e.s.forward("Catalog.NodeServices", args, args, reply); done {
 		return err
 	}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
 		idx, node, svcs, err := catalog.NodeServices(tx, ws, args.Node)
-		reply.Index, reply.Node, reply.Services = idx, node, svcs
-		return err
+		reply.Node, reply.Services = node, svcs
+		return idx, err
 	})
 }

@@ -1,10 +1,11 @@
 package server
 
 import (
+	"slices"
+
 	"github.com/hashicorp/go-memdb"
 	"github.com/shoalproject/shoal/catalog"
 	"github.com/shoalproject/shoal/rpcapi"
-	"github.com/shoalproject/shoal/state"
 )
 
 // Health serves health reads: checks and instances with their checks.
@@ -20,12 +21,10 @@ func (e *Health) ServiceChecks(args *rpcapi.ServiceChecksRequest, reply *rpcapi.
 	if done, err := e.s.forward("Health.ServiceChecks", args, args, reply); done {
 		return err
 	}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
 		idx, checks, err := catalog.ServiceChecks(tx, ws, args.ServiceName, args.NodeMetaFilters)
-		reply.Index, reply.Checks = idx, checks
-		return err
+		reply.Checks = checks
+		return idx, err
 	})
 }
 
@@ -34,12 +33,10 @@ func (e *Health) ChecksInState(args *rpcapi.ChecksInStateRequest, reply *rpcapi.
 	if done, err := e.s.forward("Health.ChecksInState", args, args, reply); done {
 		return err
 	}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
 		idx, checks, err := catalog.ChecksInState(tx, ws, args.State, args.NodeMetaFilters)
-		reply.Index, reply.Checks = idx, checks
-		return err
+		reply.Checks = checks
+		return idx, err
 	})
 }
 
@@ -50,21 +47,15 @@ func (e *Health) ServiceNodes(args *rpcapi.ServiceSpecificRequest, reply *rpcapi
 		return err
 	}
 	f := catalog.Filter{Tags: args.ServiceTags, NodeMeta: args.NodeMetaFilters}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
 		idx, insts, err := catalog.CheckServiceNodes(tx, ws, args.ServiceName, f)
 		if err != nil {
-			return err
+			return idx, err
 		}
-		reply.Index = idx
-		reply.Nodes = make([]rpcapi.CheckServiceNode, 0, len(insts))
-		for _, in := range insts {
-			if args.PassingOnly && !catalog.Passing(in.Checks) {
-				continue
-			}
-			reply.Nodes = append(reply.Nodes, rpcapi.CheckServiceNode{Node: in.Node, Service: in.Service, Checks: in.Checks})
+		if args.PassingOnly {
+			insts = slices.DeleteFunc(insts, func(in catalog.Instance) bool { return !catalog.Passing(in.Checks) })
 		}
-		return nil
+		reply.Nodes = insts
+		return idx, nil
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"github.com/hashicorp/go-memdb"
 	"github.com/shoalproject/shoal/catalog"
 	"github.com/shoalproject/shoal/rpcapi"
-	"github.com/shoalproject/shoal/state"
 )
 
 // Internal serves reads used by agents rather than API users.
@@ -16,18 +15,16 @@ func (e *Internal) NodeDump(args *rpcapi.NodeRequest, reply *rpcapi.NodeDump) er
 	if done, err := e.s.forward("Internal.NodeDump", args, args, reply); done {
 		return err
 	}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
 		idx, node, svcs, err := catalog.NodeServices(tx, ws, args.Node)
 		if err != nil {
-			return err
+			return idx, err
 		}
 		cidx, checks, err := catalog.NodeChecks(tx, ws, args.Node)
 		if err != nil {
-			return err
+			return cidx, err
 		}
-		reply.Index, reply.Node, reply.Services, reply.Checks = max(idx, cidx), node, svcs, checks
-		return nil
+		reply.Node, reply.Services, reply.Checks = node, svcs, checks
+		return max(idx, cidx), nil
 	})
 }

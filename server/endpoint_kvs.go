@@ -9,7 +9,6 @@ import (
 	"github.com/shoalproject/shoal/kv"
 	"github.com/shoalproject/shoal/rpcapi"
 	"github.com/shoalproject/shoal/server/fsm"
-	"github.com/shoalproject/shoal/state"
 )
 
 // KVS serves the key/value store.
@@ -176,15 +175,13 @@ func (e *KVS) Get(args *rpcapi.KeyRequest, reply *rpcapi.IndexedEntries) error {
 	if done, err := e.s.forward("KVS.Get", args, args, reply); done {
 		return err
 	}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
 		idx, ent, err := kv.Get(tx, ws, args.Key)
-		reply.Index, reply.Entries = idx, nil
+		reply.Entries = nil
 		if ent != nil {
 			reply.Entries = []*kv.Entry{ent}
 		}
-		return err
+		return idx, err
 	})
 }
 
@@ -193,12 +190,10 @@ func (e *KVS) List(args *rpcapi.KeyRequest, reply *rpcapi.IndexedEntries) error 
 	if done, err := e.s.forward("KVS.List", args, args, reply); done {
 		return err
 	}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
 		idx, ents, err := kv.List(tx, ws, args.Key)
-		reply.Index, reply.Entries = idx, ents
-		return err
+		reply.Entries = ents
+		return idx, err
 	})
 }
 
@@ -207,11 +202,9 @@ func (e *KVS) ListKeys(args *rpcapi.KeyListRequest, reply *rpcapi.IndexedKeyList
 	if done, err := e.s.forward("KVS.ListKeys", args, args, reply); done {
 		return err
 	}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
 		idx, keys, err := kv.Keys(tx, ws, args.Prefix, args.Seperator)
-		reply.Index, reply.Keys = idx, keys
-		return err
+		reply.Keys = keys
+		return idx, err
 	})
 }

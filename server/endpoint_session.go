@@ -8,7 +8,6 @@ import (
 	"github.com/shoalproject/shoal/kv"
 	"github.com/shoalproject/shoal/rpcapi"
 	"github.com/shoalproject/shoal/server/fsm"
-	"github.com/shoalproject/shoal/state"
 )
 
 // Session serves sessions. The leader keeps their TTL timers
@@ -106,15 +105,13 @@ func (e *Session) Get(args *rpcapi.SessionSpecificRequest, reply *rpcapi.Indexed
 	if done, err := e.s.forward("Session.Get", args, args, reply); done {
 		return err
 	}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
 		idx, s, err := kv.GetSession(tx, ws, args.SessionID)
-		reply.Index, reply.Sessions = idx, nil
+		reply.Sessions = nil
 		if s != nil {
 			reply.Sessions = []*kv.Session{s}
 		}
-		return err
+		return idx, err
 	})
 }
 
@@ -123,12 +120,10 @@ func (e *Session) List(args *rpcapi.DCRequest, reply *rpcapi.IndexedSessions) er
 	if done, err := e.s.forward("Session.List", args, args, reply); done {
 		return err
 	}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
 		idx, ss, err := kv.Sessions(tx, ws)
-		reply.Index, reply.Sessions = idx, ss
-		return err
+		reply.Sessions = ss
+		return idx, err
 	})
 }
 
@@ -137,12 +132,10 @@ func (e *Session) NodeSessions(args *rpcapi.NodeRequest, reply *rpcapi.IndexedSe
 	if done, err := e.s.forward("Session.NodeSessions", args, args, reply); done {
 		return err
 	}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
 		idx, ss, err := kv.NodeSessions(tx, ws, args.Node)
-		reply.Index, reply.Sessions = idx, ss
-		return err
+		reply.Sessions = ss
+		return idx, err
 	})
 }
 

@@ -49,12 +49,9 @@ func (e *Txn) Read(args *rpcapi.TxnReadRequest, reply *rpcapi.TxnReadResponse) e
 	}
 	opts := args.QueryOptions
 	opts.MinQueryIndex = 0
-	return e.s.blockingQuery(&opts, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
+	return e.s.readQuery(&opts, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
 		req := kv.TxnRequest{Ops: args.Ops}
 		reply.Results, reply.Errors = kv.TxnRead(tx, ws, &req)
-		reply.Index = state.MaxIndex(tx, kv.TableKVs, kv.TableTombstones)
-		return nil
+		return state.MaxIndex(tx, kv.TableKVs, kv.TableTombstones), nil
 	})
 }

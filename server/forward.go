@@ -63,7 +63,7 @@ func callContext(ctx context.Context, args any) (context.Context, context.Cancel
 // change always; a broken connection for reads, and for writes only when
 // nothing was sent.
 func retryable(info rpcapi.RPCInfo, err error) bool {
-	if rpcapi.IsErrNoLeader(err) || errors.Is(err, errDial) || isRemote(err, errNotLeader) || isRemote(err, errNotReady) {
+	if rpcapi.IsErrNoLeader(err) || errors.Is(err, errDial) || rpcapi.IsRemote(err, errNotLeader) || rpcapi.IsRemote(err, errNotReady) {
 		return true
 	}
 	return info.IsRead() && !isServerError(err)
@@ -92,6 +92,23 @@ func maxQueryTime(o *rpcapi.QueryOptions) time.Duration {
 // queryFn runs one read against the store, adds what it read to ws and
 // fills in the reply (including meta.Index).
 type queryFn func(ws memdb.WatchSet, st *state.Store) error
+
+// txnQueryFn runs one read in tx, adds what it read to ws, fills in the
+// reply and returns the index of the data it read (meta.Index).
+type txnQueryFn func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error)
+
+// readQuery is the read endpoints' blockingQuery: each run gets one read
+// transaction of the current store, aborted when fn returns, and fn's
+// index becomes meta.Index (also when fn fails, as a reply carries it).
+func (s *Server) readQuery(opts *rpcapi.QueryOptions, meta *rpcapi.QueryMeta, fn txnQueryFn) error {
+	return s.blockingQuery(opts, meta, func(ws memdb.WatchSet, st *state.Store) error {
+		tx := st.ReadTxn()
+		defer tx.Abort()
+		idx, err := fn(ws, tx)
+		meta.Index = idx
+		return err
+	})
+}
 
 // blockingQuery serves a read: it verifies leadership for consistent
 // reads, then runs fn, and while the result's index has not passed the

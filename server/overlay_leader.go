@@ -6,7 +6,7 @@ import (
 
 	"github.com/hashicorp/serf/serf"
 	"github.com/shoalproject/shoal/kv"
-	"github.com/shoalproject/shoal/overlay"
+	"github.com/shoalproject/shoal/overlay/keys"
 	"github.com/shoalproject/shoal/server/fsm"
 )
 
@@ -25,13 +25,13 @@ func (s *Server) releaseOverlayLease(node string) error {
 	}
 	tx := s.State().ReadTxn()
 	var stale []*kv.Entry
-	_, lease, err := kv.Get(tx, nil, overlay.LeaseKey(node))
+	_, lease, err := kv.Get(tx, nil, keys.Lease(node))
 	if err == nil && lease != nil {
 		stale = append(stale, lease)
 	}
 	var claims []*kv.Entry
 	if err == nil {
-		_, claims, err = kv.List(tx, nil, overlay.SubnetPrefix)
+		_, claims, err = kv.List(tx, nil, keys.SubnetPrefix)
 	}
 	tx.Abort()
 	if err != nil {

@@ -288,13 +288,3 @@ func isServerError(err error) bool {
 	var se rpc.ServerError
 	return errors.As(err, &se)
 }
-
-// isRemote reports whether err is target, locally or as the text of a
-// remote endpoint's error: net/rpc carries only the text across.
-func isRemote(err, target error) bool {
-	if errors.Is(err, target) {
-		return true
-	}
-	var se rpc.ServerError
-	return errors.As(err, &se) && string(se) == target.Error()
-}

@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
 	"github.com/hashicorp/serf/serf"
+	"github.com/shoalproject/shoal/rpcapi"
 	"github.com/shoalproject/shoal/server/fsm"
 	"github.com/shoalproject/shoal/state"
 )
@@ -304,7 +305,7 @@ func (s *Server) RPC(ctx context.Context, method string, args, reply any) error 
 	deadline := time.Now().Add(s.cfg.RPCHoldTimeout)
 	for attempt := 0; ; attempt++ {
 		err := s.inmemRPC(ctx, method, args, reply)
-		if err == nil || !(isRemote(err, errNotLeader) || isRemote(err, errNotReady)) || time.Now().After(deadline) {
+		if err == nil || !(rpcapi.IsRemote(err, errNotLeader) || rpcapi.IsRemote(err, errNotReady)) || time.Now().After(deadline) {
 			return err
 		}
 		select {

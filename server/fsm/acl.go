@@ -1,10 +1,7 @@
 package fsm
 
 import (
-	"fmt"
-
 	"github.com/hashicorp/go-memdb"
-	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/shoalproject/shoal/acl"
 )
 
@@ -20,26 +17,20 @@ const (
 	ACLInitRequestType         MessageType = 57
 )
 
-func aclCommands() map[MessageType]command {
-	return map[MessageType]command{
-		ACLTokenSetRequestType:     aclCmd("token set", acl.ApplyTokenSet),
-		ACLTokenDeleteRequestType:  aclCmd("token delete", acl.ApplyTokenDelete),
-		ACLPolicySetRequestType:    aclCmd("policy set", acl.ApplyPolicySet),
-		ACLPolicyDeleteRequestType: aclCmd("policy delete", acl.ApplyPolicyDelete),
-		ACLRoleSetRequestType:      aclCmd("role set", acl.ApplyRoleSet),
-		ACLRoleDeleteRequestType:   aclCmd("role delete", acl.ApplyRoleDelete),
-		ACLBootstrapRequestType:    aclCmd("bootstrap", acl.ApplyBootstrap),
-		ACLInitRequestType:         aclCmd("init", acl.ApplyInit),
-	}
+func aclCommands(c commands) {
+	registerACL(c, ACLTokenSetRequestType, "acl token set", acl.ApplyTokenSet)
+	registerACL(c, ACLTokenDeleteRequestType, "acl token delete", acl.ApplyTokenDelete)
+	registerACL(c, ACLPolicySetRequestType, "acl policy set", acl.ApplyPolicySet)
+	registerACL(c, ACLPolicyDeleteRequestType, "acl policy delete", acl.ApplyPolicyDelete)
+	registerACL(c, ACLRoleSetRequestType, "acl role set", acl.ApplyRoleSet)
+	registerACL(c, ACLRoleDeleteRequestType, "acl role delete", acl.ApplyRoleDelete)
+	registerACL(c, ACLBootstrapRequestType, "acl bootstrap", acl.ApplyBootstrap)
+	registerACL(c, ACLInitRequestType, "acl init", acl.ApplyInit)
 }
 
-// aclCmd adapts one acl write: decode a *Req, apply it, return no result.
-func aclCmd[Req any](what string, fn func(*memdb.Txn, uint64, *Req) error) command {
-	return func(tx *memdb.Txn, idx uint64, dec *codec.Decoder) (any, error) {
-		var req Req
-		if err := dec.Decode(&req); err != nil {
-			return nil, fmt.Errorf("fsm: decode acl %s: %w", what, err)
-		}
-		return nil, fn(tx, idx, &req)
-	}
+// registerACL registers an acl write, which returns no result.
+func registerACL[T any](c commands, t MessageType, name string, apply func(*memdb.Txn, uint64, *T) error) {
+	register(c, t, name, func(tx *memdb.Txn, idx uint64, req *T) (any, error) {
+		return nil, apply(tx, idx, req)
+	})
 }

@@ -1,10 +1,7 @@
 package fsm
 
 import (
-	"fmt"
-
 	"github.com/hashicorp/go-memdb"
-	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/shoalproject/shoal/catalog"
 )
 
@@ -16,34 +13,14 @@ const (
 	BatchRequestType MessageType = 10
 )
 
-func catalogCommands() map[MessageType]command {
-	return map[MessageType]command{
-		RegisterRequestType:   applyRegister,
-		DeregisterRequestType: applyDeregister,
-		BatchRequestType:      applyBatch,
-	}
-}
-
-func applyRegister(tx *memdb.Txn, idx uint64, dec *codec.Decoder) (any, error) {
-	var req catalog.RegisterRequest
-	if err := dec.Decode(&req); err != nil {
-		return nil, fmt.Errorf("fsm: decode register: %w", err)
-	}
-	return nil, invalidateSessions(tx, idx, req.Node, catalog.EnsureRegistration(tx, idx, &req))
-}
-
-func applyDeregister(tx *memdb.Txn, idx uint64, dec *codec.Decoder) (any, error) {
-	var req catalog.DeregisterRequest
-	if err := dec.Decode(&req); err != nil {
-		return nil, fmt.Errorf("fsm: decode deregister: %w", err)
-	}
-	return nil, invalidateSessions(tx, idx, req.Node, catalog.Deregister(tx, idx, &req))
-}
-
-func applyBatch(tx *memdb.Txn, idx uint64, dec *codec.Decoder) (any, error) {
-	var req catalog.BatchRequest
-	if err := dec.Decode(&req); err != nil {
-		return nil, fmt.Errorf("fsm: decode catalog batch: %w", err)
-	}
-	return nil, invalidateBatchSessions(tx, idx, &req, catalog.ApplyBatch(tx, idx, &req))
+func catalogCommands(c commands) {
+	register(c, RegisterRequestType, "register", func(tx *memdb.Txn, idx uint64, req *catalog.RegisterRequest) (any, error) {
+		return nil, invalidateSessions(tx, idx, req.Node, catalog.EnsureRegistration(tx, idx, req))
+	})
+	register(c, DeregisterRequestType, "deregister", func(tx *memdb.Txn, idx uint64, req *catalog.DeregisterRequest) (any, error) {
+		return nil, invalidateSessions(tx, idx, req.Node, catalog.Deregister(tx, idx, req))
+	})
+	register(c, BatchRequestType, "catalog batch", func(tx *memdb.Txn, idx uint64, req *catalog.BatchRequest) (any, error) {
+		return nil, invalidateBatchSessions(tx, idx, req, catalog.ApplyBatch(tx, idx, req))
+	})
 }

@@ -49,14 +49,44 @@ func Encode(t MessageType, msg any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// command applies one decoded command inside tx and returns its result.
+// command decodes one command's body and applies it inside tx, returning
+// its result. Commands are built by register, never by hand.
 type command func(tx *memdb.Txn, idx uint64, dec *codec.Decoder) (any, error)
+
+// commands is the dispatch table: command type to command.
+type commands map[MessageType]command
+
+// register adds the command of type t, whose body is a T, to c: the body
+// is decoded here, once for every command, and apply gets it typed. name
+// labels decode errors. A type registered twice is a programming error
+// and panics.
+func register[T any](c commands, t MessageType, name string, apply func(tx *memdb.Txn, idx uint64, req *T) (any, error)) {
+	if _, dup := c[t]; dup {
+		panic(fmt.Sprintf("fsm: command type %d registered twice", t))
+	}
+	c[t] = func(tx *memdb.Txn, idx uint64, dec *codec.Decoder) (any, error) {
+		var req T
+		if err := dec.Decode(&req); err != nil {
+			return nil, fmt.Errorf("fsm: decode %s: %w", name, err)
+		}
+		return apply(tx, idx, &req)
+	}
+}
+
+// newCommands builds the dispatch table from each domain's registrations.
+func newCommands(domains ...func(commands)) commands {
+	c := commands{}
+	for _, register := range domains {
+		register(c)
+	}
+	return c
+}
 
 // FSM implements raft.FSM over a state.Store.
 type FSM struct {
 	logger   hclog.Logger
 	store    *state.Store
-	commands map[MessageType]command
+	commands commands
 }
 
 // New builds an FSM over an empty store holding every table.
@@ -69,7 +99,7 @@ func New(logger hclog.Logger) (*FSM, error) {
 	return &FSM{
 		logger:   logger.Named("fsm"),
 		store:    store,
-		commands: commandTable(catalogCommands(), kvCommands(), schedCommands(), aclCommands()),
+		commands: newCommands(catalogCommands, kvCommands, schedCommands, aclCommands),
 	}, nil
 }
 
@@ -136,18 +166,3 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 }
 
 func (s *snapshot) Release() { s.sn.Release() }
-
-// commandTable merges the domains' command tables; a type claimed twice
-// is a programming error.
-func commandTable(parts ...map[MessageType]command) map[MessageType]command {
-	out := map[MessageType]command{}
-	for _, p := range parts {
-		for t, c := range p {
-			if _, dup := out[t]; dup {
-				panic(fmt.Sprintf("fsm: command type %d registered twice", t))
-			}
-			out[t] = c
-		}
-	}
-	return out
-}

@@ -1,10 +1,7 @@
 package fsm
 
 import (
-	"fmt"
-
 	"github.com/hashicorp/go-memdb"
-	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/shoalproject/shoal/catalog"
 	"github.com/shoalproject/shoal/kv"
 )
@@ -26,62 +23,30 @@ type TombstoneRequest struct {
 	Now   int64
 }
 
-func kvCommands() map[MessageType]command {
-	return map[MessageType]command{
-		KVSRequestType:       applyKVS,
-		SessionRequestType:   applySession,
-		TxnRequestType:       applyTxn,
-		TombstoneRequestType: applyTombstone,
-		KVSBatchRequestType:  applyKVSBatch,
-	}
-}
-
-func applyKVS(tx *memdb.Txn, idx uint64, dec *codec.Decoder) (any, error) {
-	var req kv.Request
-	if err := dec.Decode(&req); err != nil {
-		return nil, fmt.Errorf("fsm: decode kv: %w", err)
-	}
-	return kv.Apply(tx, idx, &req)
-}
-
-// applyKVSBatch returns one bool per write of the batch.
-func applyKVSBatch(tx *memdb.Txn, idx uint64, dec *codec.Decoder) (any, error) {
-	var req kv.BatchRequest
-	if err := dec.Decode(&req); err != nil {
-		return nil, fmt.Errorf("fsm: decode kv batch: %w", err)
-	}
-	return kv.ApplyBatch(tx, idx, &req)
-}
-
-func applySession(tx *memdb.Txn, idx uint64, dec *codec.Decoder) (any, error) {
-	var req kv.SessionRequest
-	if err := dec.Decode(&req); err != nil {
-		return nil, fmt.Errorf("fsm: decode session: %w", err)
-	}
-	return req.Session.ID, kv.ApplySession(tx, idx, catalogHealth{}, &req)
-}
-
-// applyTxn returns the results, or kv.TxnErrors (and the FSM aborts the
-// whole transaction).
-func applyTxn(tx *memdb.Txn, idx uint64, dec *codec.Decoder) (any, error) {
-	var req kv.TxnRequest
-	if err := dec.Decode(&req); err != nil {
-		return nil, fmt.Errorf("fsm: decode txn: %w", err)
-	}
-	return kv.Txn(tx, idx, &req)
-}
-
-func applyTombstone(tx *memdb.Txn, idx uint64, dec *codec.Decoder) (any, error) {
-	var req TombstoneRequest
-	if err := dec.Decode(&req); err != nil {
-		return nil, fmt.Errorf("fsm: decode tombstone reap: %w", err)
-	}
-	if req.Now != 0 {
-		if err := kv.ReapLockDelays(tx, req.Now); err != nil {
-			return nil, err
+func kvCommands(c commands) {
+	register(c, KVSRequestType, "kv", func(tx *memdb.Txn, idx uint64, req *kv.Request) (any, error) {
+		return kv.Apply(tx, idx, req)
+	})
+	// The result is one bool per write of the batch.
+	register(c, KVSBatchRequestType, "kv batch", func(tx *memdb.Txn, idx uint64, req *kv.BatchRequest) (any, error) {
+		return kv.ApplyBatch(tx, idx, req)
+	})
+	register(c, SessionRequestType, "session", func(tx *memdb.Txn, idx uint64, req *kv.SessionRequest) (any, error) {
+		return req.Session.ID, kv.ApplySession(tx, idx, catalogHealth{}, req)
+	})
+	// The result is the transaction's results, or kv.TxnErrors (and the FSM
+	// aborts the whole transaction).
+	register(c, TxnRequestType, "txn", func(tx *memdb.Txn, idx uint64, req *kv.TxnRequest) (any, error) {
+		return kv.Txn(tx, idx, req)
+	})
+	register(c, TombstoneRequestType, "tombstone reap", func(tx *memdb.Txn, idx uint64, req *TombstoneRequest) (any, error) {
+		if req.Now != 0 {
+			if err := kv.ReapLockDelays(tx, req.Now); err != nil {
+				return nil, err
+			}
 		}
-	}
-	return nil, kv.ReapTombstones(tx, idx, req.Index)
+		return nil, kv.ReapTombstones(tx, idx, req.Index)
+	})
 }
 
 // invalidateSessions runs after a catalog write touching node that
