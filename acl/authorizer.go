@@ -147,23 +147,29 @@ func (a *Authorizer) Check(res Resource, name string, need Access) error {
 // CVE-2019-12291, where a recursive delete removed keys the token could
 // not write one by one).
 func (a *Authorizer) KeyWritePrefix(prefix string) bool {
+	return a.WritePrefix(ResourceKey, prefix)
+}
+
+// WritePrefix is KeyWritePrefix for any per-name resource: whether the
+// token may write every name that starts with prefix.
+func (a *Authorizer) WritePrefix(res Resource, prefix string) bool {
 	if a.manage {
 		return true
 	}
-	for name, lvl := range a.rules.Exact[ResourceKey] {
+	for name, lvl := range a.rules.Exact[res] {
 		if strings.HasPrefix(name, prefix) && lvl != AccessWrite {
 			return false
 		}
 	}
-	for name, lvl := range a.rules.Prefix[ResourceKey] {
+	for name, lvl := range a.rules.Prefix[res] {
 		if len(name) > len(prefix) && strings.HasPrefix(name, prefix) && lvl != AccessWrite {
 			return false
 		}
 	}
 	// The rule covering the prefix itself: the longest prefix rule that
-	// is a prefix of it (an exact rule on the prefix name governs only that key).
+	// is a prefix of it (an exact rule on the prefix name governs only that name).
 	best, found := -1, AccessUnset
-	for p, lvl := range a.rules.Prefix[ResourceKey] {
+	for p, lvl := range a.rules.Prefix[res] {
 		if len(p) > best && strings.HasPrefix(prefix, p) {
 			best, found = len(p), lvl
 		}
@@ -171,12 +177,12 @@ func (a *Authorizer) KeyWritePrefix(prefix string) bool {
 	return a.decide(found, AccessWrite)
 }
 
-// CheckKeyWritePrefix is KeyWritePrefix returning a *PermissionError.
-func (a *Authorizer) CheckKeyWritePrefix(prefix string) error {
-	if a.KeyWritePrefix(prefix) {
+// CheckWritePrefix is WritePrefix returning a *PermissionError.
+func (a *Authorizer) CheckWritePrefix(res Resource, prefix string) error {
+	if a.WritePrefix(res, prefix) {
 		return nil
 	}
-	return &PermissionError{Accessor: a.accessor, Resource: string(ResourceKey), Access: AccessWrite, Name: prefix}
+	return &PermissionError{Accessor: a.accessor, Resource: string(res), Access: AccessWrite, Name: prefix}
 }
 
 // Global resources.

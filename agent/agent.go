@@ -59,6 +59,9 @@ type Agent struct {
 
 	metrics *telemetry
 
+	// acl resolves request tokens when acl.enabled (nil otherwise).
+	acl *aclResolver
+
 	// drivers run this node's replicas (nil until the realiser starts).
 	drivers     map[string]driver.Driver
 	tempExecDir string // the exec driver's state dir in dev mode, removed at shutdown
@@ -130,6 +133,7 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		}
 		a.delegate = c
 	}
+	a.acl = a.newACLResolver()
 	if err := a.startLocal(); err != nil {
 		return err
 	}
@@ -175,6 +179,7 @@ func (a *Agent) serverConfig() server.Config {
 		CleanupDeadServers: c.Autopilot.CleanupDeadServers,
 		DeadServerGrace:    c.Autopilot.DeadServerGrace,
 		NodeLostGrace:      c.Scheduler.NodeLostGrace,
+		MaxReplicas:        c.Scheduler.MaxReplicas,
 		ACL: server.ACLConfig{Enabled: c.ACL.Enabled, DefaultPolicy: c.ACL.DefaultPolicy,
 			InitialManagement: c.ACL.Tokens.InitialManagement},
 		Logger: a.logger,

@@ -37,8 +37,9 @@ type route struct {
 	fn      endpoint
 }
 
-func (a *Agent) handler() http.Handler {
-	mux := http.NewServeMux()
+// apiRoutes lists every route of the HTTP API; handler registers them and
+// Routes describes them for the docs.
+func (a *Agent) apiRoutes() []route {
 	var routes []route
 	routes = append(routes, a.statusRoutes()...)
 	routes = append(routes, a.agentRoutes()...)
@@ -48,9 +49,15 @@ func (a *Agent) handler() http.Handler {
 	routes = append(routes, a.schedRoutes()...)
 	routes = append(routes, a.snapshotRoutes()...)
 	routes = append(routes, a.aclRoutes()...)
-	for _, rt := range routes {
+	return routes
+}
+
+func (a *Agent) handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range a.apiRoutes() {
 		mux.Handle(rt.pattern, a.wrap(rt))
 	}
+	mux.Handle(docsPrefix, docsHandler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" {
 			http.Redirect(w, r, "/ui/", http.StatusMovedPermanently)
@@ -61,9 +68,11 @@ func (a *Agent) handler() http.Handler {
 	return secureHeaders(mux)
 }
 
-// wrap adapts an endpoint: method check, metrics, JSON or error output.
+// wrap adapts an endpoint: method check, ACL decision (routeACLs),
+// metrics, JSON or error output.
 func (a *Agent) wrap(rt route) http.Handler {
 	metricKey := []string{"api", "http"}
+	decision := a.routeACL(rt.pattern)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		defer func() {
@@ -75,7 +84,15 @@ func (a *Agent) wrap(rt route) http.Handler {
 			http.Error(w, fmt.Sprintf("method %s not allowed", r.Method), http.StatusMethodNotAllowed)
 			return
 		}
+		z, err := a.authorize(r, decision)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
 		obj, err := rt.fn(w, r)
+		if err == nil {
+			obj, err = a.filterResult(w, r, decision, z, obj)
+		}
 		if err != nil {
 			a.writeError(w, r, err)
 			return
@@ -107,7 +124,7 @@ func (a *Agent) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		code = he.Code
 	}
 	if code >= 500 {
-		a.logger.Error("request failed", "method", r.Method, "url", r.URL.String(), "error", err)
+		a.logger.Error("request failed", "method", r.Method, "url", redactedURL(r), "error", err)
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(code)

@@ -3,6 +3,7 @@ package agent
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -364,4 +365,79 @@ func (a *Agent) aclRoleList(w http.ResponseWriter, r *http.Request) (any, error)
 		reply.Roles = []*acl.Role{}
 	}
 	return reply.Roles, nil
+}
+
+// newACLResolver builds the resolver of request tokens, or nil when ACLs
+// are off.
+func (a *Agent) newACLResolver() *aclResolver {
+	c := a.cfg.ACL
+	if !c.Enabled {
+		return nil
+	}
+	var local func(string) (*acl.Resolved, error)
+	if a.server != nil {
+		st := a.server.State
+		local = func(secret string) (*acl.Resolved, error) {
+			tx := st().ReadTxn()
+			defer tx.Abort()
+			return acl.Resolve(tx, secret, time.Now())
+		}
+	}
+	return newACLResolver(a.delegate.RPC, local, c.DefaultPolicy, c.DownPolicy, c.TokenTTL)
+}
+
+// routeACL returns the ACL decision of a route. A route without one is
+// a programming error: it would serve without any authorization.
+func (a *Agent) routeACL(pattern string) routeACL {
+	d, ok := routeACLs()[pattern]
+	if !ok {
+		panic(fmt.Sprintf("agent: HTTP route %s has no ACL decision in routeACLs", pattern))
+	}
+	return d
+}
+
+// authorize runs a route's up-front check for the request's token. It
+// returns the token's authorizer (nil when ACLs are off or the route
+// needs none) for filterResult.
+func (a *Agent) authorize(r *http.Request, d routeACL) (*acl.Authorizer, error) {
+	if a.acl == nil || d.none != "" || d.server {
+		return nil, nil
+	}
+	z, err := a.acl.authorizer(r.Context(), a.requestToken(r))
+	if err != nil {
+		return nil, aclError(err)
+	}
+	if d.check != nil {
+		if err := d.check(a, z, r); err != nil {
+			return nil, aclError(err)
+		}
+	}
+	return z, nil
+}
+
+// filterResult removes from obj what z may not read, and says so in
+// X-Consul-Results-Filtered-By-ACLs.
+func (a *Agent) filterResult(w http.ResponseWriter, r *http.Request, d routeACL, z *acl.Authorizer, obj any) (any, error) {
+	if z == nil || d.filter == nil || obj == nil {
+		return obj, nil
+	}
+	out, removed, err := d.filter.apply(z, r, obj)
+	if err != nil {
+		return nil, err
+	}
+	if removed {
+		w.Header().Set("X-Consul-Results-Filtered-By-ACLs", "true")
+	}
+	return out, nil
+}
+
+// redactedURL is the request URL for logs, with a ?token= secret hidden.
+func redactedURL(r *http.Request) string {
+	u := *r.URL
+	q := u.Query()
+	if q.Has("token") {
+		q.Set("token", "<hidden>")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }

@@ -172,6 +172,9 @@ func (a *Agent) schedValidate(w http.ResponseWriter, r *http.Request) (any, erro
 		return nil, badRequest("Request body read failed: %v", err)
 	}
 	spec, err := sched.ParseSpec(body)
+	if err == nil {
+		err = sched.Limits{MaxReplicas: a.cfg.Scheduler.MaxReplicas}.Check(spec)
+	}
 	if err != nil {
 		return nil, badRequest("%v", err)
 	}

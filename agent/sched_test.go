@@ -246,3 +246,37 @@ func TestDependsOnWaitsForHealthyDependency(t *testing.T) {
 	waitRunning(t, n, "db", 1, 30*time.Second)
 	waitRunning(t, n, "app", 1, 30*time.Second)
 }
+
+// TestValidateAppliesMaxReplicas checks that the validate endpoint, which
+// `shoal svc deploy` calls before writing a spec, rejects a spec asking for
+// more replicas than the agent's scheduler.max_replicas with a 400, and
+// accepts one at the limit.
+func TestValidateAppliesMaxReplicas(t *testing.T) {
+	c := testcluster.New(t, testcluster.Options{Servers: 1,
+		Configure: func(_ int, c *config.Config) { c.Scheduler.MaxReplicas = 5 }})
+	n := c.WaitForLeader(15 * time.Second)
+	tests := []struct {
+		name     string
+		replicas int
+		wantCode int
+		wantBody string
+	}{
+		{name: "at the limit", replicas: 5, wantCode: http.StatusOK, wantBody: `"Name":"web"`},
+		{name: "beyond the limit", replicas: 6, wantCode: http.StatusBadRequest,
+			wantBody: `replicas: must be <= 5 (the scheduler's max_replicas), got 6`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := fmt.Sprintf(`{"name": "web", "image": "nginx:1.27", "replicas": %d}`, tc.replicas)
+			resp, err := http.Post("http://"+n.HTTPAddr()+"/v1/shoal/validate", "application/json", strings.NewReader(spec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.wantCode || !strings.Contains(string(body), tc.wantBody) {
+				t.Errorf("%d %s, want %d containing %q", resp.StatusCode, body, tc.wantCode, tc.wantBody)
+			}
+		})
+	}
+}

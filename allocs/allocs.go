@@ -1,8 +1,11 @@
 // Package allocs owns the scheduler's state-store tables: allocations (the
 // desired state the leader writes, with the status each agent reports) and
 // the per-service status the leader records (spec errors, unplaced
-// replicas, rolling updates). Writes are applied by the FSM; it is pure —
-// no clock, networking or Raft: times arrive in the requests.
+// replicas, rolling updates) — their schema, their writes and their
+// queries. The rows are sched's types (sched.Alloc, sched.ServiceStatus);
+// what to write is decided by sched's evaluation. Writes are applied by the
+// FSM; it is pure — no clock, networking or Raft: times arrive in the
+// requests.
 package allocs
 
 import (
@@ -23,46 +26,22 @@ const (
 	indexService = "service"
 )
 
-// Alloc is one replica: the scheduler's allocation plus what the agent
-// that runs it reports.
-type Alloc struct {
-	sched.Allocation
-	// NodeName is the node's name (NodeID is its ID).
-	NodeName string
-	// Spec is the spec version this replica runs, so an agent can
-	// (re)start an older replica during a rolling update.
-	Spec *sched.Spec
-	// Agent-reported status beyond ClientStatus/Healthy.
-	IP                string
-	TaskID            string
-	ExitCode          int
-	Restarts          int
-	ClientDescription string
-	// ClientTime is the agent's time of its last report (unix nanoseconds).
-	ClientTime  int64
-	CreateIndex uint64
-	ModifyIndex uint64
-}
-
-// ServiceStatus is what the leader knows about one service beyond its
-// allocations.
-type ServiceStatus struct {
-	Name string
-	// Version of the spec in force (empty when the spec is invalid).
-	Version string
-	// Error is why the spec was rejected, "" when valid.
-	Error string
-	// Unplaced describes replicas no node could take.
-	Unplaced []string
-	// Update is the rolling update in progress, nil when none.
-	Update *sched.UpdateStatus
-	// LastGoodVersion is the last version whose replicas all ran
-	// healthy; RolledBackFrom names a version abandoned by a rollback.
-	LastGoodVersion string
-	RolledBackFrom  string
-	CreateIndex     uint64
-	ModifyIndex     uint64
-}
+// The scheduler's types, which package sched owns; these aliases keep
+// existing callers compiling until they name sched directly.
+type (
+	// Deprecated: use sched.Alloc.
+	Alloc = sched.Alloc
+	// Deprecated: use sched.ServiceStatus.
+	ServiceStatus = sched.ServiceStatus
+	// Deprecated: use sched.PlanRequest.
+	PlanRequest = sched.PlanRequest
+	// Deprecated: use sched.StopRequest.
+	StopRequest = sched.StopRequest
+	// Deprecated: use sched.ClientUpdate.
+	ClientUpdate = sched.ClientUpdate
+	// Deprecated: use sched.UpdateRequest.
+	UpdateRequest = sched.UpdateRequest
+)
 
 // Tables returns the tables for state.NewStore.
 func Tables() []state.Table {
@@ -74,56 +53,18 @@ func Tables() []state.Table {
 				indexNode:    {Name: indexNode, Indexer: &memdb.StringFieldIndex{Field: "NodeID"}},
 				indexService: {Name: indexService, Indexer: &memdb.StringFieldIndex{Field: "Service"}},
 			},
-		}, New: func() any { return new(Alloc) }, Type: 120}, // snapshot types are persisted: never renumber
+		}, New: func() any { return new(sched.Alloc) }, Type: 120}, // snapshot types are persisted: never renumber
 		{Schema: &memdb.TableSchema{
 			Name: TableServices,
 			Indexes: map[string]*memdb.IndexSchema{
 				indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Name"}},
 			},
-		}, New: func() any { return new(ServiceStatus) }, Type: 121},
+		}, New: func() any { return new(sched.ServiceStatus) }, Type: 121},
 	}
 }
 
-// PlanRequest commits one plan: allocations to create, to stop, to delete
-// (garbage), and the service's status. It is one Raft entry.
-type PlanRequest struct {
-	Service string
-	Place   []*Alloc
-	Stop    []StopRequest
-	Delete  []string
-	// Status replaces the service's status when non-nil.
-	Status *ServiceStatus
-	// DeleteStatus removes the service's status (its spec is gone).
-	DeleteStatus bool
-}
-
-// StopRequest marks one allocation to stop.
-type StopRequest struct {
-	ID     string
-	Reason string
-}
-
-// ClientUpdate is an agent's report on one of its allocations.
-type ClientUpdate struct {
-	ID                string
-	ClientStatus      sched.ClientStatus
-	Healthy           bool
-	IP                string
-	TaskID            string
-	ExitCode          int
-	Restarts          int
-	ClientDescription string
-	ClientTime        int64
-}
-
-// UpdateRequest carries agents' reports, applied together.
-type UpdateRequest struct {
-	NodeID  string
-	Updates []ClientUpdate
-}
-
 // ApplyPlan applies a PlanRequest at index idx.
-func ApplyPlan(tx *memdb.Txn, idx uint64, req *PlanRequest) error {
+func ApplyPlan(tx *memdb.Txn, idx uint64, req *sched.PlanRequest) error {
 	changed := false
 	for _, a := range req.Place {
 		c := *a
@@ -141,7 +82,7 @@ func ApplyPlan(tx *memdb.Txn, idx uint64, req *PlanRequest) error {
 		if err != nil || raw == nil {
 			continue // already gone: nothing to stop
 		}
-		c := *raw.(*Alloc)
+		c := *raw.(*sched.Alloc)
 		if c.DesiredStatus == sched.DesiredStop {
 			continue
 		}
@@ -179,7 +120,7 @@ func ApplyPlan(tx *memdb.Txn, idx uint64, req *PlanRequest) error {
 		st.Name = req.Service
 		st.CreateIndex = idx
 		if raw, _ := tx.First(TableServices, indexID, req.Service); raw != nil {
-			st.CreateIndex = raw.(*ServiceStatus).CreateIndex
+			st.CreateIndex = raw.(*sched.ServiceStatus).CreateIndex
 		}
 		st.ModifyIndex = idx
 		if err := tx.Insert(TableServices, &st); err != nil {
@@ -192,14 +133,14 @@ func ApplyPlan(tx *memdb.Txn, idx uint64, req *PlanRequest) error {
 
 // ApplyUpdate applies agents' reports. Reports on unknown allocations, or
 // from a node that does not hold them, are ignored.
-func ApplyUpdate(tx *memdb.Txn, idx uint64, req *UpdateRequest) error {
+func ApplyUpdate(tx *memdb.Txn, idx uint64, req *sched.UpdateRequest) error {
 	changed := false
 	for _, u := range req.Updates {
 		raw, err := tx.First(TableAllocs, indexID, u.ID)
 		if err != nil || raw == nil {
 			continue
 		}
-		c := *raw.(*Alloc)
+		c := *raw.(*sched.Alloc)
 		if req.NodeID != "" && c.NodeID != req.NodeID {
 			continue
 		}
@@ -239,30 +180,30 @@ func list[T any](tx *memdb.Txn, ws memdb.WatchSet, table, index string, args ...
 }
 
 // All returns every allocation.
-func All(tx *memdb.Txn, ws memdb.WatchSet) (uint64, []*Alloc, error) {
-	return list[*Alloc](tx, ws, TableAllocs, indexID)
+func All(tx *memdb.Txn, ws memdb.WatchSet) (uint64, []*sched.Alloc, error) {
+	return list[*sched.Alloc](tx, ws, TableAllocs, indexID)
 }
 
 // ByNode returns a node's allocations.
-func ByNode(tx *memdb.Txn, ws memdb.WatchSet, nodeID string) (uint64, []*Alloc, error) {
-	return list[*Alloc](tx, ws, TableAllocs, indexNode, nodeID)
+func ByNode(tx *memdb.Txn, ws memdb.WatchSet, nodeID string) (uint64, []*sched.Alloc, error) {
+	return list[*sched.Alloc](tx, ws, TableAllocs, indexNode, nodeID)
 }
 
 // ByService returns a service's allocations.
-func ByService(tx *memdb.Txn, ws memdb.WatchSet, service string) (uint64, []*Alloc, error) {
-	return list[*Alloc](tx, ws, TableAllocs, indexService, service)
+func ByService(tx *memdb.Txn, ws memdb.WatchSet, service string) (uint64, []*sched.Alloc, error) {
+	return list[*sched.Alloc](tx, ws, TableAllocs, indexService, service)
 }
 
 // Statuses returns every service status.
-func Statuses(tx *memdb.Txn, ws memdb.WatchSet) (uint64, []*ServiceStatus, error) {
-	return list[*ServiceStatus](tx, ws, TableServices, indexID)
+func Statuses(tx *memdb.Txn, ws memdb.WatchSet) (uint64, []*sched.ServiceStatus, error) {
+	return list[*sched.ServiceStatus](tx, ws, TableServices, indexID)
 }
 
 // Status returns one service's status, nil when absent.
-func Status(tx *memdb.Txn, name string) (*ServiceStatus, error) {
+func Status(tx *memdb.Txn, name string) (*sched.ServiceStatus, error) {
 	raw, err := tx.First(TableServices, indexID, name)
 	if err != nil || raw == nil {
 		return nil, err
 	}
-	return raw.(*ServiceStatus), nil
+	return raw.(*sched.ServiceStatus), nil
 }

@@ -1,12 +1,16 @@
 // Package sched is the pure half of Shoal's scheduler: the service spec, its
-// validation, and placement — deciding which replica runs on which node.
+// validation, the leader's evaluation and placement — deciding which replica
+// runs on which node, and what each service's status says.
 //
 // It follows Nomad's split: scheduling is business logic only. A read-only
-// view of the cluster goes in (a Spec, the Nodes, every Allocation), a
-// PlanResult comes out; nothing here talks to the network, Docker, Raft or
-// the clock. The leader (package server) watches specs and nodes, calls
-// Schedule or Plan, and commits the plan through Raft; agents realise the
-// allocations. Drivers and the reconciliation loop live elsewhere.
+// State goes in (specs, nodes, every allocation, statuses), plans come out;
+// nothing here talks to the network, Docker, Raft or the clock. The leader
+// (package server) watches the state store, builds a State from one read
+// transaction, calls Evaluate, and commits each service's PlanRequest
+// through its Planner (one Raft apply); agents realise the allocations.
+// Evaluate (eval.go) decides status, last good version, rollback, removal
+// of services whose spec is gone, garbage and Limits; Plan places one spec.
+// Drivers and the reconciliation loop live elsewhere.
 //
 // Placement runs in three stages for each evaluation:
 //

@@ -21,6 +21,15 @@ var (
 	// they were given is inconsistent: a nil spec, node or allocation, or two
 	// nodes or two allocations sharing an ID.
 	ErrInvalidInput = errors.New("invalid scheduler input")
+
+	// ErrDependencyCycle is wrapped by Evaluate's error for each service
+	// whose depends_on closes a cycle (a -> b -> a): their agents would
+	// wait for each other forever, so none of them is placed.
+	ErrDependencyCycle = errors.New("depends_on cycle")
+
+	// ErrLimit is wrapped by Limits.Check when a spec asks for more than
+	// the scheduler allows.
+	ErrLimit = errors.New("spec exceeds a scheduler limit")
 )
 
 // FieldError is one broken rule in a spec: the field's JSON path (such as

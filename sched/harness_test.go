@@ -10,15 +10,20 @@ import (
 // Harness is an in-memory cluster for scheduler tests, after Nomad's
 // scheduler/testing.go: it implements State and Planner, records every
 // plan, checks it before applying it, and plays the agents' part (starting
-// replicas, losing nodes).
+// replicas, losing nodes) and the users' (writing and deleting specs).
 type Harness struct {
-	t      testing.TB
-	nodes  map[string]*Node
-	allocs map[string]*Allocation
-	seed   uint64
+	t        testing.TB
+	nodes    map[string]*Node
+	allocs   map[string]*Allocation
+	specs    map[string][]byte
+	statuses map[string]*ServiceStatus
+	lastGood map[string][]byte
+	seed     uint64
 
 	// Plans are the plans submitted so far.
-	Plans []*PlanResult
+	Plans []*PlanRequest
+	// Limits apply to Evaluate.
+	Limits Limits
 }
 
 var (
@@ -28,7 +33,8 @@ var (
 
 // NewHarness returns a harness over nodes.
 func NewHarness(t testing.TB, nodes ...*Node) *Harness {
-	h := &Harness{t: t, nodes: map[string]*Node{}, allocs: map[string]*Allocation{}}
+	h := &Harness{t: t, nodes: map[string]*Node{}, allocs: map[string]*Allocation{},
+		specs: map[string][]byte{}, statuses: map[string]*ServiceStatus{}, lastGood: map[string][]byte{}}
 	for _, n := range nodes {
 		h.AddNode(n)
 	}
@@ -53,13 +59,22 @@ func (h *Harness) Allocations() ([]*Allocation, error) {
 	return out, nil
 }
 
+// Specs implements State.
+func (h *Harness) Specs() (map[string][]byte, error) { return h.specs, nil }
+
+// Statuses implements State.
+func (h *Harness) Statuses() (map[string]*ServiceStatus, error) { return h.statuses, nil }
+
+// LastGood implements State.
+func (h *Harness) LastGood(service string) ([]byte, error) { return h.lastGood[service], nil }
+
 // SubmitPlan implements Planner: it checks the plan against the store and
-// applies it.
-func (h *Harness) SubmitPlan(p *PlanResult) error {
+// applies it, as the FSM does.
+func (h *Harness) SubmitPlan(p *PlanRequest) error {
 	for _, s := range p.Stop {
-		cur, ok := h.allocs[s.Alloc.ID]
-		if !ok || cur != s.Alloc || !cur.Live() {
-			return fmt.Errorf("harness: stop of unknown or stopped allocation %s", s.Alloc.ID)
+		cur, ok := h.allocs[s.ID]
+		if !ok || !cur.Live() {
+			return fmt.Errorf("harness: stop of unknown or stopped allocation %s", s.ID)
 		}
 	}
 	for _, a := range p.Place {
@@ -69,17 +84,80 @@ func (h *Harness) SubmitPlan(p *PlanResult) error {
 		if n := h.nodes[a.NodeID]; n == nil || !n.Eligible() {
 			return fmt.Errorf("harness: allocation %s placed on ineligible node %s", a.ID, a.NodeID)
 		}
+		if a.Spec == nil || a.NodeName != h.nodes[a.NodeID].Name {
+			return fmt.Errorf("harness: allocation %s lacks its spec or node name", a.ID)
+		}
+	}
+	for _, id := range p.Delete {
+		if cur, ok := h.allocs[id]; ok && cur.Live() {
+			return fmt.Errorf("harness: delete of live allocation %s", id)
+		}
 	}
 	for _, s := range p.Stop {
-		c := s.Alloc.Copy()
-		c.DesiredStatus, c.DesiredDescription = DesiredStop, string(s.Reason)
+		c := h.allocs[s.ID].Copy()
+		c.DesiredStatus, c.DesiredDescription = DesiredStop, s.Reason
 		h.allocs[c.ID] = c
 	}
 	for _, a := range p.Place {
-		h.allocs[a.ID] = a.Copy()
+		h.allocs[a.ID] = a.Allocation.Copy()
+	}
+	for _, id := range p.Delete {
+		delete(h.allocs, id)
+	}
+	switch {
+	case p.DeleteStatus:
+		delete(h.statuses, p.Service)
+	case p.Status != nil:
+		st := *p.Status
+		h.statuses[p.Service] = &st
+	}
+	if p.LastGood != nil {
+		h.lastGood[p.Service] = p.LastGood
+	}
+	if p.Rollback != nil {
+		h.specs[p.Service] = p.Rollback
 	}
 	h.Plans = append(h.Plans, p)
 	return nil
+}
+
+// SubmitResult submits a placement plan of spec.
+func (h *Harness) SubmitResult(spec *Spec, p *PlanResult) error {
+	nodes, _ := h.Nodes()
+	return h.SubmitPlan(Request(spec, p, nodes))
+}
+
+// PutSpec stores a spec document, as `shoal svc deploy` does.
+func (h *Harness) PutSpec(name string, doc []byte) { h.specs[name] = doc }
+
+// DeleteSpec removes a spec, as `shoal svc rm` does.
+func (h *Harness) DeleteSpec(name string) { delete(h.specs, name) }
+
+// Status returns a service's recorded status, nil when none.
+func (h *Harness) Status(name string) *ServiceStatus { return h.statuses[name] }
+
+// Evaluate runs one full evaluation with a fresh seed and returns what it
+// did.
+func (h *Harness) Evaluate() *Evaluation {
+	h.t.Helper()
+	h.seed++
+	ev, err := Evaluate(h, h, EvalConfig{Seed: h.seed, Limits: h.Limits})
+	if err != nil {
+		h.t.Fatalf("Evaluate: %v", err)
+	}
+	return ev
+}
+
+// SetClientStatus plays an agent reporting on every live replica of
+// service at version: status, and healthy when running.
+func (h *Harness) SetClientStatus(service, version string, status ClientStatus) {
+	for id, a := range h.allocs {
+		if a.Service == service && a.Live() && a.Version == version {
+			c := a.Copy()
+			c.ClientStatus, c.Healthy = status, status == ClientRunning
+			h.allocs[id] = c
+		}
+	}
 }
 
 // Schedule evaluates spec with a fresh seed and applies the plan.

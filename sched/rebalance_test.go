@@ -85,7 +85,7 @@ func TestRebalance(t *testing.T) {
 			if p.IsNoOp() {
 				break
 			}
-			if err := h.SubmitPlan(p); err != nil {
+			if err := h.SubmitResult(s, p); err != nil {
 				t.Fatal(err)
 			}
 			h.StartAll()

@@ -16,6 +16,7 @@ need_pkgs=()
 command -v dig >/dev/null 2>&1 || need_pkgs+=(dnsutils)
 command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)   # website: the home page rendered headless
 command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || need_pkgs+=(iptables)
 command -v nsenter >/dev/null 2>&1 || need_pkgs+=(util-linux)
 command -v dockerd >/dev/null 2>&1 || [ -x /usr/sbin/dockerd ] || need_pkgs+=(docker.io)

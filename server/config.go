@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/shoalproject/shoal/sched"
 )
 
 // Config configures a Server or a Client. Zero values take the defaults
@@ -69,6 +70,10 @@ type Config struct {
 	// NodeLostGrace is how long a node may stay failed in Serf before the
 	// scheduler re-places its replicas elsewhere. Default 3s.
 	NodeLostGrace time.Duration
+	// MaxReplicas is the most replicas one replicated spec may ask; a spec
+	// beyond it is not scheduled and its status records why. In
+	// 1..sched.MaxReplicas. Default sched.DefaultMaxReplicas (1000).
+	MaxReplicas int
 	// Tags are extra Serf tags this node advertises (resources, drivers,
 	// HTTP port for the scheduler).
 	Tags map[string]string
@@ -122,6 +127,9 @@ func (c Config) withDefaults() Config {
 	if c.ACL.DefaultPolicy == "" {
 		c.ACL.DefaultPolicy = "deny"
 	}
+	if c.MaxReplicas == 0 {
+		c.MaxReplicas = sched.DefaultMaxReplicas
+	}
 	if c.Logger == nil {
 		c.Logger = hclog.Default()
 	}
@@ -142,5 +150,11 @@ func (c Config) validate() error {
 	case c.RaftMultiplier < 1 || c.RaftMultiplier > 10:
 		return fmt.Errorf("server: raft multiplier %d outside 1..10", c.RaftMultiplier)
 	}
+	if err := c.schedLimits().Validate(); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
 	return nil
 }
+
+// schedLimits returns the limits every evaluation applies to specs.
+func (c Config) schedLimits() sched.Limits { return sched.Limits{MaxReplicas: c.MaxReplicas} }

@@ -40,7 +40,7 @@ func (e *Sched) ServiceAllocs(args *rpcapi.ServiceAllocsRequest, reply *rpcapi.I
 		tx := st.ReadTxn()
 		defer tx.Abort()
 		var idx uint64
-		var as []*allocs.Alloc
+		var as []*sched.Alloc
 		var err error
 		if args.Service == "" {
 			idx, as, err = allocs.All(tx, ws)
@@ -86,12 +86,12 @@ func (e *Sched) Rebalance(args *rpcapi.RebalanceRequest, reply *rpcapi.Rebalance
 	if done, err := e.s.forward("Sched.Rebalance", args, args, reply); done {
 		return err
 	}
-	ws := memdb.NewWatchSet()
-	in, err := e.s.schedulerInput(ws)
+	view, err := e.s.schedView(nil, time.Now())
 	if err != nil {
 		return err
 	}
-	raw, ok := in.specs[args.Service]
+	defer view.Close()
+	raw, ok := view.specs[args.Service]
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrNoSuchService, args.Service)
 	}
@@ -100,30 +100,13 @@ func (e *Sched) Rebalance(args *rpcapi.RebalanceRequest, reply *rpcapi.Rebalance
 		return err
 	}
 	spec.Rebalance = true // asked for explicitly: the spec's opt-in is for automatic moves
-	nodes, _ := e.s.schedNodes(in, time.Now())
-	current := make([]*sched.Allocation, 0, len(in.allocs))
-	names := map[string]string{}
-	for _, a := range in.allocs {
-		current = append(current, &a.Allocation)
-	}
-	for _, n := range nodes {
-		names[n.ID] = n.Name
-	}
-	plan, err := sched.Rebalance(spec, nodes, current, e.s.raft.AppliedIndex(), args.MaxMoves)
+	plan, err := sched.Rebalance(spec, view.nodes, view.allocs, e.s.raft.AppliedIndex(), args.MaxMoves)
 	if err != nil {
 		return err
-	}
-	req := &allocs.PlanRequest{Service: args.Service}
-	for _, p := range plan.Place {
-		req.Place = append(req.Place, &allocs.Alloc{Allocation: *p, NodeName: names[p.NodeID], Spec: spec})
-	}
-	for _, st := range plan.Stop {
-		req.Stop = append(req.Stop, allocs.StopRequest{ID: st.Alloc.ID, Reason: string(st.Reason)})
 	}
 	reply.Moves = len(plan.Place)
 	if reply.Moves == 0 {
 		return nil
 	}
-	_, err = e.s.raftApply(fsm.AllocPlanRequestType, req)
-	return err
+	return raftPlanner{e.s}.SubmitPlan(sched.Request(spec, plan, view.nodes))
 }

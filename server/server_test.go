@@ -8,10 +8,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/shoalproject/shoal/allocs"
 	"github.com/shoalproject/shoal/kv"
 	"github.com/shoalproject/shoal/rpcapi"
-	"github.com/shoalproject/shoal/sched"
 )
 
 func freePort(t *testing.T) int {
@@ -199,21 +197,5 @@ func waitReady(t *testing.T, s *Server) {
 			t.Fatal("server never became a ready leader")
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// TestWithPlanFreesAndTakes checks that a pass's later plans see what an
-// earlier plan of the same pass placed and stopped.
-func TestWithPlanFreesAndTakes(t *testing.T) {
-	a := &sched.Allocation{ID: "a", Service: "x", DesiredStatus: sched.DesiredRun}
-	b := &sched.Allocation{ID: "b", Service: "x", DesiredStatus: sched.DesiredRun}
-	req := &allocs.PlanRequest{Service: "x", Stop: []allocs.StopRequest{{ID: "a"}},
-		Place: []*allocs.Alloc{{Allocation: sched.Allocation{ID: "c", Service: "x", DesiredStatus: sched.DesiredRun}}}}
-	got := withPlan([]*sched.Allocation{a, b}, req)
-	if len(got) != 3 || got[0].DesiredStatus != sched.DesiredStop || got[1] != b || got[2].ID != "c" {
-		t.Fatalf("withPlan: %+v", got)
-	}
-	if a.DesiredStatus != sched.DesiredRun {
-		t.Fatal("withPlan modified a stored allocation")
 	}
 }

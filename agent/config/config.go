@@ -211,4 +211,8 @@ type Scheduler struct {
 	// NodeLostGrace is how long a node may be failed before its replicas
 	// are re-placed (-node-lost-grace). Default 3s.
 	NodeLostGrace time.Duration `json:"node_lost_grace"`
+	// MaxReplicas is the most replicas one replicated spec may ask
+	// (-max-replicas), in 1..100000. 0 means the default, 1000. The
+	// leader's value decides; the validate endpoint checks the local one.
+	MaxReplicas int `json:"max_replicas"`
 }

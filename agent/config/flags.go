@@ -125,6 +125,7 @@ func newFlagSet(st *flagState) *flag.FlagSet {
 	str("overlay-cidr", "CIDR", `Cluster range of the overlay; each node leases a /24. Default "10.42.0.0/16".`, func(c *Config, v string) { c.Overlay.CIDR = v })
 	integer("overlay-vni", "VXLAN network identifier. Default 1.", func(c *Config, v int) { c.Overlay.VNI = v })
 	integer("overlay-port", "VXLAN UDP port. Default 4789.", func(c *Config, v int) { c.Overlay.Port = v })
+	integer("max-replicas", "Most replicas one service spec may ask, 1..100000. Default 1000.", func(c *Config, v int) { c.Scheduler.MaxReplicas = v })
 	def("node-lost-grace", "DUR", "How long a node may be failed before its replicas move. Default 3s.", func(s string) (func(*Config), error) {
 		d, err := time.ParseDuration(s)
 		if err != nil {

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+
+	"github.com/shoalproject/shoal/sched"
 )
 
 // Validate reports the first problem that would stop the agent from
@@ -29,6 +31,9 @@ func (c *Config) validate() error {
 	}
 	if c.Scheduler.NodeLostGrace < 0 {
 		return fmt.Errorf("-node-lost-grace must not be negative, got %v", c.Scheduler.NodeLostGrace)
+	}
+	if err := (sched.Limits{MaxReplicas: c.Scheduler.MaxReplicas}).Validate(); err != nil {
+		return fmt.Errorf("-max-replicas: %w", err)
 	}
 	switch {
 	case c.DevMode && c.BootstrapExpect != 0:

@@ -1,0 +1,138 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/shoalproject/shoal/allocs"
+	"github.com/shoalproject/shoal/kv"
+	"github.com/shoalproject/shoal/rpcapi"
+	"github.com/shoalproject/shoal/sched"
+)
+
+// newSchedServer starts a single in-memory server that can run exec
+// replicas itself, with cfg changed by mod.
+func newSchedServer(t *testing.T, mod func(*Config)) *Server {
+	t.Helper()
+	cfg := Config{
+		NodeName: "s1", NodeID: "11111111-2222-3333-4444-555555555555", Bootstrap: true,
+		BindAddr: "127.0.0.1", SerfPort: freePort(t), RPCPort: freePort(t),
+		RaftTimeoutOverride: 50 * time.Millisecond, RPCHoldTimeout: time.Second,
+		Tags:   map[string]string{TagCPU: "100000", TagMemory: "100000", TagDrivers: "exec"},
+		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn}),
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown() })
+	waitReady(t, s)
+	return s
+}
+
+func putSpec(t *testing.T, s *Server, name, doc string) {
+	t.Helper()
+	var ok bool
+	put := rpcapi.KVSRequest{Request: kv.Request{Op: kv.OpSet, Entry: kv.Entry{Key: sched.SpecPrefix + name, Value: []byte(doc)}}}
+	if err := s.RPC(context.Background(), "KVS.Apply", &put, &ok); err != nil || !ok {
+		t.Fatalf("put %s: %v %v", name, ok, err)
+	}
+}
+
+// waitStatus waits up to d for service's status to satisfy cond and
+// returns it, or nil on timeout.
+func waitStatus(s *Server, name string, d time.Duration, cond func(*sched.ServiceStatus) bool) *sched.ServiceStatus {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		tx := s.State().ReadTxn()
+		st, _ := allocs.Status(tx, name)
+		tx.Abort()
+		if st != nil && cond(st) {
+			return st
+		}
+	}
+	return nil
+}
+
+// liveAllocs counts the live allocations of service.
+func liveAllocs(s *Server, service string) int {
+	tx := s.State().ReadTxn()
+	defer tx.Abort()
+	_, as, _ := allocs.ByService(tx, nil, service)
+	n := 0
+	for _, a := range as {
+		if a.Live() {
+			n++
+		}
+	}
+	return n
+}
+
+// TestHugeSpecDoesNotSlowOthers reproduces issue 17: a 150-byte spec
+// asking for 100,000 replicas that no node can take made every other
+// deploy wait 25-52 s (a duplicate check quadratic in the replicas, and a
+// status of one line per replica). With the default limit the spec is
+// rejected; with the limit raised it is evaluated in linear time and its
+// status stays small. Either way a normal service is placed at once.
+func TestHugeSpecDoesNotSlowOthers(t *testing.T) {
+	huge := `{"name": "huge", "driver": "exec", "command": "/bin/true", "replicas": 100000,
+		"constraints": ["node.meta.gpu == yes"]}`
+	tests := []struct {
+		name        string
+		maxReplicas int
+		want        func(*sched.ServiceStatus) bool
+	}{
+		{name: "rejected by the default max replicas", want: func(st *sched.ServiceStatus) bool {
+			return strings.Contains(st.Error, "replicas: must be <= 1000 (the scheduler's max_replicas), got 100000")
+		}},
+		{name: "evaluated linearly under a raised max replicas", maxReplicas: sched.MaxReplicas, want: func(st *sched.ServiceStatus) bool {
+			return st.Error == "" && len(st.Unplaced) == 1 &&
+				st.Unplaced[0] == `100000 replicas: constraint "node.meta.gpu == yes" filtered 1 node`
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSchedServer(t, func(c *Config) { c.MaxReplicas = tc.maxReplicas })
+			putSpec(t, s, "huge", huge)
+			if st := waitStatus(s, "huge", 60*time.Second, tc.want); st == nil {
+				t.Fatal("the huge spec's status never showed what it should")
+			}
+			start := time.Now()
+			putSpec(t, s, "web", `{"name": "web", "driver": "exec", "command": "/bin/sleep", "args": ["60"], "replicas": 2}`)
+			for liveAllocs(s, "web") < 2 {
+				if time.Since(start) > 5*time.Second {
+					t.Fatalf("web not placed within 5s of its deploy beside the huge spec")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			t.Logf("web placed %v after its deploy", time.Since(start))
+		})
+	}
+}
+
+// TestDependencyCycleRecorded checks that services whose depends_on closes
+// a cycle get an error in their status, which `shoal svc` shows, instead of
+// replicas that wait for each other forever. As with any rejected spec, a
+// replica placed before the cycle closed (a's, whose dependency did not
+// exist yet) stays; the spec that closes the cycle gets none.
+func TestDependencyCycleRecorded(t *testing.T) {
+	s := newSchedServer(t, nil)
+	spec := `{"name": %q, "driver": "exec", "command": "/bin/sleep", "args": ["60"], "depends_on": [%q]}`
+	putSpec(t, s, "a", fmt.Sprintf(spec, "a", "b"))
+	putSpec(t, s, "b", fmt.Sprintf(spec, "b", "a"))
+	for _, name := range []string{"a", "b"} {
+		st := waitStatus(s, name, 10*time.Second, func(st *sched.ServiceStatus) bool { return st.Error != "" })
+		if st == nil || !strings.Contains(st.Error, "depends_on cycle") {
+			t.Fatalf("%s: status %+v, want a depends_on cycle error", name, st)
+		}
+	}
+	if n := liveAllocs(s, "b"); n != 0 {
+		t.Errorf("b: %d replicas placed, want none", n)
+	}
+}
