@@ -167,6 +167,8 @@ func matrixCases(ids map[string]string) []matrixCase {
 		chk("GET", "/v1/acl/roles", "/v1/acl/roles", "", aclR, `operator = "write"`),
 		chk("DELETE", "/v1/acl/role/{id}", "/v1/acl/role/"+ids["role"], "", aclW, aclR),
 
+		chk("PUT", "/v1/agent/token/{kind}", "/v1/agent/token/agent", `{"Token":"x"}`, aclW, aclR),
+
 		// Last: a least-privilege leave makes the agent leave.
 		chk("PUT", "/v1/agent/leave", "/v1/agent/leave", "", `agent "s1" `+r("write"), `agent "s1" `+r("read")),
 	}

@@ -61,6 +61,8 @@ type Agent struct {
 
 	// acl resolves request tokens when acl.enabled (nil otherwise).
 	acl *aclResolver
+	// tokens are the agent's default and agent tokens (nil when ACLs are off).
+	tokens *agentTokens
 
 	// drivers run this node's replicas (nil until the realiser starts).
 	drivers     map[string]driver.Driver
@@ -134,6 +136,11 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		a.delegate = c
 	}
 	a.acl = a.newACLResolver()
+	if a.cfg.ACL.Enabled {
+		if a.tokens, err = a.loadAgentTokens(); err != nil {
+			return err
+		}
+	}
 	if err := a.startLocal(); err != nil {
 		return err
 	}

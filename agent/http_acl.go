@@ -32,6 +32,7 @@ func (a *Agent) aclRoutes() []route {
 		{"/v1/acl/role/{id}", crud, a.aclRole},
 		{"/v1/acl/role/name/{name}", get, a.aclRoleByName},
 		{"/v1/acl/roles", get, a.aclRoleList},
+		{"/v1/agent/token/{kind}", put, a.agentToken},
 	}
 }
 
@@ -50,7 +51,10 @@ func (a *Agent) requestToken(r *http.Request) string {
 	if t := r.URL.Query().Get("token"); t != "" {
 		return t
 	}
-	return a.cfg.ACL.Tokens.Default
+	if a.tokens != nil {
+		return a.tokens.defaultToken()
+	}
+	return ""
 }
 
 // aclError maps ACL errors, local or from a server, to Consul's statuses.

@@ -168,6 +168,7 @@ func routeACLs() map[string]routeACL {
 		"/v1/acl/role/{id}":          {server: true},
 		"/v1/acl/role/name/{name}":   {server: true},
 		"/v1/acl/roles":              {server: true},
+		"/v1/agent/token/{kind}":     {check: needGlobal(acl.GlobalACL, write)},
 	}
 }
 
