@@ -44,7 +44,7 @@ func (a *Agent) startDNS() error {
 	logger := a.logger.Named("dns")
 	cfg := dnsServerConfig(a.cfg, dc)
 	reader := newDNSReader(a.delegate.RPC, a.cfg.Datacenter, dc.AllowStale, dc.MaxStale, logger)
-	srv, err := dns.New(cfg, reader, logger)
+	srv, err := dns.New(cfg, a.dnsACLReader(reader), logger)
 	if err != nil {
 		reader.close()
 		return fmt.Errorf("agent: %w", err)
