@@ -21,7 +21,7 @@ type outcome int
 const (
 	deny       outcome = iota // 403
 	allow                     // any status but 403
-	filtered                  // 200 with X-Consul-Results-Filtered-By-ACLs: true
+	filtered                  // 200 (404 for KV) with X-Consul-Results-Filtered-By-ACLs: true
 	unfiltered                // 200 without it
 )
 
@@ -252,8 +252,8 @@ func TestACLRouteTokenMatrix(t *testing.T) {
 			switch {
 			case code == http.StatusForbidden:
 				got = deny
-			case code == http.StatusOK && hdr.Get("X-Consul-Results-Filtered-By-ACLs") == "true":
-				got = filtered
+			case hdr.Get("X-Consul-Results-Filtered-By-ACLs") == "true" && (code == http.StatusOK || code == http.StatusNotFound):
+				got = filtered // a KV listing filtered to nothing is a 404, as in Consul
 			case code != http.StatusOK:
 				got = allow
 			}

@@ -94,7 +94,7 @@ func (t *agentTokens) set(kind, secret string) error {
 // agentToken serves PUT /v1/agent/token/<kind> ({"Token": "..."}): it
 // changes the agent's default or agent token (acl:write).
 func (a *Agent) agentToken(w http.ResponseWriter, r *http.Request) (any, error) {
-	if a.tokens == nil {
+	if a.acl == nil {
 		return nil, HTTPError{Code: http.StatusUnauthorized, Msg: "ACL support disabled"}
 	}
 	var body struct{ Token string }

@@ -61,7 +61,7 @@ type Agent struct {
 
 	// acl resolves request tokens when acl.enabled (nil otherwise).
 	acl *aclResolver
-	// tokens are the agent's default and agent tokens (nil when ACLs are off).
+	// tokens are the agent's default and agent tokens.
 	tokens *agentTokens
 
 	// drivers run this node's replicas (nil until the realiser starts).
@@ -135,12 +135,11 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		}
 		a.delegate = c
 	}
-	a.acl = a.newACLResolver()
-	if a.cfg.ACL.Enabled {
-		if a.tokens, err = a.loadAgentTokens(); err != nil {
-			return err
-		}
+	if a.tokens, err = a.loadAgentTokens(); err != nil {
+		return err
 	}
+	a.delegate = tokenDelegate{delegate: a.delegate, agentToken: a.tokens.agentToken}
+	a.acl = a.newACLResolver()
 	if err := a.startLocal(); err != nil {
 		return err
 	}

@@ -84,6 +84,7 @@ func (a *Agent) wrap(rt route) http.Handler {
 			http.Error(w, fmt.Sprintf("method %s not allowed", r.Method), http.StatusMethodNotAllowed)
 			return
 		}
+		r = r.WithContext(rpcapi.WithAuthToken(r.Context(), a.requestToken(r)))
 		z, err := a.authorize(r, decision)
 		if err != nil {
 			a.writeError(w, r, err)
@@ -94,7 +95,7 @@ func (a *Agent) wrap(rt route) http.Handler {
 			obj, err = a.filterResult(w, r, decision, z, obj)
 		}
 		if err != nil {
-			a.writeError(w, r, err)
+			a.writeError(w, r, aclError(err))
 			return
 		}
 		if obj == nil {
@@ -177,5 +178,8 @@ func setMeta(w http.ResponseWriter, m *rpcapi.QueryMeta) {
 	h.Set("X-Consul-LastContact", strconv.FormatInt(m.LastContact.Milliseconds(), 10))
 	if m.ConsistencyLevel != "" {
 		h.Set("X-Consul-Effective-Consistency", m.ConsistencyLevel)
+	}
+	if m.ResultsFilteredByACLs {
+		h.Set("X-Consul-Results-Filtered-By-ACLs", "true")
 	}
 }

@@ -51,10 +51,7 @@ func (a *Agent) requestToken(r *http.Request) string {
 	if t := r.URL.Query().Get("token"); t != "" {
 		return t
 	}
-	if a.tokens != nil {
-		return a.tokens.defaultToken()
-	}
-	return ""
+	return a.tokens.defaultToken()
 }
 
 // aclError maps ACL errors, local or from a server, to Consul's statuses.
@@ -80,10 +77,6 @@ func aclError(err error) error {
 // aclRPC calls an ACL endpoint and maps its errors.
 func (a *Agent) aclRPC(r *http.Request, method string, args, reply any) error {
 	return aclError(a.delegate.RPC(r.Context(), method, args, reply))
-}
-
-func (a *Agent) aclAuth(r *http.Request) rpcapi.ACLAuth {
-	return rpcapi.ACLAuth{AuthToken: a.requestToken(r)}
 }
 
 // decodeBody decodes a JSON body into v; an empty body leaves v as is.
@@ -133,7 +126,7 @@ func (a *Agent) tokenSet(r *http.Request, create bool, accessor string) (any, er
 	if err != nil {
 		return nil, badRequest("Request decode failed: ExpirationTTL: %v", err)
 	}
-	args := rpcapi.ACLTokenSetRequest{ACLAuth: a.aclAuth(r), Token: body.Token, Create: create, ExpirationTTL: ttl}
+	args := rpcapi.ACLTokenSetRequest{Token: body.Token, Create: create, ExpirationTTL: ttl}
 	args.Token.CreateIndex, args.Token.ModifyIndex = 0, 0
 	args.Datacenter = r.URL.Query().Get("dc")
 	var reply rpcapi.ACLTokenReply
@@ -164,7 +157,7 @@ func (a *Agent) aclTokenCreate(w http.ResponseWriter, r *http.Request) (any, err
 }
 
 func (a *Agent) aclTokenSelf(w http.ResponseWriter, r *http.Request) (any, error) {
-	args := rpcapi.ACLTokenGetRequest{ACLAuth: a.aclAuth(r), Self: true}
+	args := rpcapi.ACLTokenGetRequest{Self: true}
 	return a.tokenGet(w, r, &args)
 }
 
@@ -188,7 +181,7 @@ func (a *Agent) aclToken(w http.ResponseWriter, r *http.Request) (any, error) {
 	id := r.PathValue("id")
 	switch r.Method {
 	case http.MethodGet:
-		return a.tokenGet(w, r, &rpcapi.ACLTokenGetRequest{ACLAuth: a.aclAuth(r), AccessorID: id})
+		return a.tokenGet(w, r, &rpcapi.ACLTokenGetRequest{AccessorID: id})
 	case http.MethodPut:
 		return a.tokenSet(r, false, id)
 	}
@@ -196,7 +189,7 @@ func (a *Agent) aclToken(w http.ResponseWriter, r *http.Request) (any, error) {
 }
 
 func (a *Agent) aclDelete(r *http.Request, method, id string) (any, error) {
-	args := rpcapi.ACLDeleteRequest{ACLAuth: a.aclAuth(r), ID: id}
+	args := rpcapi.ACLDeleteRequest{ID: id}
 	args.Datacenter = r.URL.Query().Get("dc")
 	var ok bool
 	if err := a.aclRPC(r, method, &args, &ok); err != nil {
@@ -206,7 +199,7 @@ func (a *Agent) aclDelete(r *http.Request, method, id string) (any, error) {
 }
 
 func (a *Agent) aclTokenList(w http.ResponseWriter, r *http.Request) (any, error) {
-	args := rpcapi.ACLTokenListRequest{ACLAuth: a.aclAuth(r), Policy: r.URL.Query().Get("policy"), Role: r.URL.Query().Get("role")}
+	args := rpcapi.ACLTokenListRequest{Policy: r.URL.Query().Get("policy"), Role: r.URL.Query().Get("role")}
 	if err := parseQuery(r, &args.QueryOptions); err != nil {
 		return nil, err
 	}
@@ -235,7 +228,7 @@ func (a *Agent) policySet(r *http.Request, id string) (any, error) {
 		return nil, badRequest("Cannot specify an ID when creating a policy")
 	}
 	p.CreateIndex, p.ModifyIndex = 0, 0
-	args := rpcapi.ACLPolicySetRequest{ACLAuth: a.aclAuth(r), Policy: p}
+	args := rpcapi.ACLPolicySetRequest{Policy: p}
 	args.Datacenter = r.URL.Query().Get("dc")
 	var reply rpcapi.ACLPolicyReply
 	if err := a.aclRPC(r, "ACL.PolicySet", &args, &reply); err != nil {
@@ -249,7 +242,7 @@ func (a *Agent) aclPolicyCreate(w http.ResponseWriter, r *http.Request) (any, er
 }
 
 func (a *Agent) policyGet(w http.ResponseWriter, r *http.Request, id, name string) (any, error) {
-	args := rpcapi.ACLGetRequest{ACLAuth: a.aclAuth(r), ID: id, Name: name}
+	args := rpcapi.ACLGetRequest{ID: id, Name: name}
 	if err := parseQuery(r, &args.QueryOptions); err != nil {
 		return nil, err
 	}
@@ -281,7 +274,7 @@ func (a *Agent) aclPolicyByName(w http.ResponseWriter, r *http.Request) (any, er
 }
 
 func (a *Agent) aclPolicyList(w http.ResponseWriter, r *http.Request) (any, error) {
-	args := rpcapi.ACLListRequest{ACLAuth: a.aclAuth(r)}
+	args := rpcapi.ACLListRequest{}
 	if err := parseQuery(r, &args.QueryOptions); err != nil {
 		return nil, err
 	}
@@ -310,7 +303,7 @@ func (a *Agent) roleSet(r *http.Request, id string) (any, error) {
 		return nil, badRequest("Cannot specify an ID when creating a role")
 	}
 	role.CreateIndex, role.ModifyIndex = 0, 0
-	args := rpcapi.ACLRoleSetRequest{ACLAuth: a.aclAuth(r), Role: role}
+	args := rpcapi.ACLRoleSetRequest{Role: role}
 	args.Datacenter = r.URL.Query().Get("dc")
 	var reply rpcapi.ACLRoleReply
 	if err := a.aclRPC(r, "ACL.RoleSet", &args, &reply); err != nil {
@@ -324,7 +317,7 @@ func (a *Agent) aclRoleCreate(w http.ResponseWriter, r *http.Request) (any, erro
 }
 
 func (a *Agent) roleGet(w http.ResponseWriter, r *http.Request, id, name string) (any, error) {
-	args := rpcapi.ACLGetRequest{ACLAuth: a.aclAuth(r), ID: id, Name: name}
+	args := rpcapi.ACLGetRequest{ID: id, Name: name}
 	if err := parseQuery(r, &args.QueryOptions); err != nil {
 		return nil, err
 	}
@@ -356,7 +349,7 @@ func (a *Agent) aclRoleByName(w http.ResponseWriter, r *http.Request) (any, erro
 }
 
 func (a *Agent) aclRoleList(w http.ResponseWriter, r *http.Request) (any, error) {
-	args := rpcapi.ACLListRequest{ACLAuth: a.aclAuth(r)}
+	args := rpcapi.ACLListRequest{}
 	if err := parseQuery(r, &args.QueryOptions); err != nil {
 		return nil, err
 	}

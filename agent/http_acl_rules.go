@@ -3,16 +3,15 @@ package agent
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
 
 	"github.com/shoalproject/shoal/acl"
+	"github.com/shoalproject/shoal/aclrules"
 	"github.com/shoalproject/shoal/agent/local"
 	"github.com/shoalproject/shoal/kv"
 	"github.com/shoalproject/shoal/rpcapi"
-	"github.com/shoalproject/shoal/sched"
 )
 
 // routeACL is one HTTP route's ACL decision. Every route of apiRoutes has
@@ -273,112 +272,32 @@ func checkAgentCheckRegister(a *Agent, z *acl.Authorizer, r *http.Request) error
 
 // checkKV: a read needs key:read (recurse and keys are filtered instead),
 // a write key:write, a recursive delete write on the whole prefix
-// (CVE-2019-12291). Writes under shoal/services/ also need deploy rules.
+// (CVE-2019-12291). Writes under shoal/services/ also need deploy rules
+// (aclrules).
 func checkKV(_ *Agent, z *acl.Authorizer, r *http.Request) error {
 	key := r.PathValue("key")
-	q := r.URL.Query()
-	_, recurse := q["recurse"]
+	_, recurse := r.URL.Query()["recurse"]
 	switch r.Method {
 	case http.MethodGet:
 		if kvListing(r) {
 			return nil
 		}
-		return z.Check(acl.ResourceKey, key, acl.AccessRead)
+		return aclrules.KVOp(z, kv.OpGet, key, nil)
 	case http.MethodPut:
-		if err := z.Check(acl.ResourceKey, key, acl.AccessWrite); err != nil {
-			return err
+		var value []byte
+		if _, ok := aclrules.SpecName(key); ok {
+			b, err := peekBody(r, maxKVSize+1)
+			if err != nil {
+				return err
+			}
+			value = b
 		}
-		if !strings.HasPrefix(key, sched.SpecPrefix) {
-			return nil
-		}
-		b, err := peekBody(r, maxKVSize+1)
-		if err != nil {
-			return err
-		}
-		return checkDeploy(z, key, b)
+		return aclrules.KVOp(z, kv.OpSet, key, value)
 	}
 	if recurse {
-		if err := z.CheckWritePrefix(acl.ResourceKey, key); err != nil {
-			return err
-		}
-		return checkDeployPrefix(z, key)
+		return aclrules.KVOp(z, kv.OpDeleteTree, key, nil)
 	}
-	if err := z.Check(acl.ResourceKey, key, acl.AccessWrite); err != nil {
-		return err
-	}
-	return checkDeployPrefix(z, key)
-}
-
-// specName is the service a key under sched.SpecPrefix belongs to.
-func specName(key string) (string, bool) {
-	rest, ok := strings.CutPrefix(key, sched.SpecPrefix)
-	if !ok {
-		return "", false
-	}
-	name, _, _ := strings.Cut(rest, "/")
-	return name, true
-}
-
-// checkDeploy is the scheduling permission of a spec write: deploy:write
-// on the service, and operator:write when the spec reaches the host.
-func checkDeploy(z *acl.Authorizer, key string, value []byte) error {
-	name, ok := specName(key)
-	if !ok {
-		return nil
-	}
-	if err := z.Check(acl.ResourceDeploy, name, acl.AccessWrite); err != nil {
-		return err
-	}
-	var spec sched.Spec
-	if json.Unmarshal(value, &spec) != nil {
-		return nil // not a spec: the scheduler records the error, nothing runs
-	}
-	spec.Canonicalize()
-	if why := hostAccess(&spec); why != "" {
-		if err := z.CheckGlobal(acl.GlobalOperator, acl.AccessWrite); err != nil {
-			return fmt.Errorf("%w (service %q asks for %s, which reaches the host)", err, name, why)
-		}
-	}
-	return nil
-}
-
-// checkDeployPrefix: deleting key (or every key under it) removes the
-// services whose spec keys it covers.
-func checkDeployPrefix(z *acl.Authorizer, prefix string) error {
-	switch {
-	case strings.HasPrefix(prefix, sched.SpecPrefix):
-		return z.CheckWritePrefix(acl.ResourceDeploy, strings.TrimPrefix(prefix, sched.SpecPrefix))
-	case strings.HasPrefix(sched.SpecPrefix, prefix):
-		return z.CheckWritePrefix(acl.ResourceDeploy, "")
-	}
-	return nil
-}
-
-// hostAccess names what a spec asks for that reaches the node itself,
-// or "" when nothing does.
-func hostAccess(s *sched.Spec) string {
-	var what []string
-	if s.Privileged {
-		what = append(what, "privileged")
-	}
-	if len(s.CapAdd) > 0 {
-		what = append(what, "cap_add")
-	}
-	if len(s.Devices) > 0 {
-		what = append(what, "devices")
-	}
-	for _, v := range s.Volumes {
-		if v.Type == sched.VolumeHost || strings.HasPrefix(v.Source, "/") {
-			what = append(what, "host volume "+v.Source)
-		}
-	}
-	if s.Network == sched.NetworkHost {
-		what = append(what, "host network")
-	}
-	if s.Driver == sched.DriverExec {
-		what = append(what, "the exec driver")
-	}
-	return strings.Join(what, ", ")
+	return aclrules.KVOp(z, kv.OpDelete, key, nil)
 }
 
 // checkTxn checks every operation of a transaction (CVE-2021-38698:
@@ -388,36 +307,17 @@ func checkTxn(_ *Agent, z *acl.Authorizer, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var ops []txnOpBody
-	if json.Unmarshal(b, &ops) != nil {
+	var body []txnOpBody
+	if json.Unmarshal(b, &body) != nil {
 		return nil // the handler reports it
 	}
-	for i, op := range ops {
-		if op.KV == nil {
-			continue // refused by the handler
-		}
-		var err error
-		switch op.KV.Verb {
-		case kv.OpGet, kv.OpGetTree, kv.OpCheckIndex, kv.OpCheckSession, kv.OpCheckNotExists:
-			err = z.Check(acl.ResourceKey, op.KV.Key, acl.AccessRead)
-		case kv.OpDeleteTree:
-			if err = z.CheckWritePrefix(acl.ResourceKey, op.KV.Key); err == nil {
-				err = checkDeployPrefix(z, op.KV.Key)
-			}
-		case kv.OpDelete, kv.OpDeleteCAS:
-			if err = z.Check(acl.ResourceKey, op.KV.Key, acl.AccessWrite); err == nil {
-				err = checkDeployPrefix(z, op.KV.Key)
-			}
-		default:
-			if err = z.Check(acl.ResourceKey, op.KV.Key, acl.AccessWrite); err == nil {
-				err = checkDeploy(z, op.KV.Key, op.KV.Value)
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("%w (txn op %d)", err, i)
+	ops := make([]kv.TxnOp, 0, len(body))
+	for _, op := range body {
+		if op.KV != nil { // others are refused by the handler
+			ops = append(ops, kv.TxnOp{Verb: op.KV.Verb, Entry: kv.Entry{Key: op.KV.Key, Value: op.KV.Value}})
 		}
 	}
-	return nil
+	return aclrules.Txn(z, ops)
 }
 
 func checkSessionCreate(a *Agent, z *acl.Authorizer, r *http.Request) error {

@@ -1,6 +1,7 @@
 package rpcapi
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -11,12 +12,6 @@ import (
 // servers run without ACLs. Its text is Consul's.
 var ErrACLDisabled = errors.New("ACL support disabled")
 
-// ACLAuth carries the caller's token secret on ACL requests; empty means
-// the anonymous token.
-type ACLAuth struct {
-	AuthToken string
-}
-
 // ACLBootstrapRequest asks for the first management token.
 type ACLBootstrapRequest struct {
 	WriteRequest
@@ -25,7 +20,6 @@ type ACLBootstrapRequest struct {
 // ACLTokenSetRequest creates (Create) or updates a token.
 type ACLTokenSetRequest struct {
 	WriteRequest
-	ACLAuth
 	Token  acl.Token
 	Create bool
 	// ExpirationTTL, when set on create, makes the token expire that long
@@ -37,7 +31,6 @@ type ACLTokenSetRequest struct {
 // token when Self is set.
 type ACLTokenGetRequest struct {
 	QueryOptions
-	ACLAuth
 	AccessorID string
 	Self       bool
 }
@@ -45,7 +38,6 @@ type ACLTokenGetRequest struct {
 // ACLTokenListRequest lists tokens, optionally those linked to a policy or role.
 type ACLTokenListRequest struct {
 	QueryOptions
-	ACLAuth
 	Policy string
 	Role   string
 }
@@ -53,28 +45,24 @@ type ACLTokenListRequest struct {
 // ACLDeleteRequest deletes a token (AccessorID), policy or role (ID).
 type ACLDeleteRequest struct {
 	WriteRequest
-	ACLAuth
 	ID string
 }
 
 // ACLPolicySetRequest creates or updates a policy.
 type ACLPolicySetRequest struct {
 	WriteRequest
-	ACLAuth
 	Policy acl.Policy
 }
 
 // ACLRoleSetRequest creates or updates a role.
 type ACLRoleSetRequest struct {
 	WriteRequest
-	ACLAuth
 	Role acl.Role
 }
 
 // ACLGetRequest reads a policy or role by ID or by Name.
 type ACLGetRequest struct {
 	QueryOptions
-	ACLAuth
 	ID   string
 	Name string
 }
@@ -82,7 +70,6 @@ type ACLGetRequest struct {
 // ACLListRequest lists policies or roles.
 type ACLListRequest struct {
 	QueryOptions
-	ACLAuth
 }
 
 // ACLTokenReply answers token reads and writes; Token is nil when not found.
@@ -135,4 +122,21 @@ type ACLResolveReply struct {
 	Enabled       bool
 	DefaultPolicy acl.DefaultPolicy
 	Resolved      *acl.Resolved
+}
+
+// authTokenKey is the context key of WithAuthToken.
+type authTokenKey struct{}
+
+// WithAuthToken returns ctx carrying the ACL token of the request it
+// serves, for calls whose arguments have no token of their own (snapshot
+// restore) and for the agent to stamp on each RPC.
+func WithAuthToken(ctx context.Context, secret string) context.Context {
+	return context.WithValue(ctx, authTokenKey{}, secret)
+}
+
+// AuthTokenFrom returns the token WithAuthToken stored, and whether there
+// is one ("" with true is the anonymous token).
+func AuthTokenFrom(ctx context.Context) (string, bool) {
+	s, ok := ctx.Value(authTokenKey{}).(string)
+	return s, ok
 }

@@ -35,11 +35,11 @@ func (s *Server) authorizer(secret string) (*acl.Authorizer, error) {
 }
 
 // aclCheck fails unless ACLs are on and the caller holds acl:need.
-func (e *ACL) aclCheck(auth rpcapi.ACLAuth, need acl.Access) (*acl.Authorizer, error) {
+func (e *ACL) aclCheck(auth rpcapi.Authenticated, need acl.Access) (*acl.Authorizer, error) {
 	if !e.s.cfg.ACL.Enabled {
 		return nil, rpcapi.ErrACLDisabled
 	}
-	authz, err := e.s.authorizer(auth.AuthToken)
+	authz, err := e.s.authorizer(auth.Auth())
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func (e *ACL) TokenSet(args *rpcapi.ACLTokenSetRequest, reply *rpcapi.ACLTokenRe
 	if done, err := e.s.forward("ACL.TokenSet", args, args, reply); done {
 		return err
 	}
-	if _, err := e.aclCheck(args.ACLAuth, acl.AccessWrite); err != nil {
+	if _, err := e.aclCheck(args, acl.AccessWrite); err != nil {
 		return err
 	}
 	t := args.Token
@@ -197,7 +197,7 @@ func (e *ACL) TokenGet(args *rpcapi.ACLTokenGetRequest, reply *rpcapi.ACLTokenRe
 	}
 	var showSecret bool
 	if !args.Self {
-		authz, err := e.aclCheck(args.ACLAuth, acl.AccessRead)
+		authz, err := e.aclCheck(args, acl.AccessRead)
 		if err != nil {
 			return err
 		}
@@ -240,7 +240,7 @@ func (e *ACL) TokenList(args *rpcapi.ACLTokenListRequest, reply *rpcapi.ACLToken
 	if done, err := e.s.forward("ACL.TokenList", args, args, reply); done {
 		return err
 	}
-	if _, err := e.aclCheck(args.ACLAuth, acl.AccessRead); err != nil {
+	if _, err := e.aclCheck(args, acl.AccessRead); err != nil {
 		return err
 	}
 	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
@@ -260,7 +260,7 @@ func (e *ACL) TokenDelete(args *rpcapi.ACLDeleteRequest, reply *bool) error {
 	if done, err := e.s.forward("ACL.TokenDelete", args, args, reply); done {
 		return err
 	}
-	authz, err := e.aclCheck(args.ACLAuth, acl.AccessWrite)
+	authz, err := e.aclCheck(args, acl.AccessWrite)
 	if err != nil {
 		return err
 	}
@@ -283,7 +283,7 @@ func (e *ACL) PolicySet(args *rpcapi.ACLPolicySetRequest, reply *rpcapi.ACLPolic
 	if done, err := e.s.forward("ACL.PolicySet", args, args, reply); done {
 		return err
 	}
-	if _, err := e.aclCheck(args.ACLAuth, acl.AccessWrite); err != nil {
+	if _, err := e.aclCheck(args, acl.AccessWrite); err != nil {
 		return err
 	}
 	p := args.Policy
@@ -324,7 +324,7 @@ func (e *ACL) PolicyGet(args *rpcapi.ACLGetRequest, reply *rpcapi.ACLPolicyReply
 	if done, err := e.s.forward("ACL.PolicyGet", args, args, reply); done {
 		return err
 	}
-	if _, err := e.aclCheck(args.ACLAuth, acl.AccessRead); err != nil {
+	if _, err := e.aclCheck(args, acl.AccessRead); err != nil {
 		return err
 	}
 	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
@@ -345,7 +345,7 @@ func (e *ACL) PolicyList(args *rpcapi.ACLListRequest, reply *rpcapi.ACLPolicyLis
 	if done, err := e.s.forward("ACL.PolicyList", args, args, reply); done {
 		return err
 	}
-	if _, err := e.aclCheck(args.ACLAuth, acl.AccessRead); err != nil {
+	if _, err := e.aclCheck(args, acl.AccessRead); err != nil {
 		return err
 	}
 	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
@@ -362,7 +362,7 @@ func (e *ACL) PolicyDelete(args *rpcapi.ACLDeleteRequest, reply *bool) error {
 	if done, err := e.s.forward("ACL.PolicyDelete", args, args, reply); done {
 		return err
 	}
-	if _, err := e.aclCheck(args.ACLAuth, acl.AccessWrite); err != nil {
+	if _, err := e.aclCheck(args, acl.AccessWrite); err != nil {
 		return err
 	}
 	return e.apply(fsm.ACLPolicyDeleteRequestType, &acl.DeleteRequest{ID: args.ID}, reply)
@@ -373,7 +373,7 @@ func (e *ACL) RoleSet(args *rpcapi.ACLRoleSetRequest, reply *rpcapi.ACLRoleReply
 	if done, err := e.s.forward("ACL.RoleSet", args, args, reply); done {
 		return err
 	}
-	if _, err := e.aclCheck(args.ACLAuth, acl.AccessWrite); err != nil {
+	if _, err := e.aclCheck(args, acl.AccessWrite); err != nil {
 		return err
 	}
 	r := args.Role
@@ -406,7 +406,7 @@ func (e *ACL) RoleGet(args *rpcapi.ACLGetRequest, reply *rpcapi.ACLRoleReply) er
 	if done, err := e.s.forward("ACL.RoleGet", args, args, reply); done {
 		return err
 	}
-	if _, err := e.aclCheck(args.ACLAuth, acl.AccessRead); err != nil {
+	if _, err := e.aclCheck(args, acl.AccessRead); err != nil {
 		return err
 	}
 	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
@@ -427,7 +427,7 @@ func (e *ACL) RoleList(args *rpcapi.ACLListRequest, reply *rpcapi.ACLRoleList) e
 	if done, err := e.s.forward("ACL.RoleList", args, args, reply); done {
 		return err
 	}
-	if _, err := e.aclCheck(args.ACLAuth, acl.AccessRead); err != nil {
+	if _, err := e.aclCheck(args, acl.AccessRead); err != nil {
 		return err
 	}
 	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
@@ -444,7 +444,7 @@ func (e *ACL) RoleDelete(args *rpcapi.ACLDeleteRequest, reply *bool) error {
 	if done, err := e.s.forward("ACL.RoleDelete", args, args, reply); done {
 		return err
 	}
-	if _, err := e.aclCheck(args.ACLAuth, acl.AccessWrite); err != nil {
+	if _, err := e.aclCheck(args, acl.AccessWrite); err != nil {
 		return err
 	}
 	return e.apply(fsm.ACLRoleDeleteRequestType, &acl.DeleteRequest{ID: args.ID}, reply)
