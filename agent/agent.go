@@ -23,10 +23,11 @@ import (
 	"github.com/hashicorp/serf/serf"
 	"github.com/shoalproject/shoal/agent/config"
 	"github.com/shoalproject/shoal/agent/realiser"
+	"github.com/shoalproject/shoal/driver"
 	"github.com/shoalproject/shoal/overlay"
 	"github.com/shoalproject/shoal/rpcapi"
-	"github.com/shoalproject/shoal/sched/driver"
 	"github.com/shoalproject/shoal/server"
+	"github.com/shoalproject/shoal/tlsutil"
 )
 
 // delegate is what the agent needs from a server or a client.
@@ -44,6 +45,9 @@ type delegate interface {
 	JoinLAN(addrs []string) (int, error)
 	RemoveFailedNode(node string, prune bool) error
 	Stats() map[string]map[string]string
+	// KeyringOperation changes or lists the gossip keyring across the
+	// cluster; it wraps server.ErrNoEncryption when gossip is not encrypted.
+	KeyringOperation(op server.KeyringOp, key string) (*serf.KeyResponse, error)
 	Leave() error
 	Shutdown() error
 }
@@ -65,7 +69,10 @@ type Agent struct {
 	tokens *agentTokens
 
 	// drivers run this node's replicas (nil until the realiser starts).
-	drivers     map[string]driver.Driver
+	drivers map[string]driver.Driver
+	// attacher is the driver whose replicas join the overlay (docker),
+	// nil when none runs here.
+	attacher    driver.NetworkAttacher
 	tempExecDir string // the exec driver's state dir in dev mode, removed at shutdown
 
 	realiser       *realiser.Realiser // nil when the node has no drivers
@@ -87,6 +94,10 @@ type Agent struct {
 
 	httpServers []*http.Server
 	httpAddrs   []net.Addr
+	httpsAddrs  []net.Addr
+	apiHandler  http.Handler // shared by the HTTP and HTTPS servers
+
+	tls *tlsutil.Configurator // nil when no TLS setting is on (security.go)
 
 	dns *dnsService // nil when DNS is disabled
 
@@ -120,6 +131,9 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	if a.metrics, err = newTelemetry(); err != nil {
 		return err
 	}
+	if err := a.setupTLS(); err != nil {
+		return err
+	}
 	sc := a.serverConfig()
 	sc.Tags = a.schedTags(a.setupDrivers(ctx))
 	if a.cfg.Server {
@@ -146,6 +160,9 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	if err := a.startHTTP(); err != nil {
 		return err
 	}
+	if err := a.startHTTPS(); err != nil {
+		return err
+	}
 	if err := a.startDNS(); err != nil {
 		return err
 	}
@@ -164,7 +181,7 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		a.logger.Warn("config: ignored Consul settings that Shoal does not implement", "keys", a.cfg.Ignored)
 	}
 	a.logger.Info("agent started", "node", a.cfg.NodeName, "id", a.nodeID, "server", a.cfg.Server,
-		"datacenter", a.cfg.Datacenter, "http", a.httpAddrs)
+		"datacenter", a.cfg.Datacenter, "http", a.httpAddrs, "https", a.httpsAddrs)
 	return nil
 }
 
@@ -186,9 +203,17 @@ func (a *Agent) serverConfig() server.Config {
 		DeadServerGrace:    c.Autopilot.DeadServerGrace,
 		NodeLostGrace:      c.Scheduler.NodeLostGrace,
 		MaxReplicas:        c.Scheduler.MaxReplicas,
+		EncryptKey:         c.Encrypt,
+		TLS:                a.tls,
 		ACL: server.ACLConfig{Enabled: c.ACL.Enabled, DefaultPolicy: c.ACL.DefaultPolicy,
 			InitialManagement: c.ACL.Tokens.InitialManagement},
 		Logger: a.logger,
+	}
+	if v := c.EncryptVerifyIncoming; v != nil {
+		sc.EncryptAllowPlainIncoming = !*v
+	}
+	if v := c.EncryptVerifyOutgoing; v != nil {
+		sc.EncryptAllowPlainOutgoing = !*v
 	}
 	if c.DevMode {
 		// One in-memory server: nothing to wait for, elect at once.
@@ -225,29 +250,35 @@ func (a *Agent) startHTTP() error {
 	if a.cfg.Ports.HTTP < 0 {
 		return nil
 	}
-	h := a.handler()
 	for _, ip := range strings.Fields(a.cfg.ClientAddr) {
 		addr := net.JoinHostPort(ip, strconv.Itoa(a.cfg.Ports.HTTP))
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fmt.Errorf("agent: http listener: %w", err)
 		}
-		ln = newConnLimitListener(ln, a.cfg.Limits.HTTPMaxConnsPerClient)
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
-			// Idle keep-alive connections are closed (a blocking query in
-			// progress is not idle), so they cannot hold per-client slots.
-			IdleTimeout: a.cfg.Limits.HTTPIdleTimeout}
-		a.httpServers = append(a.httpServers, srv)
 		a.httpAddrs = append(a.httpAddrs, ln.Addr())
-		a.wg.Add(1)
-		go func() {
-			defer a.wg.Done()
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				a.logger.Error("http server failed", "error", err)
-			}
-		}()
+		a.serveHTTP(newConnLimitListener(ln, a.cfg.Limits.HTTPMaxConnsPerClient))
 	}
 	return nil
+}
+
+// serveHTTP serves the API on ln until shutdown.
+func (a *Agent) serveHTTP(ln net.Listener) {
+	if a.apiHandler == nil {
+		a.apiHandler = a.handler()
+	}
+	srv := &http.Server{Handler: a.apiHandler, ReadHeaderTimeout: 10 * time.Second,
+		// Idle keep-alive connections are closed (a blocking query in
+		// progress is not idle), so they cannot hold per-client slots.
+		IdleTimeout: a.cfg.Limits.HTTPIdleTimeout}
+	a.httpServers = append(a.httpServers, srv)
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.logger.Error("http server failed", "error", err)
+		}
+	}()
 }
 
 // HTTPAddrs lists the addresses the HTTP API listens on.

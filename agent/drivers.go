@@ -7,14 +7,15 @@ import (
 	"slices"
 	"time"
 
-	"github.com/shoalproject/shoal/sched/driver"
-	"github.com/shoalproject/shoal/sched/driver/docker"
-	"github.com/shoalproject/shoal/sched/driver/exec"
+	"github.com/shoalproject/shoal/driver"
+	"github.com/shoalproject/shoal/driver/docker"
+	"github.com/shoalproject/shoal/driver/exec"
 )
 
 // setupDrivers finds the drivers this node can run replicas with: exec
 // always (a supervised process), docker when an engine answers. It
-// returns their names, sorted, for the node's Serf tags.
+// returns their names, sorted, for the node's Serf tags. The docker driver
+// is also the overlay's network attacher.
 func (a *Agent) setupDrivers(ctx context.Context) []string {
 	a.drivers = map[string]driver.Driver{}
 	stateDir := filepath.Join(a.cfg.DataDir, "exec")
@@ -42,6 +43,7 @@ func (a *Agent) setupDrivers(ctx context.Context) []string {
 			a.logger.Info("docker driver disabled", "reason", err)
 		} else {
 			a.drivers[dk.Name()] = dk
+			a.attacher = dk
 		}
 	}
 	names := make([]string, 0, len(a.drivers))

@@ -11,6 +11,7 @@ import (
 
 	metrics "github.com/hashicorp/go-metrics"
 	"github.com/shoalproject/shoal/rpcapi"
+	"github.com/shoalproject/shoal/ui"
 )
 
 // HTTPError is an error with the HTTP status it should be answered with.
@@ -48,6 +49,7 @@ func (a *Agent) apiRoutes() []route {
 	routes = append(routes, a.kvRoutes()...)
 	routes = append(routes, a.schedRoutes()...)
 	routes = append(routes, a.snapshotRoutes()...)
+	routes = append(routes, a.keyringRoutes()...)
 	routes = append(routes, a.aclRoutes()...)
 	return routes
 }
@@ -58,6 +60,7 @@ func (a *Agent) handler() http.Handler {
 		mux.Handle(rt.pattern, a.wrap(rt))
 	}
 	mux.Handle(docsPrefix, docsHandler())
+	mux.Handle(ui.Prefix, ui.Handler()) // the web UI (package ui); GET /ui redirects here
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" {
 			http.Redirect(w, r, "/ui/", http.StatusMovedPermanently)

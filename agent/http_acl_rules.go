@@ -102,7 +102,13 @@ func routeACLs() map[string]routeACL {
 		"/v1/operator/raft/configuration": {check: needGlobal(acl.GlobalOperator, read)},
 		"/v1/operator/raft/peer":          {check: needGlobal(acl.GlobalOperator, write)},
 		"/v1/shoal/overlay":               {check: needGlobal(acl.GlobalOperator, read)},
-		"/v1/snapshot":                    {check: needGlobal(acl.GlobalACL, write)}, // Consul: a management token
+		"/v1/operator/keyring": {check: func(_ *Agent, z *acl.Authorizer, r *http.Request) error {
+			if r.Method == http.MethodGet {
+				return z.CheckGlobal(acl.GlobalKeyring, read)
+			}
+			return z.CheckGlobal(acl.GlobalKeyring, write)
+		}},
+		"/v1/snapshot": {check: needGlobal(acl.GlobalACL, write)}, // Consul: a management token
 
 		"/v1/catalog/register":          {check: checkCatalogRegister},
 		"/v1/catalog/deregister":        {check: checkCatalogDeregister},

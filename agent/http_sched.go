@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/shoalproject/shoal/allocs"
 	"github.com/shoalproject/shoal/rpcapi"
 	"github.com/shoalproject/shoal/sched"
 	"github.com/shoalproject/shoal/server"
@@ -30,7 +29,7 @@ func (a *Agent) schedRoutes() []route {
 
 // ServiceSummary is one service as `shoal svc ls` shows it.
 type ServiceSummary struct {
-	allocs.ServiceStatus
+	sched.ServiceStatus
 	// Desired counts live replicas, Running those running, Healthy those
 	// running and passing their check (or without one).
 	Desired, Running, Healthy int
@@ -38,7 +37,7 @@ type ServiceSummary struct {
 	Outdated int
 }
 
-func summarize(st *allocs.ServiceStatus, as []*allocs.Alloc) ServiceSummary {
+func summarize(st *sched.ServiceStatus, as []*sched.Alloc) ServiceSummary {
 	s := ServiceSummary{ServiceStatus: *st}
 	for _, x := range as {
 		if x.Service != st.Name || !x.Live() {
@@ -93,7 +92,7 @@ func (a *Agent) schedServices(w http.ResponseWriter, r *http.Request) (any, erro
 // ServiceDetail is one service with its allocations.
 type ServiceDetail struct {
 	ServiceSummary
-	Allocs []*allocs.Alloc
+	Allocs []*sched.Alloc
 }
 
 func (a *Agent) schedService(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -107,7 +106,7 @@ func (a *Agent) schedService(w http.ResponseWriter, r *http.Request) (any, error
 		if st.Name == name {
 			d := ServiceDetail{ServiceSummary: summarize(st, as.Allocs), Allocs: as.Allocs}
 			if d.Allocs == nil {
-				d.Allocs = []*allocs.Alloc{}
+				d.Allocs = []*sched.Alloc{}
 			}
 			return d, nil
 		}
@@ -117,7 +116,7 @@ func (a *Agent) schedService(w http.ResponseWriter, r *http.Request) (any, error
 
 func (a *Agent) schedAllocs(w http.ResponseWriter, r *http.Request) (any, error) {
 	q := r.URL.Query()
-	var out []*allocs.Alloc
+	var out []*sched.Alloc
 	var meta rpcapi.QueryMeta
 	if node := q.Get("node"); node != "" {
 		args := rpcapi.NodeAllocsRequest{NodeID: node}
@@ -142,7 +141,7 @@ func (a *Agent) schedAllocs(w http.ResponseWriter, r *http.Request) (any, error)
 	}
 	setMeta(w, &meta)
 	if out == nil {
-		out = []*allocs.Alloc{}
+		out = []*sched.Alloc{}
 	}
 	return out, nil
 }

@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/hashicorp/serf/serf"
+	"github.com/shoalproject/shoal/driver"
 	"github.com/shoalproject/shoal/kv"
 	"github.com/shoalproject/shoal/overlay"
 	"github.com/shoalproject/shoal/overlay/keys"
 	"github.com/shoalproject/shoal/rpcapi"
-	"github.com/shoalproject/shoal/sched/driver/docker"
 )
 
 // startOverlay leases this node's subnet and brings the overlay up in the
@@ -86,8 +86,8 @@ func (a *Agent) stopOverlay(leave bool) {
 	a.overlayMu.Lock()
 	off := a.overlayOff // never attached (or the engine is another namespace's)
 	a.overlayMu.Unlock()
-	if dk, ok := a.drivers["docker"].(*docker.Driver); ok && !off {
-		if err := dk.RemoveNetwork(ctx, overlayNetwork); err != nil {
+	if at := a.attacher; at != nil && !off {
+		if err := at.RemoveNetwork(ctx, overlayNetwork); err != nil {
 			a.logger.Warn("overlay: removing the docker network failed", "error", err)
 		}
 	}
@@ -191,17 +191,17 @@ func (a *Agent) overlayUp(ctx context.Context, m *overlay.Manager) {
 			}
 		}
 	}
-	dk, ok := a.drivers["docker"].(*docker.Driver)
-	if !ok {
+	at := a.attacher
+	if at == nil {
 		a.overlayMu.Lock()
 		a.overlayOff = true // nothing to attach: replicas need not wait
 		a.overlayMu.Unlock()
 		return
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err := dk.CheckSameNetNS(cctx)
+	err := at.CheckSameNetNS(cctx)
 	cancel()
-	if errors.Is(err, docker.ErrOtherNetNS) {
+	if errors.Is(err, driver.ErrOtherNetNS) {
 		// The engine would create the network's bridge in its own
 		// namespace, away from the overlay: replicas run without it.
 		a.logger.Error("overlay: docker replicas cannot join the overlay; run the agent in the Docker engine's "+
@@ -213,7 +213,7 @@ func (a *Agent) overlayUp(ctx context.Context, m *overlay.Manager) {
 	}
 	for ctx.Err() == nil {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := dk.EnsureNetwork(cctx, docker.NetworkSpec{Name: overlayNetwork, Bridge: m.Bridge(),
+		err := at.EnsureNetwork(cctx, driver.NetworkSpec{Name: overlayNetwork, Bridge: m.Bridge(),
 			Subnet: lease.Subnet, Gateway: gw, MTU: m.MTU()})
 		cancel()
 		if err == nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/shoalproject/shoal/agent/realiser"
 	"github.com/shoalproject/shoal/catalog"
 	"github.com/shoalproject/shoal/rpcapi"
+	"github.com/shoalproject/shoal/sched"
 	"github.com/shoalproject/shoal/server"
 )
 
@@ -61,7 +62,7 @@ func (a *Agent) startRealiser() {
 	done := make(chan struct{})
 	r := realiser.New(realiser.Config{
 		NodeID: a.nodeID, NodeName: a.cfg.NodeName, AdvertiseAddr: a.cfg.AdvertiseAddr,
-		Drivers: a.drivers, RPC: a.delegate.RPC, Overlay: a.overlayTarget, Unhealthy: a.unhealthyServices,
+		Drivers: a.drivers, Server: rpcSchedServer{rpc: a.delegate.RPC}, Overlay: a.overlayTarget, Unhealthy: a.unhealthyServices,
 		Registry: &localRegistry{mgr: a.local.mgr, state: a.local.state},
 		Logger:   a.logger,
 	})
@@ -91,6 +92,29 @@ func (a *Agent) stopReplicas() {
 	if err := a.realiser.StopAll(ctx); err != nil {
 		a.logger.Warn("leave: stopping replicas", "error", err)
 	}
+}
+
+// rpcSchedServer is the realiser's Server over the Sched RPC endpoints.
+type rpcSchedServer struct {
+	rpc func(ctx context.Context, method string, args, reply any) error
+}
+
+func (s rpcSchedServer) NodeAllocs(ctx context.Context, nodeID string, minIndex uint64) ([]*sched.Alloc, uint64, error) {
+	args := rpcapi.NodeAllocsRequest{NodeID: nodeID,
+		// The first read is the leader's, later ones may be stale: see
+		// realiser.Server.
+		QueryOptions: rpcapi.QueryOptions{MinQueryIndex: minIndex, MaxQueryTime: time.Minute, AllowStale: minIndex > 0}}
+	var reply rpcapi.IndexedAllocs
+	if err := s.rpc(ctx, "Sched.NodeAllocs", &args, &reply); err != nil {
+		return nil, 0, err
+	}
+	return reply.Allocs, reply.Index, nil
+}
+
+func (s rpcSchedServer) UpdateAllocs(ctx context.Context, req sched.UpdateRequest) error {
+	args := rpcapi.AllocUpdateRequest{UpdateRequest: req}
+	var reply struct{}
+	return s.rpc(ctx, "Sched.UpdateAllocs", &args, &reply)
 }
 
 // localRegistry registers replicas in the agent's local state, so that

@@ -26,23 +26,6 @@ const (
 	indexService = "service"
 )
 
-// The scheduler's types, which package sched owns; these aliases keep
-// existing callers compiling until they name sched directly.
-type (
-	// Deprecated: use sched.Alloc.
-	Alloc = sched.Alloc
-	// Deprecated: use sched.ServiceStatus.
-	ServiceStatus = sched.ServiceStatus
-	// Deprecated: use sched.PlanRequest.
-	PlanRequest = sched.PlanRequest
-	// Deprecated: use sched.StopRequest.
-	StopRequest = sched.StopRequest
-	// Deprecated: use sched.ClientUpdate.
-	ClientUpdate = sched.ClientUpdate
-	// Deprecated: use sched.UpdateRequest.
-	UpdateRequest = sched.UpdateRequest
-)
-
 // Tables returns the tables for state.NewStore.
 func Tables() []state.Table {
 	return []state.Table{

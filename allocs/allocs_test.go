@@ -19,8 +19,8 @@ func newStore(t *testing.T) *state.Store {
 	return s
 }
 
-func alloc(id, node string, idx int) *Alloc {
-	return &Alloc{Allocation: sched.Allocation{ID: id, Service: "web", NodeID: node, Index: idx,
+func alloc(id, node string, idx int) *sched.Alloc {
+	return &sched.Alloc{Allocation: sched.Allocation{ID: id, Service: "web", NodeID: node, Index: idx,
 		DesiredStatus: sched.DesiredRun, ClientStatus: sched.ClientPending}}
 }
 
@@ -37,9 +37,9 @@ func write(t *testing.T, s *state.Store, fn func(tx *memdb.Txn) error) {
 func TestPlanAndUpdate(t *testing.T) {
 	s := newStore(t)
 	write(t, s, func(tx *memdb.Txn) error {
-		return ApplyPlan(tx, 10, &PlanRequest{Service: "web",
-			Place:  []*Alloc{alloc("a1", "n1", 0), alloc("a2", "n2", 1)},
-			Status: &ServiceStatus{Version: "v1"}})
+		return ApplyPlan(tx, 10, &sched.PlanRequest{Service: "web",
+			Place:  []*sched.Alloc{alloc("a1", "n1", 0), alloc("a2", "n2", 1)},
+			Status: &sched.ServiceStatus{Version: "v1"}})
 	})
 
 	// A watcher on node n2's allocations.
@@ -53,13 +53,13 @@ func TestPlanAndUpdate(t *testing.T) {
 
 	steps := []struct {
 		name    string
-		req     *UpdateRequest
+		req     *sched.UpdateRequest
 		wantMod uint64 // a2's ModifyIndex afterwards
 	}{
-		{"report running", &UpdateRequest{NodeID: "n2", Updates: []ClientUpdate{{ID: "a2", ClientStatus: sched.ClientRunning, Healthy: true, IP: "10.0.0.2"}}}, 11},
-		{"same report writes nothing", &UpdateRequest{NodeID: "n2", Updates: []ClientUpdate{{ID: "a2", ClientStatus: sched.ClientRunning, Healthy: true, IP: "10.0.0.2"}}}, 11},
-		{"another node cannot report on it", &UpdateRequest{NodeID: "n1", Updates: []ClientUpdate{{ID: "a2", ClientStatus: sched.ClientFailed}}}, 11},
-		{"unknown allocation ignored", &UpdateRequest{NodeID: "n2", Updates: []ClientUpdate{{ID: "zz", ClientStatus: sched.ClientFailed}}}, 11},
+		{"report running", &sched.UpdateRequest{NodeID: "n2", Updates: []sched.ClientUpdate{{ID: "a2", ClientStatus: sched.ClientRunning, Healthy: true, IP: "10.0.0.2"}}}, 11},
+		{"same report writes nothing", &sched.UpdateRequest{NodeID: "n2", Updates: []sched.ClientUpdate{{ID: "a2", ClientStatus: sched.ClientRunning, Healthy: true, IP: "10.0.0.2"}}}, 11},
+		{"another node cannot report on it", &sched.UpdateRequest{NodeID: "n1", Updates: []sched.ClientUpdate{{ID: "a2", ClientStatus: sched.ClientFailed}}}, 11},
+		{"unknown allocation ignored", &sched.UpdateRequest{NodeID: "n2", Updates: []sched.ClientUpdate{{ID: "zz", ClientStatus: sched.ClientFailed}}}, 11},
 	}
 	for i, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
@@ -81,7 +81,7 @@ func TestPlanAndUpdate(t *testing.T) {
 	}
 
 	write(t, s, func(tx *memdb.Txn) error {
-		return ApplyPlan(tx, 20, &PlanRequest{Service: "web", Stop: []StopRequest{{ID: "a1", Reason: "scale-down"}}})
+		return ApplyPlan(tx, 20, &sched.PlanRequest{Service: "web", Stop: []sched.StopRequest{{ID: "a1", Reason: "scale-down"}}})
 	})
 	tx = s.ReadTxn()
 	_, n1, _ := ByNode(tx, nil, "n1")
@@ -90,7 +90,7 @@ func TestPlanAndUpdate(t *testing.T) {
 		t.Fatalf("stopped alloc %+v", n1[0])
 	}
 	write(t, s, func(tx *memdb.Txn) error {
-		return ApplyPlan(tx, 21, &PlanRequest{Service: "web", Delete: []string{"a1"}, DeleteStatus: true})
+		return ApplyPlan(tx, 21, &sched.PlanRequest{Service: "web", Delete: []string{"a1"}, DeleteStatus: true})
 	})
 	tx = s.ReadTxn()
 	defer tx.Abort()
@@ -102,7 +102,7 @@ func TestPlanAndUpdate(t *testing.T) {
 	if err := func() error {
 		tx := s.WriteTxn()
 		defer tx.Abort()
-		return ApplyPlan(tx, 22, &PlanRequest{Service: "web", Place: []*Alloc{alloc("a2", "n3", 5)}})
+		return ApplyPlan(tx, 22, &sched.PlanRequest{Service: "web", Place: []*sched.Alloc{alloc("a2", "n3", 5)}})
 	}(); err == nil {
 		t.Fatal("placing an existing allocation ID must fail (and abort the whole plan)")
 	}

@@ -18,13 +18,14 @@ func TestCommandsRegistry(t *testing.T) {
 		"acl role", "acl role create", "acl role delete", "acl role list", "acl role read", "acl role update",
 		"acl token", "acl token create", "acl token delete", "acl token list", "acl token read", "acl token update",
 		"catalog", "catalog datacenters", "catalog nodes", "catalog services",
-		"force-leave", "info", "join",
+		"force-leave", "info", "join", "keygen", "keyring",
 		"kv", "kv delete", "kv export", "kv get", "kv import", "kv put",
 		"leave", "lock", "maint", "members",
 		"operator", "operator raft", "operator raft list-peers", "operator raft remove-peer",
 		"overlay", "overlay ls", "reload", "services", "services deregister", "services register",
 		"snapshot", "snapshot inspect", "snapshot restore", "snapshot save",
 		"svc", "svc deploy", "svc logs", "svc ls", "svc ps", "svc rebalance", "svc rm", "svc scale",
+		"tls", "tls ca", "tls ca create", "tls cert", "tls cert create",
 		"version", "watch",
 	}
 	cmds := Commands(cli.NewMockUi())
@@ -52,9 +53,14 @@ func TestCommandsRegistry(t *testing.T) {
 			}
 			// Every flag the command parses must be documented, and
 			// nothing else: the help is generated from the FlagSet.
+			// Every command is on the one skeleton: a parent only
+			// groups sub-commands, the rest embed baseCommand.
+			if _, parent := cmd.(*helpOnlyCommand); parent {
+				return
+			}
 			fs := commandFlags(cmd)
 			if fs == nil {
-				return
+				t.Fatalf("%T neither embeds baseCommand nor is a helpOnlyCommand", cmd)
 			}
 			documented := helpFlagNames(help)
 			var parsed []string
@@ -67,37 +73,29 @@ func TestCommandsRegistry(t *testing.T) {
 	}
 }
 
-// commandFlags returns the FlagSet a command parses, or nil for commands
-// without flags.
+// flagSet gives the tests the FlagSet a baseCommand parses.
+func (c *baseCommand) flagSet() *flag.FlagSet { return c.flags }
+
+// commandFlags returns the FlagSet a command parses, or nil for a parent
+// command (helpOnlyCommand), which parses none.
 func commandFlags(cmd cli.Command) *flag.FlagSet {
-	switch c := cmd.(type) {
-	case *membersCommand:
-		return c.flags
-	case *joinCommand:
-		return c.flags
-	case *leaveCommand:
-		return c.flags
-	case *forceLeaveCommand:
-		return c.flags
-	case *infoCommand:
-		return c.flags
-	case *versionCommand:
-		return c.flags
-	case *raftListPeersCommand:
-		return c.flags
-	case *raftRemovePeerCommand:
-		return c.flags
-	default:
-		return nil
+	if c, ok := cmd.(interface{ flagSet() *flag.FlagSet }); ok {
+		return c.flagSet()
 	}
+	return nil
 }
 
 // helpFlagNames extracts the sorted flag names from the "  -name" lines
-// of a help text.
+// of a help text's "... Options:" sections (the prose above them may
+// start a line with a flag too).
 func helpFlagNames(help string) []string {
 	var names []string
+	inOptions := false
 	for _, line := range strings.Split(help, "\n") {
-		if !strings.HasPrefix(line, "  -") {
+		if strings.HasSuffix(line, " Options:") && !strings.HasPrefix(line, " ") {
+			inOptions = true
+		}
+		if !inOptions || !strings.HasPrefix(line, "  -") {
 			continue
 		}
 		name := strings.TrimPrefix(line, "  -")

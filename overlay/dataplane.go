@@ -61,10 +61,12 @@ type Dataplane struct {
 	mtu         int    // the devices' MTU, once Setup ran
 }
 
+var _ DataPlane = (*Dataplane)(nil)
+
 // MTU is the overlay devices' MTU (0 before Setup).
 func (d *Dataplane) MTU() int { return d.mtu }
 
-// NewDataplane prepares the data plane of the node holding self.
+// NewDataplane prepares the kernel data plane of the node holding self.
 func NewDataplane(cfg DataplaneConfig, self Lease) *Dataplane {
 	return &Dataplane{cfg: cfg.withDefaults(), self: self}
 }

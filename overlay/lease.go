@@ -7,7 +7,10 @@
 // peer's VTEP.
 //
 // Pure parts (subnet choice, desired entries) are separate from the
-// netlink programming (dataplane.go), so they are tested without a kernel.
+// netlink programming (dataplane.go), so they are tested without a kernel;
+// the Manager, which leases and reconciles, programs the data plane through
+// the DataPlane interface and reaches the KV store through Store, so it is
+// tested against fakes of both (manager_test.go).
 package overlay
 
 import (

@@ -49,7 +49,29 @@ type Config struct {
 	Alive func() map[string]bool
 	// Resync is the period of a full reconcile. Default 30s.
 	Resync time.Duration
-	Logger hclog.Logger
+	// NewDataPlane builds the data plane of the node holding self. Nil
+	// means the kernel's (NewDataplane: netlink and iptables), which needs
+	// root: Start then checks the privileges before it leases a subnet.
+	NewDataPlane func(self Lease) DataPlane
+	Logger       hclog.Logger
+}
+
+// DataPlane is what the manager programs: the node's devices and, for
+// each live peer, its route, neighbour and FDB entries. *Dataplane is the
+// kernel's. Methods are idempotent and called from one goroutine at a
+// time.
+type DataPlane interface {
+	// Setup creates or adopts the devices; an error wrapping
+	// ErrUnsupported means the node cannot run the overlay.
+	Setup() error
+	// Present reports whether the devices exist (someone may delete them).
+	Present() bool
+	// Sync brings the per-peer entries to want.
+	Sync(want Entries) error
+	// Teardown removes the devices and what goes with them.
+	Teardown() error
+	// MTU is the devices' MTU, once Setup ran.
+	MTU() int
 }
 
 // Manager leases this node's subnet and keeps its data plane in step with
@@ -58,7 +80,7 @@ type Manager struct {
 	cfg   Config
 	store Store
 	log   hclog.Logger
-	dp    *Dataplane
+	dp    DataPlane
 
 	mu    sync.Mutex
 	lease Lease
@@ -118,14 +140,18 @@ func (m *Manager) Kick() {
 // background until ctx is done. An ErrUnsupported error means the node
 // runs without the overlay.
 func (m *Manager) Start(ctx context.Context) error {
-	if err := checkPrivileges(); err != nil {
-		return err // before leasing: peers must not route a subnet here
+	newDP := m.cfg.NewDataPlane
+	if newDP == nil {
+		if err := checkPrivileges(); err != nil {
+			return err // before leasing: peers must not route a subnet here
+		}
+		newDP = func(self Lease) DataPlane { return NewDataplane(m.cfg.Dataplane, self) }
 	}
 	lease, fresh, err := m.acquire(ctx)
 	if err != nil {
 		return err
 	}
-	m.dp = NewDataplane(m.cfg.Dataplane, lease)
+	m.dp = newDP(lease)
 	if err := m.dp.Setup(); err != nil {
 		if errors.Is(err, ErrUnsupported) && fresh {
 			// This node will not route its subnet: give back the one it

@@ -1,6 +1,6 @@
 package rpcapi
 
-import "github.com/shoalproject/shoal/allocs"
+import "github.com/shoalproject/shoal/sched"
 
 // NodeAllocsRequest asks for one node's allocations (an agent's realiser
 // blocks on it).
@@ -19,19 +19,19 @@ type ServiceAllocsRequest struct {
 // IndexedAllocs answers allocation reads.
 type IndexedAllocs struct {
 	QueryMeta
-	Allocs []*allocs.Alloc
+	Allocs []*sched.Alloc
 }
 
 // IndexedServiceStatuses answers Sched.Services.
 type IndexedServiceStatuses struct {
 	QueryMeta
-	Statuses []*allocs.ServiceStatus
+	Statuses []*sched.ServiceStatus
 }
 
 // AllocUpdateRequest carries an agent's reports on its allocations.
 type AllocUpdateRequest struct {
 	WriteRequest
-	allocs.UpdateRequest
+	sched.UpdateRequest
 }
 
 // RebalanceRequest asks the leader to even out a spread service.

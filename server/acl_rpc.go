@@ -13,6 +13,7 @@ import (
 	"github.com/shoalproject/shoal/catalog"
 	"github.com/shoalproject/shoal/kv"
 	"github.com/shoalproject/shoal/rpcapi"
+	"github.com/shoalproject/shoal/sched"
 )
 
 // ACLs are enforced where the data is served: every RPC a server reads —
@@ -390,14 +391,14 @@ func filterSessions(z *acl.Authorizer, reply any) bool {
 // (deploy:read) or its node (node:read, as an agent reads its own).
 func filterAllocs(z *acl.Authorizer, reply any) bool {
 	r := reply.(*rpcapi.IndexedAllocs)
-	return keep(&r.Allocs, func(a *allocs.Alloc) bool {
+	return keep(&r.Allocs, func(a *sched.Alloc) bool {
 		return readable(z, acl.ResourceDeploy, a.Service) || readable(z, acl.ResourceNode, a.NodeName)
 	})
 }
 
 func filterStatuses(z *acl.Authorizer, reply any) bool {
 	r := reply.(*rpcapi.IndexedServiceStatuses)
-	return keep(&r.Statuses, func(st *allocs.ServiceStatus) bool { return readable(z, acl.ResourceDeploy, st.Name) })
+	return keep(&r.Statuses, func(st *sched.ServiceStatus) bool { return readable(z, acl.ResourceDeploy, st.Name) })
 }
 
 // checkSnapshotToken: saving or restoring a snapshot needs a management

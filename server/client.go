@@ -46,7 +46,7 @@ func NewClient(cfg Config) (*Client, error) {
 		logger:     cfg.Logger.Named("client"),
 		eventCh:    make(chan serf.Event, 256),
 		members:    newMemberSet(),
-		pool:       newConnPool(),
+		pool:       newConnPool(cfg.TLS),
 		shutdownCh: make(chan struct{}),
 	}
 	tags := map[string]string{"role": "client", "dc": cfg.Datacenter, "id": cfg.NodeID, "vsn": "1"}

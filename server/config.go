@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/shoalproject/shoal/sched"
+	"github.com/shoalproject/shoal/tlsutil"
 )
 
 // Config configures a Server or a Client. Zero values take the defaults
@@ -77,6 +78,19 @@ type Config struct {
 	// Tags are extra Serf tags this node advertises (resources, drivers,
 	// HTTP port for the scheduler).
 	Tags map[string]string
+
+	// EncryptKey is the base64 gossip encryption key (16, 24 or 32
+	// bytes); empty means no encryption unless the data dir holds a
+	// keyring file (keyring.go).
+	EncryptKey string
+	// EncryptAllowPlainIncoming and EncryptAllowPlainOutgoing relax
+	// Consul's encrypt_verify_incoming/outgoing (both true by default) to
+	// let a cluster move to encryption without downtime.
+	EncryptAllowPlainIncoming bool
+	EncryptAllowPlainOutgoing bool
+	// TLS, when non-nil, secures the server port (RPC, Raft, snapshots)
+	// as tls.go describes. nil means plaintext.
+	TLS *tlsutil.Configurator
 
 	// ACL configures access control (acl/, endpoint_acl.go).
 	ACL ACLConfig

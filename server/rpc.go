@@ -15,6 +15,7 @@ import (
 	msgpackrpc "github.com/hashicorp/net-rpc-msgpackrpc/v2"
 	"github.com/hashicorp/raft"
 	"github.com/shoalproject/shoal/state"
+	"github.com/shoalproject/shoal/tlsutil"
 )
 
 // The first byte of every connection to the server port says what follows.
@@ -24,6 +25,19 @@ const (
 	// connSnapshot carries one snapshot save or restore as a stream
 	// (snapshot.go).
 	connSnapshot byte = 0x03
+	// connTLS is followed by a TLS handshake, then by one of the bytes
+	// above inside the encrypted stream (tls.go).
+	connTLS byte = 0x04
+)
+
+// Sentinel errors of the server port's connection rules (tls.go).
+var (
+	// errPlaintextRefused: a plaintext connection reached a server that
+	// requires TLS (verify_incoming).
+	errPlaintextRefused = errors.New("plaintext connection refused: TLS is required")
+	// errTLSNotConfigured: a TLS connection reached a server without a
+	// certificate.
+	errTLSNotConfigured = errors.New("TLS connection refused: no certificate configured")
 )
 
 // rpcTimeout bounds dialing and a non-blocking call.
@@ -33,14 +47,15 @@ const rpcTimeout = 10 * time.Second
 // the connections whose first byte is connRaft and dials with that byte.
 type raftLayer struct {
 	addr   net.Addr
+	tls    *tlsutil.Configurator // nil: plaintext
 	connCh chan net.Conn
 
 	closeOnce sync.Once
 	closed    chan struct{}
 }
 
-func newRaftLayer(addr net.Addr) *raftLayer {
-	return &raftLayer{addr: addr, connCh: make(chan net.Conn), closed: make(chan struct{})}
+func newRaftLayer(addr net.Addr, tc *tlsutil.Configurator) *raftLayer {
+	return &raftLayer{addr: addr, tls: tc, connCh: make(chan net.Conn), closed: make(chan struct{})}
 }
 
 // handoff passes an accepted Raft connection to the transport.
@@ -69,15 +84,9 @@ func (l *raftLayer) Close() error {
 func (l *raftLayer) Addr() net.Addr { return l.addr }
 
 func (l *raftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", string(address), timeout)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.Write([]byte{connRaft}); err != nil {
-		c.Close()
-		return nil, err
-	}
-	return c, nil
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return dialServer(ctx, l.tls, string(address), connRaft)
 }
 
 // serveListener accepts connections on the server port until it is closed.
@@ -99,14 +108,15 @@ func (s *Server) serveListener() {
 }
 
 func (s *Server) handleConn(c net.Conn) {
-	_ = c.SetReadDeadline(time.Now().Add(rpcTimeout))
-	var b [1]byte
-	if _, err := io.ReadFull(c, b[:]); err != nil {
-		c.Close()
+	remote := c.RemoteAddr()
+	c, typ, err := acceptConn(c, s.cfg.TLS)
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			s.logger.Warn("connection refused", "remote", remote, "error", err)
+		}
 		return
 	}
-	_ = c.SetReadDeadline(time.Time{})
-	switch b[0] {
+	switch typ {
 	case connRaft:
 		s.raftLayer.handoff(c)
 	case connRPC:
@@ -118,7 +128,7 @@ func (s *Server) handleConn(c net.Conn) {
 		defer s.untrackConn(c)
 		s.handleSnapshotConn(c)
 	default:
-		s.logger.Warn("unknown connection type", "byte", b[0], "remote", c.RemoteAddr())
+		s.logger.Warn("unknown connection type", "byte", typ, "remote", remote)
 		c.Close()
 	}
 }
@@ -163,12 +173,15 @@ func (c serverCodec) ReadRequestHeader(r *rpc.Request) error {
 // connPool keeps one multiplexed RPC connection per server address: net/rpc
 // runs concurrent calls over it, matched by sequence number.
 type connPool struct {
+	tls     *tlsutil.Configurator // nil: plaintext
 	mu      sync.Mutex
 	clients map[string]*rpc.Client
 	closed  bool
 }
 
-func newConnPool() *connPool { return &connPool{clients: map[string]*rpc.Client{}} }
+func newConnPool(tc *tlsutil.Configurator) *connPool {
+	return &connPool{tls: tc, clients: map[string]*rpc.Client{}}
+}
 
 // errDial marks a failure to reach a server: nothing was sent, so any
 // request may be retried elsewhere.
@@ -183,18 +196,9 @@ func (p *connPool) client(ctx context.Context, addr string) (*rpc.Client, error)
 	if c, ok := p.clients[addr]; ok {
 		return c, nil
 	}
-	d := net.Dialer{Timeout: rpcTimeout}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := dialServer(ctx, p.tls, addr, connRPC)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", errDial, addr, err)
-	}
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
-		_ = tc.SetKeepAlive(true)
-	}
-	if _, err := conn.Write([]byte{connRPC}); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("%w: %s: %w", errDial, addr, err)
+		return nil, err
 	}
 	c := rpc.NewClientWithCodec(newCodec(conn))
 	p.clients[addr] = c

@@ -48,6 +48,9 @@ func setupSerf(cfg Config, tags map[string]string, eventCh chan serf.Event, kind
 	mc.ProbeTimeout = 400 * time.Millisecond
 	mc.Logger = cfg.Logger.Named("memberlist").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})
 	sc.MemberlistConfig = mc
+	if err := setupGossipEncryption(cfg, sc); err != nil {
+		return nil, err
+	}
 	if cfg.DataDir != "" {
 		dir := filepath.Join(cfg.DataDir, "serf")
 		if err := os.MkdirAll(dir, 0o700); err != nil {

@@ -76,7 +76,7 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg:          cfg,
 		logger:       cfg.Logger.Named("server"),
 		conns:        map[net.Conn]struct{}{},
-		pool:         newConnPool(),
+		pool:         newConnPool(cfg.TLS),
 		members:      newMemberSet(),
 		eventCh:      make(chan serf.Event, 256),
 		reconcileCh:  make(chan serf.Member, 256),
@@ -151,7 +151,7 @@ func (s *Server) setupRPC() error {
 	}
 	s.listener = ln
 	adv := &net.TCPAddr{IP: net.ParseIP(s.cfg.AdvertiseAddr), Port: s.cfg.RPCPort}
-	s.raftLayer = newRaftLayer(adv)
+	s.raftLayer = newRaftLayer(adv, s.cfg.TLS)
 	return nil
 }
 

@@ -187,10 +187,9 @@ func (s *Server) handleSnapshotConn(c net.Conn) {
 // connection.
 func (p *connPool) snapshotRemote(ctx context.Context, addr string, req *snapshotRequest, archive io.Reader) (io.ReadCloser, rpcapi.QueryMeta, error) {
 	var meta rpcapi.QueryMeta
-	d := net.Dialer{Timeout: rpcTimeout}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := dialServer(ctx, p.tls, addr, connSnapshot)
 	if err != nil {
-		return nil, meta, fmt.Errorf("%w: %s: %w", errDial, addr, err)
+		return nil, meta, err
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	fail := func(err error) (io.ReadCloser, rpcapi.QueryMeta, error) {
@@ -200,9 +199,6 @@ func (p *connPool) snapshotRemote(ctx context.Context, addr string, req *snapsho
 			return nil, meta, ctx.Err()
 		}
 		return nil, meta, err
-	}
-	if _, err := conn.Write([]byte{connSnapshot}); err != nil {
-		return fail(fmt.Errorf("%w: %s: %w", errDial, addr, err))
 	}
 	if err := writeFrame(conn, req); err != nil {
 		return fail(fmt.Errorf("%w: %s: %w", errDial, addr, err))

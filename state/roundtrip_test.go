@@ -65,17 +65,17 @@ func fillThroughFSM(t *testing.T, f *fsm.FSM) {
 		{"transaction", fsm.TxnRequestType, &kv.TxnRequest{Now: now, Ops: []kv.TxnOp{
 			{Verb: kv.OpSet, Entry: kv.Entry{Key: "app/txn", Value: []byte("t")}},
 		}}},
-		{"allocations and status", fsm.AllocPlanRequestType, &allocs.PlanRequest{
+		{"allocations and status", fsm.AllocPlanRequestType, &sched.PlanRequest{
 			Service: "web",
-			Place: []*allocs.Alloc{
+			Place: []*sched.Alloc{
 				{Allocation: sched.Allocation{ID: "alloc-1", Service: "web", Version: "v1", NodeID: "id-n1", Index: 0,
 					DesiredStatus: sched.DesiredRun}, NodeName: "n1", Spec: &sched.Spec{Name: "web", Image: "nginx", Args: []string{"-g", "daemon off;"}}},
 				{Allocation: sched.Allocation{ID: "alloc-2", Service: "web", Version: "v1", NodeID: "id-n2", Index: 1,
 					DesiredStatus: sched.DesiredRun}, NodeName: "n2"},
 			},
-			Status: &allocs.ServiceStatus{Name: "web", Version: "v1", Unplaced: []string{"none"}, LastGoodVersion: "v0"},
+			Status: &sched.ServiceStatus{Name: "web", Version: "v1", Unplaced: []string{"none"}, LastGoodVersion: "v0"},
 		}},
-		{"agent report", fsm.AllocUpdateRequestType, &allocs.UpdateRequest{NodeID: "id-n1", Updates: []allocs.ClientUpdate{
+		{"agent report", fsm.AllocUpdateRequestType, &sched.UpdateRequest{NodeID: "id-n1", Updates: []sched.ClientUpdate{
 			{ID: "alloc-1", ClientStatus: sched.ClientRunning, Healthy: true, IP: "10.42.1.2", Restarts: 1, ClientTime: now},
 		}}},
 	}

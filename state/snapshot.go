@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 
 	"github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/go-msgpack/v2/codec"
@@ -19,8 +20,8 @@ import (
 //
 // Format 2, framed as Consul frames its FSM snapshots so that
 // `consul snapshot inspect` reads Shoal's: a msgpack map header
-// {"LastIndex": highest index, "ShoalFormat": 2, "Tables": {type: table
-// name}}, then records of one type
+// {"LastIndex": highest index, "ShoalFormat": 2, "TableNames": {type as a
+// decimal string: table name}}, then records of one type
 // byte (the table's Table.Type) and the msgpack row, closed by a record of
 // type recordEnd whose value is the number of records before it. Type
 // bytes stay below 128, so they are also one-byte msgpack integers.
@@ -38,9 +39,23 @@ const recordEnd byte = 127
 type snapshotHeader struct {
 	LastIndex   uint64
 	ShoalFormat int
-	// Tables names the tables by record type, for readers that have no
-	// schema (`shoal snapshot inspect`); Restore goes by type alone.
-	Tables map[byte]string
+	// TableNames names the tables by record type (as a decimal string),
+	// for readers that have no schema (`shoal snapshot inspect`); Restore
+	// goes by type alone. Its keys are strings because Consul's decoder
+	// reads every map with string keys: integer keys made `consul snapshot
+	// inspect` fail ("readContainerLen: Unrecognized descriptor byte").
+	TableNames map[string]string `codec:",omitempty"`
+	// Tables is TableNames as the first builds of format 2 wrote it; read,
+	// never written.
+	Tables map[byte]string `codec:",omitempty"`
+}
+
+// tableName is the name of the table of record type typ, "" if unknown.
+func (h *snapshotHeader) tableName(typ byte) string {
+	if n, ok := h.TableNames[strconv.Itoa(int(typ))]; ok {
+		return n
+	}
+	return h.Tables[typ]
 }
 
 // MsgpackHandle is the codec used for snapshots and Raft commands.
@@ -67,9 +82,9 @@ func (s *Store) Snapshot() *Snapshot {
 // Persist writes every row of every table in the current format.
 func (sn *Snapshot) Persist(w io.Writer) error {
 	enc := codec.NewEncoder(w, MsgpackHandle())
-	hdr := snapshotHeader{LastIndex: MaxIndex(sn.tx), ShoalFormat: formatCurrent, Tables: map[byte]string{}}
+	hdr := snapshotHeader{LastIndex: MaxIndex(sn.tx), ShoalFormat: formatCurrent, TableNames: map[string]string{}}
 	for _, t := range sn.tables {
-		hdr.Tables[t.Type] = t.Schema.Name
+		hdr.TableNames[strconv.Itoa(int(t.Type))] = t.Schema.Name
 	}
 	if err := enc.Encode(&hdr); err != nil {
 		return fmt.Errorf("state: snapshot header: %w", err)
@@ -275,7 +290,7 @@ func ScanSnapshot(r io.Reader) (lastIndex uint64, stats []RecordStats, err error
 		}
 		st := byType[typ]
 		if st == nil {
-			st = &RecordStats{Type: typ, Name: hdr.Tables[typ]}
+			st = &RecordStats{Type: typ, Name: hdr.tableName(typ)}
 			byType[typ] = st
 		}
 		st.Count++

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strconv"
 	"testing"
 
 	"github.com/hashicorp/go-memdb"
@@ -289,7 +290,7 @@ func TestScanSnapshot(t *testing.T) {
 	}
 	// Records take everything but the header and the 2-byte trailer.
 	var hdr bytes.Buffer
-	if err := codec.NewEncoder(&hdr, MsgpackHandle()).Encode(&snapshotHeader{LastIndex: 7, ShoalFormat: formatCurrent, Tables: names}); err != nil {
+	if err := codec.NewEncoder(&hdr, MsgpackHandle()).Encode(&snapshotHeader{LastIndex: 7, ShoalFormat: formatCurrent, TableNames: stringKeys(names)}); err != nil {
 		t.Fatal(err)
 	}
 	if want := int64(len(good) - hdr.Len() - 2); total != want {
@@ -309,5 +310,47 @@ func TestScanSnapshot(t *testing.T) {
 				t.Error("ScanSnapshot accepted a bad stream")
 			}
 		})
+	}
+}
+
+func stringKeys(m map[byte]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[strconv.Itoa(int(k))] = v
+	}
+	return out
+}
+
+// TestSnapshotHeaderReadsAsConsuls: Consul's snapshot reader decodes the
+// header into its SnapshotHeader{LastIndex} with a handle that reads every
+// map with string keys, skipping Shoal's other fields; a header map with
+// integer keys broke `consul snapshot inspect`. Headers written by the
+// first builds of format 2 (integer keys) still name their tables.
+func TestSnapshotHeaderReadsAsConsuls(t *testing.T) {
+	names := map[byte]string{2: "kvs", 100: TableIndex}
+	var buf bytes.Buffer
+	enc := codec.NewEncoder(&buf, MsgpackHandle())
+	if err := enc.Encode(&snapshotHeader{LastIndex: 9, ShoalFormat: formatCurrent, TableNames: stringKeys(names)}); err != nil {
+		t.Fatal(err)
+	}
+	var consuls struct{ LastIndex uint64 }
+	if err := codec.NewDecoder(bytes.NewReader(buf.Bytes()), MsgpackHandle()).Decode(&consuls); err != nil || consuls.LastIndex != 9 {
+		t.Fatalf("read as Consul's header: %+v, %v", consuls, err)
+	}
+	var generic any // what Consul's inspect does with each value
+	if err := codec.NewDecoder(bytes.NewReader(buf.Bytes()), MsgpackHandle()).Decode(&generic); err != nil {
+		t.Fatalf("read as a generic value: %v", err)
+	}
+
+	buf.Reset()
+	if err := enc.Encode(&snapshotHeader{LastIndex: 9, ShoalFormat: formatCurrent, Tables: names}); err != nil {
+		t.Fatal(err)
+	}
+	var old snapshotHeader
+	if err := codec.NewDecoder(bytes.NewReader(buf.Bytes()), MsgpackHandle()).Decode(&old); err != nil {
+		t.Fatal(err)
+	}
+	if old.tableName(2) != "kvs" || old.tableName(100) != TableIndex || old.tableName(7) != "" {
+		t.Errorf("old header names %v", old.Tables)
 	}
 }

@@ -55,6 +55,8 @@ func Pages() []Page {
 		{Path: "guides/operating.html", Section: secGuides, Source: "website/content/operating.md"},
 		{Path: "guides/snapshots.html", Section: secGuides, Source: "docs/snapshot.md", Nav: "Snapshots"},
 		{Path: "guides/configuration.html", Section: secGuides, Source: "docs/configuration.md", Nav: "Configuration"},
+		{Path: "guides/ui.html", Section: secGuides, Source: "docs/ui.md", Nav: "Web UI"},
+		{Path: "guides/security.html", Section: secGuides, Source: "docs/security.md", Nav: "Security"},
 		{Path: "guides/migrating-from-consul.html", Section: secGuides, Source: "website/content/migrating.md"},
 
 		{Path: "reference/api.html", Section: secReference, Gen: genAPI},

@@ -70,6 +70,10 @@ type Config struct {
 	// Limits bounds client connections.
 	Limits Limits `json:"limits"`
 
+	// Security is gossip encryption and TLS (security.go), at the top
+	// level of a file as in Consul.
+	Security
+
 	// ACL configures access control (the acl block).
 	ACL ACL `json:"acl"`
 
@@ -131,7 +135,7 @@ func Default() *Config {
 		Datacenter:    "dc1",
 		BindAddr:      "0.0.0.0",
 		ClientAddr:    "127.0.0.1",
-		Ports:         Ports{HTTP: 8500, DNS: 8600, SerfLAN: 8301, Server: 8300},
+		Ports:         Ports{HTTP: 8500, HTTPS: -1, DNS: 8600, SerfLAN: 8301, Server: 8300},
 		RetryInterval: 30 * time.Second,
 		LogLevel:      "info",
 		Performance:   Performance{RaftMultiplier: 1},
@@ -148,6 +152,9 @@ func Default() *Config {
 type Ports struct {
 	// HTTP API (-http-port). Default 8500.
 	HTTP int `json:"http"`
+	// HTTPS API (-https-port). Default -1 (off); Consul's usual is 8501.
+	// Needs cert_file and key_file.
+	HTTPS int `json:"https"`
 	// DNS, UDP and TCP (-dns-port). Default 8600.
 	DNS int `json:"dns"`
 	// SerfLAN gossip, UDP and TCP (-serf-lan-port). Default 8301.

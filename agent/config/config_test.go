@@ -52,7 +52,7 @@ func TestDefault(t *testing.T) {
 	host, _, _ = strings.Cut(host, ".")
 	want := &Config{
 		NodeName: host, Datacenter: "dc1", BindAddr: "0.0.0.0", ClientAddr: "127.0.0.1",
-		Ports:         Ports{HTTP: 8500, DNS: 8600, SerfLAN: 8301, Server: 8300},
+		Ports:         Ports{HTTP: 8500, HTTPS: -1, DNS: 8600, SerfLAN: 8301, Server: 8300},
 		RetryInterval: 30 * time.Second, LogLevel: "info",
 		Performance: Performance{RaftMultiplier: 1},
 		Autopilot:   Autopilot{CleanupDeadServers: true, DeadServerGrace: 2 * time.Minute},
@@ -459,7 +459,7 @@ func TestOverlayAndSchedulerSettings(t *testing.T) {
 			func(c *Config) bool {
 				return c.Ports.HTTP == 8501 && strings.Join(c.Ignored, ",") == "leave_on_terminate,ports.grpc,ui_config"
 			}, ""},
-		{"security settings are refused", nil, "encrypt = \"abc\"\n", nil, `"encrypt" is not supported by Shoal`},
+		{"auto_encrypt is refused", nil, "auto_encrypt {\n  tls = true\n}\n", nil, `"auto_encrypt" is not supported by Shoal`},
 		{"acl block", nil, "acl {\n  enabled = true\n  default_policy = \"allow\"\n  down_policy = \"deny\"\n  tokens {\n    initial_management = \"m\"\n    agent = \"a\"\n    default = \"d\"\n  }\n}\n",
 			func(c *Config) bool {
 				return c.ACL.Enabled && c.ACL.DefaultPolicy == "allow" && c.ACL.DownPolicy == "deny" &&

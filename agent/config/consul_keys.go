@@ -19,7 +19,7 @@ var consulIgnored = map[string]bool{
 	"server_name": true, "skip_leave_on_interrupt": true, "syslog_facility": true, "telemetry": true,
 	"translate_wan_addrs": true, "ui": true, "ui_config": true, "ui_dir": true, "unix_sockets": true,
 	"watches":    true,
-	"ports.grpc": true, "ports.grpc_tls": true, "ports.https": true, "ports.serf_wan": true,
+	"ports.grpc": true, "ports.grpc_tls": true, "tls.grpc": true, "ports.serf_wan": true,
 	"ports.sidecar_min_port": true, "ports.sidecar_max_port": true, "ports.expose_min_port": true,
 	"ports.expose_max_port":            true,
 	"autopilot.last_contact_threshold": true, "autopilot.max_trailing_logs": true,
@@ -31,12 +31,9 @@ var consulIgnored = map[string]bool{
 
 // consulRefused are Consul keys whose absence would weaken security: a
 // file that sets them is refused rather than run without what it asks for
-// (gossip encryption, ACLs, TLS).
+// (ACLs, automatic TLS distribution).
 var consulRefused = map[string]bool{
-	"auto_encrypt": true, "auto_config": true, "ca_file": true, "ca_path": true,
-	"cert_file": true, "key_file": true, "encrypt": true, "encrypt_verify_incoming": true,
-	"encrypt_verify_outgoing": true, "tls": true, "verify_incoming": true, "verify_outgoing": true,
-	"verify_server_hostname": true,
+	"auto_encrypt": true, "auto_config": true,
 }
 
 // consulKey handles a key Shoal's Config lacks: it reports whether the key

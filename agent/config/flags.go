@@ -109,6 +109,8 @@ func newFlagSet(st *flagState) *flag.FlagSet {
 	})
 	integer("retry-max", "Maximum join attempts; 0 retries forever.", func(c *Config, v int) { c.RetryMax = v })
 	integer("http-port", "HTTP API port; -1 disables. Default 8500.", func(c *Config, v int) { c.Ports.HTTP = v })
+	integer("https-port", "HTTPS API port (needs cert_file and key_file); -1 disables. Default -1.", func(c *Config, v int) { c.Ports.HTTPS = v })
+	str("encrypt", "KEY", "Base64 gossip encryption key (see `shoal keygen`).", func(c *Config, v string) { c.Encrypt = v })
 	integer("dns-port", "DNS port; -1 disables. Default 8600.", func(c *Config, v int) { c.Ports.DNS = v })
 	integer("serf-lan-port", "Serf LAN gossip port. Default 8301.", func(c *Config, v int) { c.Ports.SerfLAN = v })
 	integer("server-port", "Server RPC port. Default 8300.", func(c *Config, v int) { c.Ports.Server = v })

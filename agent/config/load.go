@@ -293,8 +293,16 @@ func (c *Config) merge(m map[string]interface{}) error {
 func checkKeys(m map[string]interface{}, t reflect.Type, prefix string) (ignored []string, err error) {
 	fields := map[string]reflect.StructField{}
 	for i := range t.NumField() {
-		if name := jsonName(t.Field(i)); name != "-" {
-			fields[name] = t.Field(i)
+		f := t.Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			// An embedded struct's keys sit at this level, as in encoding/json.
+			for j := range f.Type.NumField() {
+				fields[jsonName(f.Type.Field(j))] = f.Type.Field(j)
+			}
+			continue
+		}
+		if name := jsonName(f); name != "-" {
+			fields[name] = f
 		}
 	}
 	keys := make([]string, 0, len(m))

@@ -92,6 +92,9 @@ func (c *Config) validate() error {
 	if err := c.validatePorts(clients); err != nil {
 		return err
 	}
+	if err := c.validateSecurity(); err != nil {
+		return err
+	}
 	switch strings.ToLower(c.LogLevel) {
 	case "trace", "debug", "info", "warn", "error":
 	default:
@@ -126,6 +129,7 @@ func (c *Config) validatePorts(clients []string) error {
 	}
 	ls := []listener{
 		{"-http-port", c.Ports.HTTP, clients, true},
+		{"-https-port", c.Ports.HTTPS, clients, true},
 		{"-dns-port", c.Ports.DNS, clients, true},
 		{"-serf-lan-port", c.Ports.SerfLAN, []string{c.BindAddr}, false},
 		{"-server-port", c.Ports.Server, []string{c.BindAddr}, false},

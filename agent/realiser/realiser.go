@@ -4,6 +4,10 @@
 // run, remove stale ones), registers each running replica as a service
 // instance of the local agent so the catalog and DNS see it, and reports
 // each allocation's actual state back to the servers.
+//
+// Its edges are interfaces, so that the state machine is tested with fakes
+// (realiser_test.go): driver.Driver for the tasks, Server for the servers
+// (the agent adapts it to RPC) and Registry for the local agent.
 package realiser
 
 import (
@@ -18,10 +22,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/shoalproject/shoal/allocs"
-	"github.com/shoalproject/shoal/rpcapi"
+	"github.com/shoalproject/shoal/driver"
 	"github.com/shoalproject/shoal/sched"
-	"github.com/shoalproject/shoal/sched/driver"
 )
 
 // Instance is a running replica as a service instance of the local agent.
@@ -50,8 +52,25 @@ type Registry interface {
 	Health(id string) (healthy, known bool)
 }
 
-// RPCFunc calls a server endpoint.
-type RPCFunc func(ctx context.Context, method string, args, reply any) error
+// Server is the realiser's view of the servers: the node's allocations in,
+// their actual state out. Methods are safe for concurrent use and return an
+// error if and only if ctx is done or the call failed.
+type Server interface {
+	// NodeAllocs returns the allocations of the node and the index they
+	// are at. With minIndex > 0 it is a blocking query: it returns once
+	// the index passes minIndex, or after a timeout with the same index.
+	// With minIndex 0 the answer must be the leader's (not a stale read):
+	// a server still replaying its log after a restart, as this node's own
+	// may be, would hand out allocations deleted long ago, and the node
+	// would start them again (ghost replicas beyond the declared count).
+	// With minIndex > 0 a stale read is fine: a server answers a blocking
+	// query only once it has applied past minIndex, so it never goes back
+	// in time.
+	NodeAllocs(ctx context.Context, nodeID string, minIndex uint64) ([]*sched.Alloc, uint64, error)
+	// UpdateAllocs reports the actual state of some of the node's
+	// allocations.
+	UpdateAllocs(ctx context.Context, req sched.UpdateRequest) error
+}
 
 // Config configures a Realiser.
 type Config struct {
@@ -60,7 +79,7 @@ type Config struct {
 	AdvertiseAddr string
 	// Drivers by name; a spec's driver must be among them.
 	Drivers  map[string]driver.Driver
-	RPC      RPCFunc
+	Server   Server
 	Registry Registry
 	// Resync is the period of a full convergence pass (driver state is
 	// polled then). Default 1s.
@@ -85,7 +104,7 @@ type Realiser struct {
 	log hclog.Logger
 
 	mu      sync.Mutex
-	desired []*allocs.Alloc
+	desired []*sched.Alloc
 	index   uint64
 	// known is set once the servers have answered what this node runs:
 	// until then the realiser acts on nothing (it neither starts what it
@@ -97,8 +116,10 @@ type Realiser struct {
 	// allocation's restartState).
 	rsMu     sync.Mutex
 	restarts map[string]*restartState // by alloc ID
-	reported map[string]allocs.ClientUpdate
+	reported map[string]sched.ClientUpdate
 	wake     chan struct{}
+
+	now func() time.Time // the clock of back-offs and deadlines
 }
 
 // convergeWorkers bounds the allocations acted on at once.
@@ -144,7 +165,7 @@ func New(cfg Config) *Realiser {
 		cfg.Logger = hclog.NewNullLogger()
 	}
 	return &Realiser{cfg: cfg, log: cfg.Logger.Named("realiser"), restarts: map[string]*restartState{},
-		reported: map[string]allocs.ClientUpdate{}, wake: make(chan struct{}, 1)}
+		reported: map[string]sched.ClientUpdate{}, wake: make(chan struct{}, 1), now: time.Now}
 }
 
 // Run follows the node's allocations and converges until ctx is done.
@@ -189,17 +210,10 @@ func (r *Realiser) watch(ctx context.Context) {
 	var index uint64
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		// The first answer (and the first after a snapshot restore) comes
-		// from the leader: a server that is still replaying its log after a
-		// restart, as this node's own may be, would hand out allocations
-		// deleted long ago, and the node would start them again (ghost
-		// replicas beyond the declared count). Later answers may be stale:
-		// a server answers a blocking query only once it has applied past
-		// index, so it never goes back in time.
-		args := rpcapi.NodeAllocsRequest{NodeID: r.cfg.NodeID,
-			QueryOptions: rpcapi.QueryOptions{MinQueryIndex: index, MaxQueryTime: time.Minute, AllowStale: index > 0}}
-		var reply rpcapi.IndexedAllocs
-		if err := r.cfg.RPC(ctx, "Sched.NodeAllocs", &args, &reply); err != nil {
+		// The first answer (minIndex 0, also after a snapshot restore) is
+		// the leader's: see Server.NodeAllocs.
+		desired, replyIndex, err := r.cfg.Server.NodeAllocs(ctx, r.cfg.NodeID, index)
+		if err != nil {
 			if ctx.Err() == nil {
 				r.log.Debug("allocation watch failed; retrying", "error", err)
 			}
@@ -212,12 +226,12 @@ func (r *Realiser) watch(ctx context.Context) {
 			continue
 		}
 		backoff = 100 * time.Millisecond
-		if reply.Index < index {
-			reply.Index = 0 // the store was restored: start over
+		if replyIndex < index {
+			replyIndex = 0 // the store was restored: start over
 		}
-		index = reply.Index
+		index = replyIndex
 		r.mu.Lock()
-		r.desired, r.index, r.known = reply.Allocs, reply.Index, true
+		r.desired, r.index, r.known = desired, replyIndex, true
 		r.mu.Unlock()
 		select {
 		case r.wake <- struct{}{}:
@@ -266,7 +280,7 @@ func (r *Realiser) converge(ctx context.Context) {
 	// Allocations converge in parallel (starting a container takes a
 	// round trip or two to the engine), at most convergeWorkers at once.
 	var (
-		updates []allocs.ClientUpdate
+		updates []sched.ClientUpdate
 		mu      sync.Mutex
 		wg      sync.WaitGroup
 		sem     = make(chan struct{}, convergeWorkers)
@@ -296,11 +310,11 @@ func (r *Realiser) converge(ctx context.Context) {
 
 // convergeAlloc acts on one allocation and returns the report to send,
 // if its state changed.
-func (r *Realiser) convergeAlloc(ctx context.Context, a *allocs.Alloc, tasks map[string]driver.Status,
-	taskDriver map[string]driver.Driver) (allocs.ClientUpdate, bool) {
+func (r *Realiser) convergeAlloc(ctx context.Context, a *sched.Alloc, tasks map[string]driver.Status,
+	taskDriver map[string]driver.Driver) (sched.ClientUpdate, bool) {
 	st, hasTask := tasks[a.ID]
 	instID := instanceID(a.Service, a.Index, a.ID)
-	u := allocs.ClientUpdate{ID: a.ID, ClientStatus: a.ClientStatus, Healthy: a.Healthy, IP: a.IP, TaskID: a.TaskID,
+	u := sched.ClientUpdate{ID: a.ID, ClientStatus: a.ClientStatus, Healthy: a.Healthy, IP: a.IP, TaskID: a.TaskID,
 		ExitCode: a.ExitCode, Restarts: a.Restarts, ClientDescription: a.ClientDescription}
 	if rs := r.peekRestart(a.ID); rs != nil {
 		u.Restarts = rs.count
@@ -369,11 +383,11 @@ func (r *Realiser) convergeAlloc(ctx context.Context, a *allocs.Alloc, tasks map
 
 // unhealthyTooLong reports whether a health-gated replica has run for its
 // healthy deadline without its check ever passing.
-func (r *Realiser) unhealthyTooLong(a *allocs.Alloc, st driver.Status, healthy bool) bool {
+func (r *Realiser) unhealthyTooLong(a *sched.Alloc, st driver.Status, healthy bool) bool {
 	rs := r.restartFor(a.ID)
 	started := st.StartedAt
 	if started.IsZero() {
-		started = time.Now()
+		started = r.now()
 	}
 	if rs.started.IsZero() || started.After(rs.started) {
 		rs.started, rs.healthy = started, false
@@ -382,11 +396,11 @@ func (r *Realiser) unhealthyTooLong(a *allocs.Alloc, st driver.Status, healthy b
 		rs.healthy = true
 	}
 	d := a.Spec.Update.HealthyDeadline.Std()
-	return a.Spec.Update.HealthGated && a.Spec.Check != nil && !rs.healthy && d > 0 && time.Since(rs.started) > d
+	return a.Spec.Update.HealthGated && a.Spec.Check != nil && !rs.healthy && d > 0 && r.now().Sub(rs.started) > d
 }
 
 // shouldRestart applies the restart policy to a task that exited.
-func (r *Realiser) shouldRestart(a *allocs.Alloc, exitCode int) bool {
+func (r *Realiser) shouldRestart(a *sched.Alloc, exitCode int) bool {
 	p := a.Spec.Restart
 	switch p.Policy {
 	case sched.RestartNever:
@@ -401,9 +415,9 @@ func (r *Realiser) shouldRestart(a *allocs.Alloc, exitCode int) bool {
 }
 
 // start starts (or restarts, after the back-off) a task.
-func (r *Realiser) start(ctx context.Context, d driver.Driver, a *allocs.Alloc, u allocs.ClientUpdate, why string) (allocs.ClientUpdate, bool) {
+func (r *Realiser) start(ctx context.Context, d driver.Driver, a *sched.Alloc, u sched.ClientUpdate, why string) (sched.ClientUpdate, bool) {
 	rs := r.restartFor(a.ID)
-	now := time.Now()
+	now := r.now()
 	if now.Before(rs.notUntil) {
 		if why != "" {
 			u.ClientStatus, u.ClientDescription = sched.ClientPending, why
@@ -428,7 +442,7 @@ func (r *Realiser) start(ctx context.Context, d driver.Driver, a *allocs.Alloc, 
 	}
 	task := &driver.Task{AllocID: a.ID, Service: a.Service, Index: a.Index, Version: a.Version,
 		Spec: a.Spec, Ports: a.Ports}
-	if a.Spec.Network == sched.NetworkOverlay && d.Name() == "docker" && r.cfg.Overlay != nil {
+	if _, attaches := d.(driver.NetworkAttacher); attaches && a.Spec.Network == sched.NetworkOverlay && r.cfg.Overlay != nil {
 		var wait bool
 		task.Network, task.DNS, wait = r.cfg.Overlay()
 		if wait {
@@ -466,7 +480,7 @@ func (r *Realiser) start(ctx context.Context, d driver.Driver, a *allocs.Alloc, 
 // instance describes a running replica as a service instance: on the
 // overlay it is reached at its own IP and container port; otherwise at
 // this node's address and the published host port.
-func (r *Realiser) instance(a *allocs.Alloc, st driver.Status) Instance {
+func (r *Realiser) instance(a *sched.Alloc, st driver.Status) Instance {
 	inst := Instance{
 		ID: instanceID(a.Service, a.Index, a.ID), Name: a.Service, Address: r.cfg.AdvertiseAddr,
 		Meta: map[string]string{"shoal-alloc": a.ID, "shoal-version": a.Version, "shoal-index": strconv.Itoa(a.Index)},
@@ -503,7 +517,7 @@ func instanceID(service string, index int, allocID string) string {
 	return fmt.Sprintf("%s-%d-%s", service, index, short)
 }
 
-func driverOf(a *allocs.Alloc) sched.Driver {
+func driverOf(a *sched.Alloc) sched.Driver {
 	if a.Spec == nil || a.Spec.Driver == "" {
 		return sched.DriverDocker
 	}
@@ -511,7 +525,7 @@ func driverOf(a *allocs.Alloc) sched.Driver {
 }
 
 // changed reports u when it differs from what was last sent.
-func (r *Realiser) changed(u allocs.ClientUpdate) (allocs.ClientUpdate, bool) {
+func (r *Realiser) changed(u sched.ClientUpdate) (sched.ClientUpdate, bool) {
 	prev, ok := r.reported[u.ID]
 	u.ClientTime = 0
 	if ok && prev == u {
@@ -521,18 +535,17 @@ func (r *Realiser) changed(u allocs.ClientUpdate) (allocs.ClientUpdate, bool) {
 }
 
 // report sends the changed states to the servers.
-func (r *Realiser) report(ctx context.Context, updates []allocs.ClientUpdate) {
+func (r *Realiser) report(ctx context.Context, updates []sched.ClientUpdate) {
 	if len(updates) == 0 {
 		return
 	}
-	now := time.Now().UnixNano()
-	req := rpcapi.AllocUpdateRequest{UpdateRequest: allocs.UpdateRequest{NodeID: r.cfg.NodeID}}
+	now := r.now().UnixNano()
+	req := sched.UpdateRequest{NodeID: r.cfg.NodeID}
 	for _, u := range updates {
 		u.ClientTime = now
 		req.Updates = append(req.Updates, u)
 	}
-	var reply struct{}
-	if err := r.cfg.RPC(ctx, "Sched.UpdateAllocs", &req, &reply); err != nil {
+	if err := r.cfg.Server.UpdateAllocs(ctx, req); err != nil {
 		r.log.Warn("reporting allocation status failed; will retry", "error", err)
 		return
 	}

@@ -23,13 +23,44 @@ type Rules struct {
 	NoClock bool
 	// Why ends each error message, saying what the rule protects.
 	Why string
+	// Subpackages applies the rules to every package below the directory
+	// too (testdata aside), so that a pure tree cannot grow an impure
+	// subpackage.
+	Subpackages bool
 }
 
 // Check reports, as test errors, every non-test file of the current
-// directory that breaks the rules.
+// directory (and, with Subpackages, of the directories below it) that
+// breaks the rules.
 func Check(t testing.TB, r Rules) {
 	t.Helper()
-	files, err := filepath.Glob("*.go")
+	dirs := []string{"."}
+	if r.Subpackages {
+		err := filepath.WalkDir(".", func(path string, e os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if e.IsDir() && path != "." {
+				if name := e.Name(); name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
+					return filepath.SkipDir
+				}
+				dirs = append(dirs, path)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, dir := range dirs {
+		checkDir(t, r, dir)
+	}
+}
+
+// checkDir checks the non-test files of one directory.
+func checkDir(t testing.TB, r Rules, dir string) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		t.Fatal(err)
 	}

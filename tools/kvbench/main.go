@@ -16,6 +16,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -46,7 +48,11 @@ type config struct {
 	watchers   int
 	prefix     string
 	verify     bool
-	token      string
+	// scheme is "https" when -ca-file is set, else "http"; tlsConfig
+	// then holds the CA and the optional client certificate.
+	scheme    string
+	tlsConfig *tls.Config
+	token     string
 }
 
 func main() {
@@ -68,8 +74,20 @@ func main() {
 	flag.BoolVar(&c.verify, "verify", false,
 		"With -op put: write a new key each time, fail over to the next -addr on errors, and at the end "+
 			"check that every acknowledged write is readable (for kill -9 tests).")
+	var caFile, certFile, keyFile string
+	flag.StringVar(&caFile, "ca-file", "", "Use HTTPS, trusting the CA in this PEM `file`.")
+	flag.StringVar(&certFile, "client-cert", "", "With -ca-file: present this client certificate `file`.")
+	flag.StringVar(&keyFile, "client-key", "", "With -ca-file: the client certificate's key `file`.")
 	flag.Parse()
 	c.addrs = strings.Split(addrs, ",")
+	c.scheme = "http"
+	if caFile != "" {
+		var err error
+		if c.tlsConfig, err = loadTLS(caFile, certFile, keyFile); err != nil {
+			fatalf("%v", err)
+		}
+		c.scheme = "https"
+	}
 	if c.stale && c.consistent {
 		fatalf("-stale and -consistent are exclusive")
 	}
@@ -104,19 +122,41 @@ func (t tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.next.RoundTrip(r)
 }
 
-// newHTTPClient returns a keep-alive client for conns connections that
-// sends token (if any) with every request.
-func newHTTPClient(conns int, token string) *http.Client {
-	hc := newTransportClient(conns)
+// loadTLS builds the HTTPS client configuration.
+func loadTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no PEM certificate", caFile)
+	}
+	tc := &tls.Config{RootCAs: pool}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, err
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// newHTTPClient returns a keep-alive client for conns connections over
+// tc (nil: plain HTTP) that sends token (if any) with every request.
+func newHTTPClient(conns int, tc *tls.Config, token string) *http.Client {
+	hc := newTransportClient(conns, tc)
 	if token != "" {
 		hc.Transport = tokenTransport{token: token, next: hc.Transport}
 	}
 	return hc
 }
 
-func newTransportClient(conns int) *http.Client {
+func newTransportClient(conns int, tc *tls.Config) *http.Client {
 	return &http.Client{Transport: &http.Transport{
 		Proxy:               nil,
+		TLSClientConfig:     tc,
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 		MaxIdleConns:        conns * 4,
 		MaxIdleConnsPerHost: conns * 2,
@@ -163,7 +203,7 @@ func do(hc *http.Client, method, url string, body []byte, want int) error {
 
 func runLoad(c config) error {
 	value := bytes.Repeat([]byte("x"), c.size)
-	hc := newHTTPClient(c.clients, c.token)
+	hc := newHTTPClient(c.clients, c.tlsConfig, c.token)
 	if c.op != "put" {
 		// Preload the keys the reads will hit.
 		var wg sync.WaitGroup
@@ -174,7 +214,7 @@ func runLoad(c config) error {
 			sem <- struct{}{}
 			go func(i int) {
 				defer func() { <-sem; wg.Done() }()
-				url := "http://" + c.addrs[i%len(c.addrs)] + "/v1/kv/" + c.key(i)
+				url := c.scheme + "://" + c.addrs[i%len(c.addrs)] + "/v1/kv/" + c.key(i)
 				if err := do(hc, http.MethodPut, url, value, 200); err != nil {
 					failed.Store(err)
 				}
@@ -187,7 +227,7 @@ func runLoad(c config) error {
 		// Stale reads hit followers: wait until each has every key.
 		for _, addr := range c.addrs {
 			for i := 0; i < c.keys; i++ {
-				url := "http://" + addr + "/v1/kv/" + c.key(i) + "?stale"
+				url := c.scheme + "://" + addr + "/v1/kv/" + c.key(i) + "?stale"
 				deadline := time.Now().Add(10 * time.Second)
 				for do(hc, http.MethodGet, url, nil, 200) != nil {
 					if time.Now().After(deadline) {
@@ -211,7 +251,7 @@ func runLoad(c config) error {
 		go func(w int) {
 			defer wg.Done()
 			ai := w % len(c.addrs)
-			base := "http://" + c.addrs[ai] + "/v1/kv/"
+			base := c.scheme + "://" + c.addrs[ai] + "/v1/kv/"
 			rng := rand.New(rand.NewPCG(uint64(w), 42))
 			out := make([]time.Duration, 0, 1<<14)
 			for seq := 0; ctx.Err() == nil; seq++ {
@@ -233,7 +273,7 @@ func runLoad(c config) error {
 					}
 					if c.verify {
 						ai = (ai + 1) % len(c.addrs)
-						base = "http://" + c.addrs[ai] + "/v1/kv/"
+						base = c.scheme + "://" + c.addrs[ai] + "/v1/kv/"
 						time.Sleep(10 * time.Millisecond)
 					}
 					continue
@@ -281,7 +321,7 @@ func verifyAcked(c config, hc *http.Client, acked [][]string) error {
 		for _, k := range keys {
 			total++
 			for attempt := 0; ; attempt++ {
-				req, _ := http.NewRequest(http.MethodGet, "http://"+c.addrs[ai]+"/v1/kv/"+k+"?consistent", nil)
+				req, _ := http.NewRequest(http.MethodGet, c.scheme+"://"+c.addrs[ai]+"/v1/kv/"+k+"?consistent", nil)
 				resp, err := hc.Do(req)
 				if err == nil {
 					_, _ = io.Copy(io.Discard, resp.Body)
@@ -324,15 +364,15 @@ func pct(sorted []time.Duration, p float64) time.Duration {
 // runWatch measures fan-out: c.watchers blocking queries on one key, then
 // one write; it reports how long after the write each watcher woke.
 func runWatch(c config) error {
-	hc := newHTTPClient(c.watchers, c.token)
+	hc := newHTTPClient(c.watchers, c.tlsConfig, c.token)
 	key := c.prefix + "watched"
 	put := func(v string) error {
-		return do(hc, http.MethodPut, "http://"+c.addrs[0]+"/v1/kv/"+key, []byte(v), 200)
+		return do(hc, http.MethodPut, c.scheme+"://"+c.addrs[0]+"/v1/kv/"+key, []byte(v), 200)
 	}
 	if err := put("0"); err != nil {
 		return err
 	}
-	resp, err := hc.Get("http://" + c.addrs[0] + "/v1/kv/" + key)
+	resp, err := hc.Get(c.scheme + "://" + c.addrs[0] + "/v1/kv/" + key)
 	if err != nil {
 		return err
 	}
@@ -352,7 +392,7 @@ func runWatch(c config) error {
 		started.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			url := fmt.Sprintf("http://%s/v1/kv/%s?index=%d&wait=2m%s", c.addrs[i%len(c.addrs)], key, index,
+			url := fmt.Sprintf("%s://%s/v1/kv/%s?index=%d&wait=2m%s", c.scheme, c.addrs[i%len(c.addrs)], key, index,
 				strings.Replace(c.readQuery(), "?", "&", 1))
 			started.Done()
 			err := do(hc, http.MethodGet, url, nil, 200)

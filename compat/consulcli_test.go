@@ -1,0 +1,101 @@
+package compat
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoalproject/shoal/internal/testcluster"
+)
+
+// EnvConsulBin names a real `consul` binary for TestConsulCLI;
+// scripts/consul-cli.sh builds one (Consul 1.14.11, the last MPL release
+// line that builds from the Go module proxy) and runs this test with it.
+const EnvConsulBin = "SHOAL_CONSUL_BIN"
+
+// consulCLI runs the real consul CLI against node and returns its output.
+func consulCLI(t *testing.T, bin string, n *testcluster.Node, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "CONSUL_HTTP_ADDR="+n.HTTPAddr())
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// TestConsulCLI drives Shoal with the real `consul` command line, the way
+// an operator who switches from Consul keeps using it: KV, catalog,
+// services, members, Raft peers, locks and snapshots, through a server and
+// through the client agent.
+func TestConsulCLI(t *testing.T) {
+	bin := os.Getenv(EnvConsulBin)
+	if bin == "" {
+		t.Skipf("%s is not set: scripts/consul-cli.sh builds consul and runs this test", EnvConsulBin)
+	}
+	for _, v := range []via{entries[0], entries[2]} {
+		t.Run(v.name, func(t *testing.T) {
+			run := func(want string, args ...string) string {
+				t.Helper()
+				out, err := consulCLI(t, bin, v.node, args...)
+				if err != nil || !strings.Contains(out, want) {
+					t.Errorf("consul %s: %v\n%s\nwant output containing %q", strings.Join(args, " "), err, out, want)
+				}
+				return out
+			}
+			key := "cli/" + v.name
+			run("Success! Data written to: "+key, "kv", "put", key, "hello")
+			run("hello", "kv", "get", key)
+			run(key+":hello", "kv", "get", "-recurse", "cli/")
+			run("Success! Deleted key: "+key, "kv", "delete", key)
+			if out, err := consulCLI(t, bin, v.node, "kv", "get", key); err == nil {
+				t.Errorf("kv get of a deleted key succeeded: %s", out)
+			}
+
+			run("Registered service: cli-web", "services", "register", "-name=cli-web", "-port=8080", "-tag=v1")
+			run("cli-web", "catalog", "services")
+			run(v.node.Name, "catalog", "nodes", "-service=cli-web")
+			run("Deregistered service: cli-web", "services", "deregister", "-id=cli-web")
+
+			members := run("alive", "members")
+			for _, n := range cluster.Nodes[:3] {
+				line := lineWith(members, n.Name)
+				if !strings.Contains(line, "server") {
+					t.Errorf("consul members shows server %s as %q, want type server", n.Name, line)
+				}
+			}
+			peers := run("leader", "operator", "raft", "list-peers")
+			for _, n := range cluster.Nodes[:3] {
+				f := strings.Fields(lineWith(peers, n.Name))
+				// Node ID Address State Voter RaftProtocol CommitIndex ...
+				if len(f) < 7 || f[4] != "true" || f[6] == "0" {
+					t.Errorf("list-peers line for %s: %q, want a voter with its commit index", n.Name, f)
+				}
+			}
+
+			// consul lock runs the child while it holds the lock.
+			run("locked-child-ran", "lock", "cli-lock/"+v.name, "echo locked-child-ran")
+
+			snap := filepath.Join(t.TempDir(), "backup.snap")
+			run("Saved and verified snapshot", "snapshot", "save", snap)
+			run("Index", "snapshot", "inspect", snap)
+		})
+	}
+}
+
+// lineWith returns the first line of out that contains s.
+func lineWith(out, s string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, s) {
+			return l
+		}
+	}
+	return ""
+}
