@@ -318,6 +318,12 @@ func matrixRequest(t *testing.T, base string, mc matrixCase, secret string, carr
 func matrixSetup(t *testing.T, c *api.Client) map[string]string {
 	t.Helper()
 	ids := map[string]string{}
+	// The leader creates the initial management token just after it is
+	// elected: wait for it.
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		_, _, err := c.ACL().TokenReadSelf(nil)
+		return err
+	})
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
