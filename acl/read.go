@@ -130,6 +130,8 @@ type Resolved struct {
 	Management bool
 	// Policies are the reached policies (ID, ModifyIndex and Rules), each once.
 	Policies []ResolvedPolicy
+	// ExpirationTime is the token's, nil when it never expires.
+	ExpirationTime *time.Time
 }
 
 // ResolvedPolicy is one policy a token reaches.
@@ -150,7 +152,7 @@ func Resolve(tx *memdb.Txn, secret string, now time.Time) (*Resolved, error) {
 	if t == nil || t.Expired(now) {
 		return nil, ErrNotFound
 	}
-	out := &Resolved{AccessorID: t.AccessorID, Description: t.Description}
+	out := &Resolved{AccessorID: t.AccessorID, Description: t.Description, ExpirationTime: t.ExpirationTime}
 	seen := map[string]bool{}
 	add := func(links []Link) error {
 		for _, l := range links {

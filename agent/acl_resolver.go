@@ -16,15 +16,14 @@ import (
 var errACLServersDisabled = errors.New("ACLs are enabled on this agent but not on its servers")
 
 // aclResolver turns a token secret into an authorizer for the HTTP API.
-// On a server agent it reads the local state store (what the server's own
-// endpoints see); on a client agent it asks a server (ACL.Resolve) and
+// On a server agent it asks the server in process (its state and cache,
+// what its RPC endpoints see); on a client agent it asks a server (ACL.Resolve) and
 // caches the answer for TokenTTL, applying DownPolicy when no server
 // answers. Compiled policies are cached by ID and ModifyIndex. Secrets
 // are cache keys only, never logged.
 type aclResolver struct {
 	rpc   func(ctx context.Context, method string, args, reply any) error
-	local func(secret string) (*acl.Resolved, error) // nil on client agents
-	def   acl.DefaultPolicy
+	local func(secret string) (*acl.Authorizer, error) // the server's, nil on client agents
 	down  string
 	ttl   time.Duration
 	now   func() time.Time
@@ -50,8 +49,8 @@ type cachedPolicy struct {
 const maxCachedTokens = 4096
 
 func newACLResolver(rpc func(ctx context.Context, method string, args, reply any) error,
-	local func(string) (*acl.Resolved, error), def, down string, ttl time.Duration) *aclResolver {
-	return &aclResolver{rpc: rpc, local: local, def: acl.DefaultPolicy(def), down: down, ttl: ttl,
+	local func(string) (*acl.Authorizer, error), down string, ttl time.Duration) *aclResolver {
+	return &aclResolver{rpc: rpc, local: local, down: down, ttl: ttl,
 		now: time.Now, tokens: map[string]cachedToken{}, policies: map[string]cachedPolicy{}}
 }
 
@@ -62,11 +61,7 @@ func (r *aclResolver) authorizer(ctx context.Context, secret string) (*acl.Autho
 		secret = acl.AnonymousTokenSecret
 	}
 	if r.local != nil {
-		res, err := r.local(secret)
-		if err != nil {
-			return nil, err
-		}
-		return res.Compile(r.def, r.parse), nil
+		return r.local(secret)
 	}
 	r.mu.Lock()
 	c, ok := r.tokens[secret]

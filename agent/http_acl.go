@@ -371,16 +371,11 @@ func (a *Agent) newACLResolver() *aclResolver {
 	if !c.Enabled {
 		return nil
 	}
-	var local func(string) (*acl.Resolved, error)
+	var local func(string) (*acl.Authorizer, error)
 	if a.server != nil {
-		st := a.server.State
-		local = func(secret string) (*acl.Resolved, error) {
-			tx := st().ReadTxn()
-			defer tx.Abort()
-			return acl.Resolve(tx, secret, time.Now())
-		}
+		local = a.server.Authorizer // the server's own state and cache
 	}
-	return newACLResolver(a.delegate.RPC, local, c.DefaultPolicy, c.DownPolicy, c.TokenTTL)
+	return newACLResolver(a.delegate.RPC, local, c.DownPolicy, c.TokenTTL)
 }
 
 // routeACL returns the ACL decision of a route. A route without one is

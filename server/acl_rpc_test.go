@@ -204,6 +204,20 @@ func TestRPCEnforcedWithoutAgent(t *testing.T) {
 	if err := cl.Call("KVS.Get", &get, &got); err != nil || len(got.Entries) != 1 {
 		t.Fatalf("secret/a after refused writes: %+v %v", got.Entries, err)
 	}
+	// A deleted token stops working at once (the authorizer cache is
+	// keyed by the ACL tables' index).
+	if err := put("public/d", pub); err != nil {
+		t.Fatalf("put before delete: %v", err)
+	}
+	del := rpcapi.ACLDeleteRequest{ID: tr.Token.AccessorID}
+	del.AuthToken = testMgmt
+	var deleted bool
+	if err := cl.Call("ACL.TokenDelete", &del, &deleted); err != nil {
+		t.Fatal(err)
+	}
+	if err := put("public/d", pub); !rpcapi.IsRemote(err, acl.ErrNotFound) {
+		t.Fatalf("put with a deleted token: %v, want ACL not found", err)
+	}
 	// In process (a server agent's own calls) holds to the same rules.
 	var ok bool
 	inproc := rpcapi.KVSRequest{Request: kv.Request{Op: kv.OpSet, Entry: kv.Entry{Key: "secret/x"}}}

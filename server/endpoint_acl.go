@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-memdb"
@@ -16,9 +17,10 @@ import (
 // acl:read to read, acl:write to write. Secrets are never logged.
 type ACL struct{ s *Server }
 
-// authorizer resolves a secret ("" is the anonymous token) against this
-// server's state. It returns acl.ErrNotFound for an unknown secret.
-func (s *Server) authorizer(secret string) (*acl.Authorizer, error) {
+// Authorizer resolves a secret ("" is the anonymous token) against this
+// server's state. It returns acl.ErrNotFound for an unknown or expired
+// secret. Answers are cached until the ACL tables change (authzCache).
+func (s *Server) Authorizer(secret string) (*acl.Authorizer, error) {
 	if !s.cfg.ACL.Enabled {
 		return acl.AllowAll(), nil
 	}
@@ -27,11 +29,56 @@ func (s *Server) authorizer(secret string) (*acl.Authorizer, error) {
 	}
 	tx := s.State().ReadTxn()
 	defer tx.Abort()
-	res, err := acl.Resolve(tx, secret, time.Now())
+	idx := state.MaxIndex(tx, acl.TableTokens, acl.TablePolicies, acl.TableRoles)
+	now := time.Now()
+	if z, ok := s.authz.get(idx, secret, now); ok {
+		return z, nil
+	}
+	res, err := acl.Resolve(tx, secret, now)
 	if err != nil {
 		return nil, err
 	}
-	return res.Compile(acl.DefaultPolicy(s.cfg.ACL.DefaultPolicy), nil), nil
+	z := res.Compile(acl.DefaultPolicy(s.cfg.ACL.DefaultPolicy), nil)
+	s.authz.put(idx, secret, z, res.ExpirationTime)
+	return z, nil
+}
+
+func (s *Server) authorizer(secret string) (*acl.Authorizer, error) { return s.Authorizer(secret) }
+
+// authzCache holds compiled authorizers by secret for one version of the
+// ACL tables (the highest index of tokens, policies and roles): any ACL
+// write starts a new, empty cache. Its size is bounded.
+type authzCache struct {
+	mu       sync.Mutex
+	index    uint64
+	bySecret map[string]cachedAuthz
+}
+
+type cachedAuthz struct {
+	z       *acl.Authorizer
+	expires *time.Time
+}
+
+// maxCachedAuthz bounds the cache (a flood of distinct secrets empties it).
+const maxCachedAuthz = 4096
+
+func (c *authzCache) get(index uint64, secret string, now time.Time) (*acl.Authorizer, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.bySecret[secret]
+	if !ok || c.index != index || (e.expires != nil && !now.Before(*e.expires)) {
+		return nil, false
+	}
+	return e.z, true
+}
+
+func (c *authzCache) put(index uint64, secret string, z *acl.Authorizer, expires *time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.index != index || c.bySecret == nil || len(c.bySecret) >= maxCachedAuthz {
+		c.index, c.bySecret = index, map[string]cachedAuthz{}
+	}
+	c.bySecret[secret] = cachedAuthz{z: z, expires: expires}
 }
 
 // aclCheck fails unless ACLs are on and the caller holds acl:need.

@@ -31,6 +31,9 @@ type Server struct {
 	cfg    Config
 	logger hclog.Logger
 
+	// authz caches compiled ACL authorizers (endpoint_acl.go).
+	authz authzCache
+
 	fsm           *fsm.FSM
 	raft          *raft.Raft
 	raftLayer     *raftLayer
