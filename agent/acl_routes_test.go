@@ -1,6 +1,10 @@
 package agent
 
-import "testing"
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
 
 // TestEveryRouteHasACLDecision walks the router's own table: a route with
 // no ACL decision, or an ambiguous one, fails here (and makes the agent
@@ -34,5 +38,14 @@ func TestEveryRouteHasACLDecision(t *testing.T) {
 		if !seen[p] {
 			t.Errorf("routeACLs has a decision for %s, which is no route", p)
 		}
+	}
+}
+
+// TestRedactedURLHidesToken: a ?token= secret never reaches the request log.
+func TestRedactedURLHidesToken(t *testing.T) {
+	r := httptest.NewRequest("GET", "/v1/kv/a?recurse&token=s3cret", nil)
+	got := redactedURL(r)
+	if strings.Contains(got, "s3cret") || !strings.Contains(got, "recurse") {
+		t.Fatalf("redactedURL = %q", got)
 	}
 }
