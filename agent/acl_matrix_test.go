@@ -23,10 +23,11 @@ const (
 	allow                     // any status but 403
 	filtered                  // 200 (404 for KV) with X-Consul-Results-Filtered-By-ACLs: true
 	unfiltered                // 200 without it
+	hidden                    // 404: the object cannot be read, so it is not there
 )
 
 func (o outcome) String() string {
-	return [...]string{"deny", "allow", "filtered", "unfiltered"}[o]
+	return [...]string{"deny", "allow", "filtered", "unfiltered", "hidden"}[o]
 }
 
 // matrixCase is one request of the matrix, with the rules of its
@@ -36,6 +37,8 @@ type matrixCase struct {
 	pattern, method, path, body string
 	least, wrong                string
 	anon, leastWant, wrongWant  outcome
+	// stream: the answer is a stream (agent/monitor); only the status is read.
+	stream bool
 }
 
 const mgmtSecret = "11111111-2222-3333-4444-555555555555"
@@ -53,12 +56,14 @@ func matrixCases(ids map[string]string) []matrixCase {
 		return matrixCase{pattern: p, method: m, path: path, body: body, anon: allow, leastWant: allow, wrongWant: allow}
 	}
 	chk := func(m, p, path, body, least, wrong string) matrixCase {
-		return matrixCase{p, m, path, body, least, wrong, deny, allow, deny}
+		return matrixCase{p, m, path, body, least, wrong, deny, allow, deny, false}
 	}
 	flt := func(p, path, least, wrong string) matrixCase {
-		return matrixCase{p, "GET", path, "", least, wrong, filtered, unfiltered, filtered}
+		return matrixCase{p, "GET", path, "", least, wrong, filtered, unfiltered, filtered, false}
 	}
+	withAnon := func(o outcome, mc matrixCase) matrixCase { mc.anon = o; return mc }
 	aclW, aclR := `acl = "write"`, `acl = "read"`
+	qKeys := func(p string) string { return `key_prefix "shoal/quer" ` + r(p) }
 	specA := `{"name":"svc-b","image":"nginx"}`
 	return []matrixCase{
 		all("GET", "/v1/status/leader", "/v1/status/leader", ""),
@@ -173,6 +178,29 @@ func matrixCases(ids map[string]string) []matrixCase {
 
 		chk("PUT", "/v1/agent/token/{kind}", "/v1/agent/token/agent", `{"Token":"x"}`, aclW, aclR),
 
+		all("GET", "/v1/agent/version", "/v1/agent/version", ""),
+		all("GET", "/v1/coordinate/datacenters", "/v1/coordinate/datacenters", ""),
+		chk("GET", "/v1/agent/host", "/v1/agent/host", "", `operator = "read"`, `keyring = "read"`),
+		{pattern: "/v1/agent/monitor", method: "GET", path: "/v1/agent/monitor", least: `agent "s1" ` + r("read"),
+			wrong: `agent "s2" ` + r("read"), anon: deny, leastWant: allow, wrongWant: deny, stream: true},
+		chk("GET", "/v1/operator/autopilot/configuration", "/v1/operator/autopilot/configuration", "", `operator = "read"`, `keyring = "read"`),
+		chk("GET", "/v1/operator/autopilot/health", "/v1/operator/autopilot/health", "", `operator = "read"`, `keyring = "read"`),
+		chk("GET", "/v1/operator/autopilot/state", "/v1/operator/autopilot/state", "", `operator = "read"`, `keyring = "read"`),
+		chk("PUT", "/v1/event/fire/{name...}", "/v1/event/fire/deploy", "", `event "deploy" `+r("write"), `event "deploy" `+r("read")),
+		flt("/v1/event/list", "/v1/event/list", `event_prefix "" `+r("read"), `event "zz" `+r("read")),
+		flt("/v1/coordinate/nodes", "/v1/coordinate/nodes", `node_prefix "" `+r("read"), `node "zz" `+r("read")),
+		chk("GET", "/v1/coordinate/node/{node...}", "/v1/coordinate/node/s1", "", `node "s1" `+r("read"), `node "s2" `+r("read")),
+		// Prepared queries live in KV: query rules and key rules on shoal/quer*.
+		flt("/v1/query", "/v1/query", `query_prefix "" `+r("read")+"\n"+qKeys("read"), `query "zz" `+r("read")+"\n"+qKeys("read")),
+		chk("POST", "/v1/query", "/v1/query", `{"Name":"q2","Service":{"Service":"web"}}`, `query "q2" `+r("write")+"\n"+qKeys("write"), `query "q2" `+r("read")+"\n"+qKeys("write")),
+		// The anonymous token cannot read the query's key: the query is
+		// not found (Consul answers 403 there).
+		withAnon(hidden, flt("/v1/query/{id}", "/v1/query/"+ids["query"], `query "q1" `+r("read")+"\n"+qKeys("read"), `query "zz" `+r("read")+"\n"+qKeys("read"))),
+		chk("PUT", "/v1/query/{id}", "/v1/query/"+ids["query"], `{"Name":"q1","Service":{"Service":"web"}}`, `query "q1" `+r("write")+"\n"+qKeys("write"), `query "q1" `+r("read")+"\n"+qKeys("write")),
+		withAnon(hidden, flt("/v1/query/{id}/execute", "/v1/query/"+ids["query"]+"/execute", qKeys("read")+"\n"+`service "web" `+r("read")+"\n"+`node_prefix "" `+r("read"),
+			qKeys("read")+"\n"+`service "web" `+r("read")+"\n"+`node "zz" `+r("read"))),
+		chk("DELETE", "/v1/query/{id}", "/v1/query/"+ids["query"], "", `query_prefix "" `+r("write")+"\n"+qKeys("write"), `query "q1" `+r("write")+"\n"+qKeys("write")),
+
 		// Last: a least-privilege leave makes the agent leave.
 		chk("PUT", "/v1/agent/leave", "/v1/agent/leave", "", `agent "s1" `+r("write"), `agent "s1" `+r("read")),
 	}
@@ -258,6 +286,8 @@ func TestACLRouteTokenMatrix(t *testing.T) {
 				got = deny
 			case hdr.Get("X-Consul-Results-Filtered-By-ACLs") == "true" && (code == http.StatusOK || code == http.StatusNotFound):
 				got = filtered // a KV listing filtered to nothing is a 404, as in Consul
+			case code == http.StatusNotFound && want == hidden:
+				got = hidden
 			case code != http.StatusOK:
 				got = allow
 			}
@@ -269,8 +299,8 @@ func TestACLRouteTokenMatrix(t *testing.T) {
 			n++
 		}
 	}
-	t.Logf("ACL matrix: %d routes x methods, %d cases x 4 tokens = %d requests: %d denied, %d filtered, %d allowed unfiltered, %d other allowed",
-		len(covered), len(cases), n, results[deny], results[filtered], results[unfiltered], results[allow])
+	t.Logf("ACL matrix: %d routes x methods, %d cases x 4 tokens = %d requests: %d denied, %d filtered, %d allowed unfiltered, %d other allowed, %d hidden (404)",
+		len(covered), len(cases), n, results[deny], results[filtered], results[unfiltered], results[allow], results[hidden])
 }
 
 func trim(s string) string {
@@ -309,6 +339,9 @@ func matrixRequest(t *testing.T, base string, mc matrixCase, secret string, carr
 		t.Fatalf("%s %s: %v", mc.method, mc.path, err)
 	}
 	defer resp.Body.Close()
+	if mc.stream && resp.StatusCode == http.StatusOK {
+		return resp.StatusCode, resp.Header, ""
+	}
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, string(b)
 }
@@ -369,5 +402,17 @@ func matrixSetup(t *testing.T, c *api.Client) map[string]string {
 	tok, _, err := c.ACL().TokenCreate(&api.ACLToken{Description: "victim"}, nil)
 	must(err)
 	ids["token"] = tok.AccessorID
+	qid, _, err := c.PreparedQuery().Create(&api.PreparedQueryDefinition{Name: "q1", Service: api.ServiceQuery{Service: "web"}}, nil)
+	must(err)
+	ids["query"] = qid
+	_, _, err = c.Event().Fire(&api.UserEvent{Name: "setup-ev"}, nil)
+	must(err)
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		evs, _, err := c.Event().List("", nil)
+		if err == nil && len(evs) == 0 {
+			err = fmt.Errorf("no event yet")
+		}
+		return err
+	})
 	return ids
 }

@@ -98,7 +98,7 @@ func (a *Agent) agentToken(w http.ResponseWriter, r *http.Request) (any, error) 
 		return nil, HTTPError{Code: http.StatusUnauthorized, Msg: "ACL support disabled"}
 	}
 	var body struct{ Token string }
-	if err := decodeBody(r, &body); err != nil {
+	if err := decodeOptionalBody(r, &body); err != nil {
 		return nil, err
 	}
 	if err := a.tokens.set(r.PathValue("kind"), body.Token); err != nil {

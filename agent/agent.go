@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/serf/coordinate"
 	"github.com/hashicorp/serf/serf"
 	"github.com/shoalproject/shoal/agent/config"
 	"github.com/shoalproject/shoal/agent/realiser"
@@ -42,6 +43,12 @@ type delegate interface {
 	SnapshotRestore(ctx context.Context, dc string, archive io.Reader) error
 	LocalMember() serf.Member
 	LANMembers() []serf.Member
+	// UserEvent broadcasts a user event by gossip (event.go).
+	UserEvent(name string, payload []byte) error
+	// Coordinate is this node's network coordinate; CachedCoordinate the
+	// last one heard for another member.
+	Coordinate() (*coordinate.Coordinate, error)
+	CachedCoordinate(name string) (*coordinate.Coordinate, bool)
 	JoinLAN(addrs []string) (int, error)
 	RemoveFailedNode(node string, prune bool) error
 	Stats() map[string]map[string]string
@@ -88,6 +95,9 @@ type Agent struct {
 	overlayDNS     []string // DNS servers for replicas on the overlay
 	overlayOff     bool     // the overlay cannot come up here: do not wait for it
 
+	// events are the user events this agent received (event.go).
+	events *eventBuffer
+
 	// local holds the agent's services, checks and anti-entropy
 	// (http_agent_services.go).
 	local *agentLocal
@@ -117,7 +127,7 @@ func New(cfg *config.Config, logger hclog.Logger) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Agent{cfg: cfg, logger: logger, nodeID: id, shutdownCh: make(chan struct{})}, nil
+	return &Agent{cfg: cfg, logger: logger, nodeID: id, shutdownCh: make(chan struct{}), events: newEventBuffer()}, nil
 }
 
 // Start starts the server or client, the HTTP API and the joins. On error
@@ -207,7 +217,8 @@ func (a *Agent) serverConfig() server.Config {
 		TLS:                a.tls,
 		ACL: server.ACLConfig{Enabled: c.ACL.Enabled, DefaultPolicy: c.ACL.DefaultPolicy,
 			InitialManagement: c.ACL.Tokens.InitialManagement},
-		Logger: a.logger,
+		Logger:     a.logger,
+		UserEvents: a.handleUserEvent,
 	}
 	if v := c.EncryptVerifyIncoming; v != nil {
 		sc.EncryptAllowPlainIncoming = !*v

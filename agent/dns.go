@@ -44,6 +44,7 @@ func (a *Agent) startDNS() error {
 	logger := a.logger.Named("dns")
 	cfg := dnsServerConfig(a.cfg, dc)
 	reader := newDNSReader(a.delegate.RPC, a.cfg.Datacenter, dc.AllowStale, dc.MaxStale, logger)
+	reader.execQuery = a.dnsExecuteQuery
 	srv, err := dns.New(cfg, a.dnsACLReader(reader), logger)
 	if err != nil {
 		reader.close()
@@ -134,6 +135,9 @@ type dnsReader struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// execQuery runs a prepared query (agent/http_query.go); nil: none.
+	execQuery func(ctx context.Context, dc, name string, stale bool) ([]catalog.Instance, string, time.Duration, bool, error)
+
 	entries sync.Map // dnsKey → *dnsEntry
 	count   atomic.Int64
 }
@@ -177,6 +181,14 @@ func newDNSReader(rpc rpcFunc, dc string, allowStale bool, maxStale time.Duratio
 func (r *dnsReader) close() {
 	r.cancel()
 	r.wg.Wait()
+}
+
+// ExecuteQuery implements dns.QueryExecutor.
+func (r *dnsReader) ExecuteQuery(ctx context.Context, dc, name string) ([]catalog.Instance, string, time.Duration, bool, error) {
+	if r.execQuery == nil {
+		return nil, "", 0, false, nil
+	}
+	return r.execQuery(ctx, dc, name, r.allowStale)
 }
 
 // ServiceNodes implements dns.Reader.

@@ -45,6 +45,12 @@ func (a *Agent) apiRoutes() []route {
 	routes = append(routes, a.statusRoutes()...)
 	routes = append(routes, a.agentRoutes()...)
 	routes = append(routes, a.operatorRoutes()...)
+	routes = append(routes, a.autopilotRoutes()...)
+	routes = append(routes, a.hostRoutes()...)
+	routes = append(routes, a.monitorRoutes()...)
+	routes = append(routes, a.eventRoutes()...)
+	routes = append(routes, a.coordinateRoutes()...)
+	routes = append(routes, a.queryRoutes()...)
 	routes = append(routes, a.catalogRoutes()...)
 	routes = append(routes, a.kvRoutes()...)
 	routes = append(routes, a.schedRoutes()...)
@@ -82,11 +88,22 @@ func (a *Agent) wrap(rt route) http.Handler {
 			metrics.MeasureSinceWithLabels(metricKey, start, []metrics.Label{
 				{Name: "method", Value: r.Method}, {Name: "path", Value: metricPath(rt.pattern)}})
 		}()
+		allow := strings.Join(append([]string{http.MethodOptions}, rt.methods...), ",")
+		if r.Method == http.MethodOptions {
+			// As Consul: 200, no body, the methods in Allow.
+			w.Header().Set("Allow", allow)
+			return
+		}
 		if !allowed(rt.methods, r.Method) {
-			w.Header().Set("Allow", strings.Join(rt.methods, ","))
+			w.Header().Set("Allow", allow)
 			http.Error(w, fmt.Sprintf("method %s not allowed", r.Method), http.StatusMethodNotAllowed)
 			return
 		}
+		if err := a.checkDatacenter(rt.pattern, r); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodySize)
 		r = r.WithContext(rpcapi.WithAuthToken(r.Context(), a.requestToken(r)))
 		z, err := a.authorize(r, decision)
 		if err != nil {
@@ -122,10 +139,21 @@ func allowed(methods []string, m string) bool {
 }
 
 func (a *Agent) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		// The client went away (a watch or a blocking query cancelled):
+		// nobody reads an answer, and nothing failed on our side.
+		a.logger.Debug("request cancelled", "method", r.Method, "url", r.URL.String(), "error", err)
+		return
+	}
 	code := http.StatusInternalServerError
 	var he HTTPError
-	if errors.As(err, &he) {
+	var mb *http.MaxBytesError
+	switch {
+	case errors.As(err, &he):
 		code = he.Code
+	case errors.As(err, &mb):
+		code = http.StatusRequestEntityTooLarge
+		err = fmt.Errorf("Request body too large, max size: %d bytes", mb.Limit)
 	}
 	if code >= 500 {
 		a.logger.Error("request failed", "method", r.Method, "url", redactedURL(r), "error", err)
@@ -135,14 +163,72 @@ func (a *Agent) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	fmt.Fprint(w, err.Error())
 }
 
+// writeJSON writes obj as the JSON body, as Consul does: compact and
+// without a trailing newline, or indented with one under ?pretty.
 func writeJSON(w http.ResponseWriter, r *http.Request, obj any) {
-	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
-	if _, ok := r.URL.Query()["pretty"]; ok {
-		enc.SetIndent("", "    ")
-	}
-	_ = enc.Encode(obj)
+	writeJSONStatus(w, r, http.StatusOK, obj)
 }
+
+// writeJSONStatus is writeJSON with another status than 200.
+func writeJSONStatus(w http.ResponseWriter, r *http.Request, code int, obj any) {
+	var b []byte
+	var err error
+	if _, pretty := r.URL.Query()["pretty"]; pretty {
+		b, err = json.MarshalIndent(obj, "", "    ")
+		b = append(b, '\n')
+	} else {
+		b, err = json.Marshal(obj)
+	}
+	if err != nil {
+		http.Error(w, fmt.Sprintf("encoding the response: %v", err), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(b)
+}
+
+// maxBodySize bounds every request body; a larger one is answered 413
+// with the limit. Endpoints with their own, smaller limit (KV values,
+// transactions) check it first.
+const maxBodySize = 8 << 20
+
+// decodeBody decodes the JSON request body into v: 413 when it exceeds
+// maxBodySize, 400 when it is not valid JSON.
+func decodeBody(r *http.Request, v any) error {
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return err
+		}
+		return badRequest("Request decode failed: %v", err)
+	}
+	return nil
+}
+
+// errNoDCPath is Consul's error for a datacenter it cannot reach
+// (structs.ErrNoDCPath); Shoal knows only its own datacenter.
+var errNoDCPath = errors.New("No path to datacenter")
+
+// checkDatacenter refuses ?dc= naming another datacenter than the
+// agent's, with Consul's 500 "No path to datacenter", before anything is
+// read or written. The agent's own endpoints ignore ?dc, as Consul's do.
+func (a *Agent) checkDatacenter(pattern string, r *http.Request) error {
+	dc := r.URL.Query().Get("dc")
+	if dc == "" || strings.EqualFold(dc, a.cfg.Datacenter) {
+		return nil
+	}
+	for _, p := range dcFreePrefixes {
+		if strings.HasPrefix(pattern, p) {
+			return nil
+		}
+	}
+	return errNoDCPath
+}
+
+// dcFreePrefixes are the routes that serve the local agent or the list of
+// datacenters, where Consul ignores ?dc.
+var dcFreePrefixes = []string{"/v1/agent/", "/v1/catalog/datacenters", "/v1/coordinate/datacenters"}
 
 // parseQuery reads Consul's query parameters: dc, stale, consistent,
 // index and wait.

@@ -79,8 +79,9 @@ func (a *Agent) aclRPC(r *http.Request, method string, args, reply any) error {
 	return aclError(a.delegate.RPC(r.Context(), method, args, reply))
 }
 
-// decodeBody decodes a JSON body into v; an empty body leaves v as is.
-func decodeBody(r *http.Request, v any) error {
+// decodeOptionalBody decodes a JSON body into v; an empty body leaves v
+// as is (bootstrap and deletes send none).
+func decodeOptionalBody(r *http.Request, v any) error {
 	data, err := io.ReadAll(r.Body)
 	if err != nil {
 		return badRequest("Request body read failed: %v", err)
@@ -113,7 +114,7 @@ type tokenBody struct {
 
 func (a *Agent) tokenSet(r *http.Request, create bool, accessor string) (any, error) {
 	var body tokenBody
-	if err := decodeBody(r, &body); err != nil {
+	if err := decodeOptionalBody(r, &body); err != nil {
 		return nil, err
 	}
 	if !create {
@@ -216,7 +217,7 @@ func (a *Agent) aclTokenList(w http.ResponseWriter, r *http.Request) (any, error
 
 func (a *Agent) policySet(r *http.Request, id string) (any, error) {
 	var p acl.Policy
-	if err := decodeBody(r, &p); err != nil {
+	if err := decodeOptionalBody(r, &p); err != nil {
 		return nil, err
 	}
 	if id != "" {
@@ -291,7 +292,7 @@ func (a *Agent) aclPolicyList(w http.ResponseWriter, r *http.Request) (any, erro
 
 func (a *Agent) roleSet(r *http.Request, id string) (any, error) {
 	var role acl.Role
-	if err := decodeBody(r, &role); err != nil {
+	if err := decodeOptionalBody(r, &role); err != nil {
 		return nil, err
 	}
 	if id != "" {

@@ -87,10 +87,30 @@ const statusWhy = "cluster status a network peer learns from gossip anyway (Cons
 func routeACLs() map[string]routeACL {
 	read, write := acl.AccessRead, acl.AccessWrite
 	return map[string]routeACL{
-		"/v1/status/leader":       {none: statusWhy},
-		"/v1/status/peers":        {none: statusWhy},
-		"/v1/catalog/datacenters": {none: "the datacenter name only (Consul requires none)"},
-		"/v1/shoal/validate":      {none: "validates the posted spec; reads and writes nothing"},
+		"/v1/status/leader":          {none: statusWhy},
+		"/v1/status/peers":           {none: statusWhy},
+		"/v1/catalog/datacenters":    {none: "the datacenter name only (Consul requires none)"},
+		"/v1/shoal/validate":         {none: "validates the posted spec; reads and writes nothing"},
+		"/v1/agent/version":          {none: "the build version (Consul requires none)"},
+		"/v1/coordinate/datacenters": {none: "the datacenter name only (Consul requires none)"},
+
+		"/v1/agent/host":                       {check: needGlobal(acl.GlobalOperator, read)},
+		"/v1/agent/monitor":                    {check: needAgent(read)},
+		"/v1/operator/autopilot/configuration": {check: needGlobal(acl.GlobalOperator, read)},
+		"/v1/operator/autopilot/health":        {check: needGlobal(acl.GlobalOperator, read)},
+		"/v1/operator/autopilot/state":         {check: needGlobal(acl.GlobalOperator, read)},
+		"/v1/event/fire/{name...}":             {check: needPath(acl.ResourceEvent, "name", write)},
+		"/v1/event/list":                       {filter: filterBy(aclField{acl.ResourceEvent, "Name"})},
+		"/v1/coordinate/nodes":                 {filter: filterBy(nodeField)},
+		"/v1/coordinate/node/{node...}":        {check: needPath(acl.ResourceNode, "node", read)},
+		// Prepared queries: query rules here; they are stored in KV, so the
+		// servers also apply key rules on shoal/queries/ (docs/acl.md).
+		"/v1/query": {check: checkQueryCreate, filter: &resultFilter{fields: []aclField{{acl.ResourceQuery, "Name"}},
+			only: func(r *http.Request) bool { return r.Method == http.MethodGet }}},
+		"/v1/query/{id}": {check: checkQueryChange, filter: &resultFilter{fields: []aclField{{acl.ResourceQuery, "Name"}},
+			only: func(r *http.Request) bool { return r.Method == http.MethodGet }}},
+		"/v1/query/{id}/execute": {filter: &resultFilter{under: "Nodes",
+			fields: []aclField{{acl.ResourceNode, "Node.Node"}, {acl.ResourceService, "Service.Service"}}}},
 
 		"/v1/agent/self":                  {check: needAgent(read)},
 		"/v1/agent/metrics":               {check: needAgent(read)},
@@ -184,6 +204,40 @@ func kvListing(r *http.Request) bool {
 	_, recurse := q["recurse"]
 	_, keys := q["keys"]
 	return r.Method == http.MethodGet && (recurse || keys)
+}
+
+// checkQueryCreate: creating a prepared query needs query:write on its
+// name (an unnamed one on ""); listing is filtered.
+func checkQueryCreate(_ *Agent, z *acl.Authorizer, r *http.Request) error {
+	if r.Method != http.MethodPost {
+		return nil
+	}
+	b, err := peekBody(r, maxBodySize)
+	if err != nil {
+		return err
+	}
+	var body struct{ Name string }
+	_ = json.Unmarshal(b, &body)
+	return z.Check(acl.ResourceQuery, body.Name, acl.AccessWrite)
+}
+
+// checkQueryChange: an update needs query:write on the new name; a delete
+// names only the ID, so it needs write on every query name (stricter than
+// Consul, which checks the stored query's name).
+func checkQueryChange(_ *Agent, z *acl.Authorizer, r *http.Request) error {
+	switch r.Method {
+	case http.MethodPut:
+		b, err := peekBody(r, maxBodySize)
+		if err != nil {
+			return err
+		}
+		var body struct{ Name string }
+		_ = json.Unmarshal(b, &body)
+		return z.Check(acl.ResourceQuery, body.Name, acl.AccessWrite)
+	case http.MethodDelete:
+		return z.CheckWritePrefix(acl.ResourceQuery, "")
+	}
+	return nil
 }
 
 // peekBody reads the request body (up to limit) and puts it back for the

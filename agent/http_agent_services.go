@@ -203,7 +203,7 @@ func (a *Agent) toAgentService(s *catalog.Service) *agentServiceJSON {
 }
 
 func (a *Agent) agentServices(w http.ResponseWriter, r *http.Request) (any, error) {
-	f, err := parseFilter(r)
+	f, err := parseFilter(r, (*agentServiceJSON)(nil))
 	if err != nil {
 		return nil, err
 	}
@@ -282,8 +282,12 @@ func localError(err error) error {
 }
 
 func readBody(r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+	b, err := io.ReadAll(r.Body) // bounded by wrap's MaxBytesReader
 	if err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return nil, err
+		}
 		return nil, badRequest("Request decode failed: %v", err)
 	}
 	return b, nil
@@ -297,6 +301,9 @@ func (a *Agent) agentServiceRegister(w http.ResponseWriter, r *http.Request) (an
 	def, err := local.DecodeService(b)
 	if err != nil {
 		return nil, localError(err)
+	}
+	if err := validateMeta("Service Meta", def.Meta); err != nil {
+		return nil, err
 	}
 	_, replace := r.URL.Query()["replace-existing-checks"]
 	if v := r.URL.Query().Get("replace-existing-checks"); v == "false" || v == "0" {
@@ -369,7 +376,7 @@ func (a *Agent) localChecks() map[string]*catalog.HealthCheck {
 }
 
 func (a *Agent) agentChecks(w http.ResponseWriter, r *http.Request) (any, error) {
-	f, err := parseFilter(r)
+	f, err := parseFilter(r, (*catalog.HealthCheck)(nil))
 	if err != nil {
 		return nil, err
 	}
@@ -431,8 +438,8 @@ func (a *Agent) agentCheckUpdate(w http.ResponseWriter, r *http.Request) (any, e
 		Status string
 		Output string
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		return nil, badRequest("Request decode failed: %v", err)
+	if err := decodeBody(r, &body); err != nil {
+		return nil, err
 	}
 	switch body.Status {
 	case catalog.HealthPassing, catalog.HealthWarning, catalog.HealthCritical:
@@ -481,9 +488,7 @@ func writeHealth(w http.ResponseWriter, r *http.Request, status string, body any
 		fmt.Fprint(w, status)
 		return nil, nil
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(body)
+	writeJSONStatus(w, r, code, body)
 	return nil, nil
 }
 

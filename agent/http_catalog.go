@@ -3,6 +3,7 @@ package agent
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -43,8 +44,8 @@ func parseNodeMeta(r *http.Request) map[string]string {
 
 func (a *Agent) catalogRegister(w http.ResponseWriter, r *http.Request) (any, error) {
 	var args rpcapi.RegisterRequest
-	if err := json.NewDecoder(r.Body).Decode(&args.RegisterRequest); err != nil {
-		return nil, badRequest("Request decode failed: %v", err)
+	if err := decodeBody(r, &args.RegisterRequest); err != nil {
+		return nil, err
 	}
 	if args.Node == "" {
 		return nil, badRequest("Missing node name")
@@ -54,6 +55,11 @@ func (a *Agent) catalogRegister(w http.ResponseWriter, r *http.Request) (any, er
 	}
 	if args.Service != nil && args.Service.Service == "" {
 		return nil, badRequest("Missing service name")
+	}
+	if args.Service != nil {
+		if err := validateMeta("Service Meta", args.Service.Meta); err != nil {
+			return nil, err
+		}
 	}
 	if svc := args.Service; svc != nil && (svc.Weights == nil || *svc.Weights == (catalog.Weights{})) {
 		// The Go client always sends Weights; zero means unset, as in Consul.
@@ -101,8 +107,8 @@ func catalogWriteError(err error) error {
 
 func (a *Agent) catalogDeregister(w http.ResponseWriter, r *http.Request) (any, error) {
 	var args rpcapi.DeregisterRequest
-	if err := json.NewDecoder(r.Body).Decode(&args.DeregisterRequest); err != nil {
-		return nil, badRequest("Request decode failed: %v", err)
+	if err := decodeBody(r, &args.DeregisterRequest); err != nil {
+		return nil, err
 	}
 	if args.Node == "" {
 		return nil, badRequest("Missing node name")
@@ -119,7 +125,7 @@ func (a *Agent) catalogNodes(w http.ResponseWriter, r *http.Request) (any, error
 	if err := parseQuery(r, &args.QueryOptions); err != nil {
 		return nil, err
 	}
-	f, err := parseFilter(r)
+	f, err := parseFilter(r, (*catalog.Node)(nil))
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +141,7 @@ func (a *Agent) catalogNodes(w http.ResponseWriter, r *http.Request) (any, error
 			out = append(out, n)
 		}
 	}
+	sortNear(a.rtts(r), out, func(n *catalog.Node) string { return n.Node })
 	return out, nil
 }
 
@@ -147,6 +154,10 @@ func (a *Agent) catalogServices(w http.ResponseWriter, r *http.Request) (any, er
 	if err := parseQuery(r, &args.QueryOptions); err != nil {
 		return nil, err
 	}
+	f, err := parseFilter(r, (*catalog.ServiceNode)(nil))
+	if err != nil {
+		return nil, err
+	}
 	args.NodeMetaFilters = parseNodeMeta(r)
 	var reply rpcapi.IndexedServices
 	if err := a.delegate.RPC(r.Context(), "Catalog.ListServices", &args, &reply); err != nil {
@@ -156,7 +167,43 @@ func (a *Agent) catalogServices(w http.ResponseWriter, r *http.Request) (any, er
 	if reply.Services == nil {
 		reply.Services = map[string][]string{}
 	}
-	return reply.Services, nil
+	if f == nil {
+		return reply.Services, nil
+	}
+	return a.filterServices(r, args, reply.Services, f)
+}
+
+// filterServices applies ?filter to /v1/catalog/services as Consul does:
+// to each instance (a ServiceNode); a service is listed with the tags of
+// its matching instances, and left out when none matches. It reads each
+// service's instances at the index the list was read at.
+func (a *Agent) filterServices(r *http.Request, list rpcapi.NodeSpecificRequest, services map[string][]string, f *filter) (map[string][]string, error) {
+	out := map[string][]string{}
+	for name := range services {
+		args := rpcapi.ServiceSpecificRequest{ServiceName: name, NodeMetaFilters: list.NodeMetaFilters}
+		args.QueryOptions = list.QueryOptions
+		args.MinQueryIndex = 0 // the list already waited
+		var reply rpcapi.IndexedServiceNodes
+		if err := a.delegate.RPC(r.Context(), "Catalog.ServiceNodes", &args, &reply); err != nil {
+			return nil, err
+		}
+		for _, sn := range reply.ServiceNodes {
+			if !f.match(sn) {
+				continue
+			}
+			tags, seen := out[name]
+			if !seen {
+				tags = []string{}
+			}
+			for _, t := range sn.ServiceTags {
+				if !slices.Contains(tags, t) {
+					tags = append(tags, t)
+				}
+			}
+			out[name] = tags
+		}
+	}
+	return out, nil
 }
 
 func (a *Agent) catalogServiceNodes(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -167,7 +214,7 @@ func (a *Agent) catalogServiceNodes(w http.ResponseWriter, r *http.Request) (any
 	if args.ServiceName == "" {
 		return nil, badRequest("Missing service name")
 	}
-	f, err := parseFilter(r)
+	f, err := parseFilter(r, (*catalog.ServiceNode)(nil))
 	if err != nil {
 		return nil, err
 	}
@@ -184,6 +231,7 @@ func (a *Agent) catalogServiceNodes(w http.ResponseWriter, r *http.Request) (any
 			out = append(out, sn)
 		}
 	}
+	sortNear(a.rtts(r), out, func(sn *catalog.ServiceNode) string { return sn.Node })
 	return out, nil
 }
 
@@ -195,7 +243,7 @@ func (a *Agent) nodeServices(w http.ResponseWriter, r *http.Request) (*rpcapi.In
 	if args.Node == "" {
 		return nil, nil, badRequest("Missing node name")
 	}
-	f, err := parseFilter(r)
+	f, err := parseFilter(r, (*agentServiceJSON)(nil))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -43,7 +44,7 @@ func (a *Agent) healthNodeChecks(w http.ResponseWriter, r *http.Request) (any, e
 	if args.Node == "" {
 		return nil, badRequest("Missing node name")
 	}
-	f, err := parseFilter(r)
+	f, err := parseFilter(r, (*catalog.HealthCheck)(nil))
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +64,7 @@ func (a *Agent) healthServiceChecks(w http.ResponseWriter, r *http.Request) (any
 	if args.ServiceName == "" {
 		return nil, badRequest("Missing service name")
 	}
-	f, err := parseFilter(r)
+	f, err := parseFilter(r, (*catalog.HealthCheck)(nil))
 	if err != nil {
 		return nil, err
 	}
@@ -81,12 +82,8 @@ func (a *Agent) healthChecksInState(w http.ResponseWriter, r *http.Request) (any
 	if err := parseQuery(r, &args.QueryOptions); err != nil {
 		return nil, err
 	}
-	switch args.State {
-	case catalog.HealthAny, catalog.HealthPassing, catalog.HealthWarning, catalog.HealthCritical:
-	default:
-		return nil, badRequest("Bad check state")
-	}
-	f, err := parseFilter(r)
+	// An unknown state matches no check: 200 [] as Consul answers.
+	f, err := parseFilter(r, (*catalog.HealthCheck)(nil))
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +122,7 @@ func (a *Agent) healthServiceNodes(w http.ResponseWriter, r *http.Request) (any,
 			args.PassingOnly = b
 		}
 	}
-	f, err := parseFilter(r)
+	f, err := parseFilter(r, healthServiceJSON{})
 	if err != nil {
 		return nil, err
 	}
@@ -143,6 +140,12 @@ func (a *Agent) healthServiceNodes(w http.ResponseWriter, r *http.Request) (any,
 			out = append(out, e)
 		}
 	}
+	sortNear(a.rtts(r), out, func(e healthServiceJSON) string {
+		if e.Node == nil {
+			return ""
+		}
+		return e.Node.Node
+	})
 	return out, nil
 }
 
@@ -156,25 +159,42 @@ type filter struct{ root fnode }
 
 type fnode interface{ eval(v any) bool }
 
-// parseFilter reads ?filter; nil when absent.
-func parseFilter(r *http.Request) (*filter, error) {
+// Bounds on a ?filter expression: its length and how deeply parentheses
+// and "not" nest. Consul has none, and a megabyte of nested parentheses
+// costs it (and cost Shoal) hundreds of megabytes.
+const (
+	maxFilterLen   = 16 << 10
+	maxFilterDepth = 32
+)
+
+// parseFilter reads ?filter; nil when absent. Selectors are checked
+// against the fields of elem, the type of one element of the result (a
+// value or a nil pointer): a selector naming no field is refused with 400
+// ("Selector ... is not valid"), as Consul does, rather than matching
+// nothing.
+func parseFilter(r *http.Request, elem any) (*filter, error) {
 	s := r.URL.Query().Get("filter")
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
-	f, err := compileFilter(s)
+	f, err := compileFilter(s, reflect.TypeOf(elem))
 	if err != nil {
 		return nil, badRequest("Failed to create boolean expression evaluator: %v", err)
 	}
 	return f, nil
 }
 
-func compileFilter(s string) (*filter, error) {
+// compileFilter parses s; with a non-nil elem it also checks every
+// selector against elem's fields.
+func compileFilter(s string, elem reflect.Type) (*filter, error) {
+	if len(s) > maxFilterLen {
+		return nil, fmt.Errorf("filter is %d bytes long, more than the limit of %d", len(s), maxFilterLen)
+	}
 	toks, err := lexFilter(s)
 	if err != nil {
 		return nil, err
 	}
-	p := &fparser{toks: toks}
+	p := &fparser{toks: toks, elem: elem}
 	n, err := p.or()
 	if err != nil {
 		return nil, err
@@ -248,8 +268,72 @@ func lexFilter(s string) ([]ftok, error) {
 }
 
 type fparser struct {
-	toks []ftok
-	pos  int
+	toks  []ftok
+	pos   int
+	depth int          // nesting of parentheses and not
+	elem  reflect.Type // selectors are checked against it; nil: unchecked
+}
+
+// selector parses a dotted selector and checks it against p.elem.
+func (p *fparser) selector(s string) ([]string, error) {
+	path := strings.Split(s, ".")
+	if p.elem != nil && !validSelector(p.elem, path) {
+		return nil, fmt.Errorf("Selector %q is not valid", s)
+	}
+	return path, nil
+}
+
+// validSelector reports whether path names a field of t, through the
+// JSON names (or Go names, any case) of struct fields, any key of a map,
+// and the elements of lists.
+func validSelector(t reflect.Type, path []string) bool {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+		t = t.Elem()
+	}
+	if len(path) == 0 {
+		return true
+	}
+	switch t.Kind() {
+	case reflect.Map:
+		return validSelector(t.Elem(), path[1:])
+	case reflect.Interface:
+		return true // free-form JSON: anything may be there
+	case reflect.Struct:
+		if t == reflect.TypeOf(json.RawMessage{}) {
+			return true
+		}
+		ft, ok := fieldByJSONName(t, path[0])
+		return ok && validSelector(ft, path[1:])
+	}
+	return false
+}
+
+// fieldByJSONName finds the field of struct t encoded as name (by its
+// JSON name or Go name, case-insensitively), through embedded structs.
+func fieldByJSONName(t reflect.Type, name string) (reflect.Type, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == "-" || !f.IsExported() {
+			continue
+		}
+		if f.Anonymous && tag == "" {
+			et := f.Type
+			if et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			if et.Kind() == reflect.Struct {
+				if ft, ok := fieldByJSONName(et, name); ok {
+					return ft, true
+				}
+				continue
+			}
+		}
+		if strings.EqualFold(tag, name) || (tag == "" && strings.EqualFold(f.Name, name)) {
+			return f.Type, true
+		}
+	}
+	return nil, false
 }
 
 func (p *fparser) peek(words ...string) bool {
@@ -314,6 +398,13 @@ func (p *fparser) and() (fnode, error) {
 }
 
 func (p *fparser) unary() (fnode, error) {
+	if p.peek("not", "(") {
+		p.depth++
+		defer func() { p.depth-- }()
+		if p.depth > maxFilterDepth {
+			return nil, fmt.Errorf("filter nests deeper than %d levels", maxFilterDepth)
+		}
+	}
 	if p.peek("not") {
 		p.pos++
 		n, err := p.unary()
@@ -359,12 +450,20 @@ func (p *fparser) match() (fnode, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &matchNode{path: strings.Split(sel.s, "."), op: op, value: first.s}, nil
+		path, err := p.selector(sel.s)
+		if err != nil {
+			return nil, err
+		}
+		return &matchNode{path: path, op: op, value: first.s}, nil
 	}
 	if first.quoted {
 		return nil, fmt.Errorf("expected a selector, got %q", first.s)
 	}
-	m := &matchNode{path: strings.Split(first.s, ".")}
+	path, err := p.selector(first.s)
+	if err != nil {
+		return nil, err
+	}
+	m := &matchNode{path: path}
 	op, err := p.next()
 	if err != nil {
 		return nil, err

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"path"
 	"strconv"
 	"strings"
 
@@ -25,7 +27,10 @@ func (a *Agent) kvRoutes() []route {
 }
 
 func (a *Agent) kvEndpoint(w http.ResponseWriter, r *http.Request) (any, error) {
-	key := strings.TrimPrefix(r.URL.Path, "/v1/kv/")
+	key, err := kvKey(strings.TrimPrefix(r.URL.Path, "/v1/kv/"))
+	if err != nil {
+		return nil, err
+	}
 	switch r.Method {
 	case http.MethodGet:
 		if _, ok := r.URL.Query()["keys"]; ok {
@@ -49,6 +54,8 @@ func (a *Agent) kvGet(w http.ResponseWriter, r *http.Request, key string) (any, 
 	method := "KVS.Get"
 	if recurse {
 		method = "KVS.List"
+	} else if key == "" {
+		return nil, badRequest("Missing key name")
 	}
 	var reply rpcapi.IndexedEntries
 	if err := a.delegate.RPC(r.Context(), method, &args, &reply); err != nil {
@@ -105,6 +112,9 @@ func (a *Agent) kvPut(w http.ResponseWriter, r *http.Request, key string) (any, 
 		return nil, badRequest("Missing key name")
 	}
 	q := r.URL.Query()
+	if err := conflictingFlags(q, "cas", "acquire", "release"); err != nil {
+		return nil, err
+	}
 	args := rpcapi.KVSRequest{Request: kv.Request{Op: kv.OpSet, Entry: kv.Entry{Key: key}}}
 	args.Datacenter = q.Get("dc")
 	if s := q.Get("flags"); s != "" {
@@ -155,6 +165,9 @@ func tooLarge(n int64) error {
 
 func (a *Agent) kvDelete(w http.ResponseWriter, r *http.Request, key string) (any, error) {
 	q := r.URL.Query()
+	if err := conflictingFlags(q, "recurse", "cas"); err != nil {
+		return nil, err
+	}
 	args := rpcapi.KVSRequest{Request: kv.Request{Op: kv.OpDelete, Entry: kv.Entry{Key: key}}}
 	args.Datacenter = q.Get("dc")
 	if _, ok := q["recurse"]; ok {
@@ -174,4 +187,42 @@ func (a *Agent) kvDelete(w http.ResponseWriter, r *http.Request, key string) (an
 		return nil, err
 	}
 	return ok, nil
+}
+
+// kvKey cleans a key taken from the URL as Consul does (path.Clean,
+// keeping a trailing slash) and refuses, with 400, keys with leading or
+// trailing whitespace or a ".." segment (Consul's validateKVKey). The
+// empty key (the root) passes: each method decides whether it needs one.
+func kvKey(raw string) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	key := path.Clean(raw)
+	if strings.HasSuffix(raw, "/") && !strings.HasSuffix(key, "/") {
+		key += "/"
+	}
+	if strings.TrimSpace(key) != key {
+		return "", badRequest("invalid key name, leading/trailing spaces are not allowed")
+	}
+	for _, p := range strings.Split(key, "/") {
+		if p == ".." {
+			return "", badRequest("invalid key name, path traversal is not allowed")
+		}
+	}
+	return key, nil
+}
+
+// conflictingFlags refuses a request carrying more than one of flags,
+// which do not compose (Consul's 400 "Conflicting flags").
+func conflictingFlags(q url.Values, flags ...string) error {
+	var found []string
+	for _, f := range flags {
+		if _, ok := q[f]; ok {
+			found = append(found, f)
+		}
+	}
+	if len(found) > 1 {
+		return badRequest("Conflicting flags: %s", q.Encode())
+	}
+	return nil
 }

@@ -3,7 +3,6 @@ package agent
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -67,9 +66,9 @@ func parseLockDelay(raw json.RawMessage) (time.Duration, error) {
 
 func (a *Agent) sessionCreate(w http.ResponseWriter, r *http.Request) (any, error) {
 	var body sessionCreateBody
-	data, err := io.ReadAll(r.Body)
+	data, err := readBody(r)
 	if err != nil {
-		return nil, badRequest("Request body read failed: %v", err)
+		return nil, err
 	}
 	if len(strings.TrimSpace(string(data))) > 0 {
 		if err := json.Unmarshal(data, &body); err != nil {
@@ -88,6 +87,7 @@ func (a *Agent) sessionCreate(w http.ResponseWriter, r *http.Request) (any, erro
 	if body.Checks == nil && body.NodeChecks == nil && body.ServiceChecks == nil {
 		s.NodeChecks = []string{kv.SerfHealthCheckID}
 	} else {
+		s.NodeChecks = []string{}
 		seen := map[string]bool{}
 		for _, c := range append(append([]string(nil), body.NodeChecks...), body.Checks...) {
 			if !seen[c] {
@@ -138,7 +138,7 @@ func (a *Agent) sessionRenew(w http.ResponseWriter, r *http.Request) (any, error
 	if len(reply.Sessions) == 0 {
 		return nil, HTTPError{Code: http.StatusNotFound, Msg: fmt.Sprintf("Session id '%s' not found", id)}
 	}
-	return reply.Sessions, nil
+	return sessionsJSON(reply.Sessions), nil
 }
 
 func (a *Agent) sessionInfo(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -170,5 +170,16 @@ func (a *Agent) sessionRead(w http.ResponseWriter, r *http.Request, method strin
 	if reply.Sessions == nil {
 		reply.Sessions = []*kv.Session{}
 	}
-	return reply.Sessions, nil
+	return sessionsJSON(reply.Sessions), nil
+}
+
+// sessionsJSON prepares sessions for output: NodeChecks is [] rather than
+// null when a session has none, as Consul answers.
+func sessionsJSON(ss []*kv.Session) []*kv.Session {
+	for _, s := range ss {
+		if s.NodeChecks == nil {
+			s.NodeChecks = []string{}
+		}
+	}
+	return ss
 }

@@ -108,8 +108,6 @@ func (a *Agent) txn(w http.ResponseWriter, r *http.Request) (any, error) {
 		}
 		return out, nil
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusConflict)
-	_ = json.NewEncoder(w).Encode(out)
+	writeJSONStatus(w, r, http.StatusConflict, out)
 	return nil, nil
 }

@@ -23,6 +23,9 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"force-leave": func() (cli.Command, error) { return newForceLeaveCommand(ui), nil },
 		"info":        func() (cli.Command, error) { return newInfoCommand(ui), nil },
 		"version":     func() (cli.Command, error) { return newVersionCommand(ui), nil },
+		"monitor":     func() (cli.Command, error) { return newMonitorCommand(ui), nil },
+		"event":       func() (cli.Command, error) { return newEventCommand(ui), nil },
+		"rtt":         func() (cli.Command, error) { return newRTTCommand(ui), nil },
 
 		"kv":        func() (cli.Command, error) { return newKVCommand(), nil },
 		"kv get":    func() (cli.Command, error) { return newKVGetCommand(ui), nil },

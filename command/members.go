@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/cli"
 	"github.com/hashicorp/consul/api"
+	"github.com/shoalproject/shoal/server"
 )
 
 // membersCommand implements "shoal members".
@@ -112,12 +113,10 @@ func memberStatus(status int) string {
 	}
 }
 
-// memberType reports "server" for members tagged role=server, else "client".
+// memberType reports "server" for members tagged role=consul (Consul's
+// servers and Shoal's) or Shoal's earlier role=server, else "client".
 func memberType(m *api.AgentMember) string {
-	if m.Tags["role"] == "server" {
-		return "server"
-	}
-	return "client"
+	return server.MemberRole(m.Tags)
 }
 
 // memberAddress renders a member's gossip address as host:port.

@@ -136,6 +136,12 @@ func TestMemberAddressAndType(t *testing.T) {
 			wantType: "server",
 		},
 		{
+			name:     "consul-tagged server",
+			member:   api.AgentMember{Addr: "10.0.0.2", Port: 8301, Tags: map[string]string{"role": "consul"}},
+			wantAddr: "10.0.0.2:8301",
+			wantType: "server",
+		},
+		{
 			name:     "ipv6 client",
 			member:   api.AgentMember{Addr: "fe80::1", Port: 8301, Tags: map[string]string{"role": "node"}},
 			wantAddr: "[fe80::1]:8301",

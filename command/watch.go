@@ -30,6 +30,8 @@ type watchParams struct {
 	tag         string
 	passingOnly bool
 	state       string
+	// name: the event watch type.
+	name string
 }
 
 // watchType is one kind of watch.
@@ -82,6 +84,7 @@ func watchTypes() map[string]watchType {
 		},
 	}
 	maps.Copy(types, catalogWatchTypes())
+	types["event"] = eventWatchType()
 	return types
 }
 
@@ -112,6 +115,7 @@ Usage: shoal watch [options] [child...]
 		fs.StringVar(&c.params.service, "service", "", "The `service` to watch (type service; type checks: its checks).")
 		fs.StringVar(&c.params.tag, "tag", "", "Only instances with this `tag` (type service).")
 		fs.BoolVar(&c.params.passingOnly, "passingonly", false, "Only instances whose checks all pass (type service).")
+		fs.StringVar(&c.params.name, "name", "", "Only events with this `name` (type event).")
 		fs.StringVar(&c.params.state, "state", "", "The check `state` to watch: any, passing, warning, critical (type checks).")
 		fs.BoolVar(&c.shell, "shell", true, "Run the handler with \"sh -c\".")
 	})

@@ -240,7 +240,7 @@ func TestCatalogRegisterBlockingAndErrors(t *testing.T) {
 		{"register check on unknown service", "PUT", "/v1/catalog/register", `{"Node":"cat-ext-1","Address":"192.0.2.10","Check":{"CheckID":"c","ServiceID":"nope"}}`, 400},
 		{"deregister without node", "PUT", "/v1/catalog/deregister", `{}`, 400},
 		{"register with GET", "GET", "/v1/catalog/register", ``, 405},
-		{"bad health state", "GET", "/v1/health/state/bogus", ``, 400},
+		{"unknown health state matches nothing", "GET", "/v1/health/state/bogus", ``, 200},
 		{"stale and consistent", "GET", "/v1/catalog/nodes?stale&consistent", ``, 400},
 		{"bad index", "GET", "/v1/catalog/services?index=x", ``, 400},
 		{"bad filter", "GET", "/v1/catalog/service/cat-db?filter=" + "ServiceName%20%3D%3D", ``, 400},

@@ -32,6 +32,8 @@ func (s *Server) dispatch(ctx context.Context, req, m *mdns.Msg, domain, rest st
 		return s.serviceLookup(ctx, req, m, &q, dc, domain)
 	case kindNode:
 		return s.nodeLookup(ctx, req, m, q.node, dc)
+	case kindQuery:
+		return s.preparedQueryLookup(ctx, req, m, q.service, dc, domain)
 	case kindAddr:
 		rr := addrRecord(req.Question[0].Name, q.addr, seconds(s.cfg.NodeTTL))
 		if wantAddr(qt, q.addr) {

@@ -8,6 +8,7 @@
 //	_<service>._<tag|tcp>.service[.<dc>].<domain>   RFC 2782 form
 //	<node>.node[.<dc>[.dc]].<domain>                A, AAAA, ANY, TXT (node meta)
 //	<hex-ip>.addr[.<dc>].<domain>                   A (8 hex digits), AAAA (32)
+//	<query>.query[.<dc>].<domain>                   A, AAAA, ANY, SRV (a prepared query; QueryExecutor)
 //	<domain>                                        SOA, NS
 //	<reversed-ip>.in-addr.arpa. / .ip6.arpa.        PTR of node and service addresses
 //

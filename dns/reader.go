@@ -3,6 +3,7 @@ package dns
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/shoalproject/shoal/catalog"
 )
@@ -35,4 +36,14 @@ type Reader interface {
 type ServiceLister interface {
 	// Services returns the names of dc's services.
 	Services(ctx context.Context, dc string) ([]string, error)
+}
+
+// QueryExecutor is an optional ability of a Reader: running a prepared
+// query, for <name>.query.<domain>.
+type QueryExecutor interface {
+	// ExecuteQuery runs the prepared query with this ID or name in dc. It
+	// returns the instances to answer with, in order (already filtered for
+	// health), the queried service and the TTL the query asks for (0: the
+	// service's TTL); ok=false means there is no such query.
+	ExecuteQuery(ctx context.Context, dc, name string) (insts []catalog.Instance, service string, ttl time.Duration, ok bool, err error)
 }

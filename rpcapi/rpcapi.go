@@ -152,6 +152,9 @@ type RaftServer struct {
 	Leader          bool
 	ProtocolVersion string
 	Voter           bool
+	// LastIndex is the server's last Raft log index, as the leader last
+	// heard it (0 when it could not be asked).
+	LastIndex uint64
 }
 
 // RaftConfiguration answers Operator.RaftGetConfiguration.
@@ -167,8 +170,48 @@ type RaftRemovePeerRequest struct {
 	Address string
 }
 
-// RaftStats answers Status.RaftStats, used before bootstrapping.
+// RaftStats answers Status.RaftStats: used before bootstrapping, and by
+// the leader to judge its servers' health (autopilot).
 type RaftStats struct {
 	LastIndex uint64
 	Peers     int
+	// LastTerm is the term of the last log entry.
+	LastTerm uint64
+	// LastContact is how long ago this server last heard from a leader;
+	// 0 on the leader itself, -1 if never.
+	LastContact time.Duration
+}
+
+// AutopilotConfig is the autopilot configuration in force (Consul's
+// api.AutopilotConfiguration, read-only in Shoal).
+type AutopilotConfig struct {
+	CleanupDeadServers      bool
+	LastContactThreshold    time.Duration
+	MaxTrailingLogs         uint64
+	MinQuorum               uint
+	ServerStabilizationTime time.Duration
+}
+
+// ServerHealth is one server's health as the leader sees it.
+type ServerHealth struct {
+	ID          string
+	Name        string
+	Address     string
+	SerfStatus  string
+	Version     string
+	Leader      bool
+	Voter       bool
+	LastContact time.Duration
+	LastTerm    uint64
+	LastIndex   uint64
+	Healthy     bool
+	StableSince time.Time
+}
+
+// OperatorHealthReply answers Operator.ServerHealth.
+type OperatorHealthReply struct {
+	Healthy          bool
+	FailureTolerance int
+	Servers          []ServerHealth
+	Config           AutopilotConfig
 }

@@ -135,6 +135,9 @@ func newRequest(s *Spec) request {
 			r.static = append(r.static, portKey{p.Host, p.Protocol})
 			continue
 		}
+		if !s.dynamicPorts() {
+			continue
+		}
 		if r.dynamic == nil {
 			r.dynamic = map[Protocol]int{}
 		}
@@ -145,17 +148,24 @@ func newRequest(s *Spec) request {
 
 // applyUsage charges every allocation that stays live after this plan's
 // stops to its node. Call it once, after reconciling and before placing.
+//
+// The host ports of an allocation that is stopped (by this plan or an
+// earlier one) stay charged until its agent reports it no longer runs: the
+// old container holds them until it is gone, and a replacement on the same
+// node that asked for one of them would fail to start ("port is already
+// allocated"). A dynamic port is picked elsewhere in the range; a static
+// one makes the node unfit until the port is released.
 func (c *cluster) applyUsage() {
 	for _, a := range c.all {
-		if a.Terminal() {
+		ns := c.nodes[a.NodeID]
+		if ns == nil || a.ClientStatus.Terminal() {
 			continue
 		}
-		if _, stop := c.stopping[a.ID]; stop {
+		if _, stop := c.stopping[a.ID]; stop || !a.Live() {
+			ns.holdPorts(a)
 			continue
 		}
-		if ns := c.nodes[a.NodeID]; ns != nil {
-			ns.add(a, a.Service == c.spec.Name)
-		}
+		ns.add(a, a.Service == c.spec.Name)
 	}
 }
 

@@ -125,11 +125,7 @@ type nodeState struct {
 func (ns *nodeState) add(a *Allocation, mine bool) {
 	ns.cpu += a.Resources.CPU
 	ns.mem += a.Resources.MemoryMB
-	for _, p := range a.Ports {
-		if p.Host > 0 {
-			ns.usePort(portKey{p.Host, p.Protocol})
-		}
-	}
+	ns.holdPorts(a)
 	ns.total++
 	if mine {
 		ns.mine++
@@ -152,6 +148,15 @@ func (ns *nodeState) remove(a *Allocation, mine bool) {
 	ns.total--
 	if mine {
 		ns.mine--
+	}
+}
+
+// holdPorts charges a's host ports to the node.
+func (ns *nodeState) holdPorts(a *Allocation) {
+	for _, p := range a.Ports {
+		if p.Host > 0 {
+			ns.usePort(portKey{p.Host, p.Protocol})
+		}
 	}
 }
 
@@ -230,7 +235,7 @@ func (c *cluster) assign(ns *nodeState, index int) *Allocation {
 		}
 		for i := range a.Ports {
 			p := &a.Ports[i]
-			if p.Host > 0 {
+			if p.Host > 0 || !s.dynamicPorts() {
 				continue
 			}
 			for port := DynamicPortMin; port <= DynamicPortMax; port++ {

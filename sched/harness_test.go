@@ -187,13 +187,21 @@ func (h *Harness) Converge(spec *Spec) int {
 }
 
 // StartAll plays the agents: every pending replica on a live node runs and
-// is healthy.
+// is healthy, every stopped one that ran has completed.
 func (h *Harness) StartAll() {
 	for id, a := range h.allocs {
 		n := h.nodes[a.NodeID]
-		if a.Live() && a.ClientStatus == ClientPending && n != nil && n.Status != NodeDown {
+		if n == nil || n.Status == NodeDown {
+			continue
+		}
+		switch {
+		case a.Live() && a.ClientStatus == ClientPending:
 			c := a.Copy()
 			c.ClientStatus, c.Healthy = ClientRunning, true
+			h.allocs[id] = c
+		case !a.Live() && !a.ClientStatus.Terminal():
+			c := a.Copy()
+			c.ClientStatus, c.Healthy = ClientComplete, false
 			h.allocs[id] = c
 		}
 	}
@@ -263,6 +271,17 @@ func (h *Harness) CheckConverged(specs ...*Spec) {
 	used := map[string]*usage{}
 	ports := map[string]bool{}
 	for _, a := range h.allocs {
+		// A stopped replica holds its host ports until it no longer runs.
+		for _, p := range a.Ports {
+			key := fmt.Sprintf("%s/%d/%s", a.NodeID, p.Host, p.Protocol)
+			if p.Host == 0 || a.ClientStatus.Terminal() {
+				continue
+			}
+			if ports[key] {
+				h.t.Errorf("host port %s used twice", key)
+			}
+			ports[key] = true
+		}
 		if a.Terminal() {
 			continue
 		}
@@ -273,13 +292,6 @@ func (h *Harness) CheckConverged(specs ...*Spec) {
 		}
 		u.cpu += a.Resources.CPU
 		u.mem += a.Resources.MemoryMB
-		for _, p := range a.Ports {
-			key := fmt.Sprintf("%s/%d/%s", a.NodeID, p.Host, p.Protocol)
-			if ports[key] {
-				h.t.Errorf("host port %s used twice", key)
-			}
-			ports[key] = true
-		}
 	}
 	for id, u := range used {
 		if r := h.nodes[id].Resources; u.cpu > r.CPU || u.mem > r.MemoryMB {

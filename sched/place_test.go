@@ -438,6 +438,7 @@ func orEmptyReasons(m map[StopReason]int) map[StopReason]int {
 func TestPlanDynamicPorts(t *testing.T) {
 	s := testSpec(3, func(s *Spec) {
 		s.Strategy = StrategyBinpack
+		s.Network = NetworkBridge
 		s.Ports = []Port{{Name: "http", Container: 80}, {Name: "admin", Container: 81, Host: 20001}}
 	})
 	p := mustPlan(t, s, testNodes(1), nil, 1)
@@ -455,6 +456,7 @@ func TestPlanDynamicPorts(t *testing.T) {
 
 	s = testSpec(3, func(s *Spec) {
 		s.Strategy = StrategyBinpack
+		s.Network = NetworkBridge
 		s.Ports = []Port{{Name: "http", Container: 80}, {Name: "dns", Container: 53, Protocol: ProtocolUDP}}
 	})
 	busy := otherAlloc("o", "n00", 1, 1, Port{Name: "x", Container: 1, Host: 20001, Protocol: ProtocolTCP})
@@ -466,6 +468,68 @@ func TestPlanDynamicPorts(t *testing.T) {
 	if want := []int{20000, 20000, 20002, 20001, 20003, 20002}; !slices.Equal(got, want) {
 		t.Errorf("dynamic ports = %v, want %v", got, want)
 	}
+}
+
+// TestPlanHostPorts: a host port is published only where the spec asks
+// for one (a port's host, or a bridge network, which has no other way in),
+// and a replacement never gets a port its predecessor, stopping on the
+// same node, still holds.
+func TestPlanHostPorts(t *testing.T) {
+	v1 := func(network NetworkMode, host int) *Spec {
+		return testSpec(1, func(s *Spec) {
+			s.Network = network
+			s.Ports = []Port{{Name: "http", Container: 8080, Host: host}}
+		})
+	}
+	v2 := func(network NetworkMode, host int) *Spec {
+		s := v1(network, host)
+		s.Env = map[string]string{"VERSION": "2"}
+		return s
+	}
+	// running is v1's replica on n00 holding its host port.
+	running := func(s *Spec, host int, desired DesiredStatus) []*Allocation {
+		a := liveAlloc(s, "old", "n00", 0)
+		a.DesiredStatus = desired
+		a.Ports = []Port{{Name: "http", Container: 8080, Host: host, Protocol: ProtocolTCP}}
+		return []*Allocation{a}
+	}
+	tests := []struct {
+		name     string
+		spec     *Spec
+		current  []*Allocation
+		wantHost []int // host port of each placement
+		unplaced int
+	}{
+		{name: "overlay publishes nothing", spec: v1(NetworkOverlay, 0), wantHost: []int{0}},
+		{name: "overlay with a host port keeps it", spec: v1(NetworkOverlay, 8080), wantHost: []int{8080}},
+		{name: "bridge picks a dynamic port", spec: v1(NetworkBridge, 0), wantHost: []int{20000}},
+		{name: "update on bridge: a port the old replica holds is not reused",
+			spec: v2(NetworkBridge, 0), current: running(v1(NetworkBridge, 0), 20000, DesiredRun), wantHost: []int{20001}},
+		{name: "stopped but still running: its port is still held",
+			spec: v1(NetworkBridge, 0), current: running(v2(NetworkBridge, 0), 20000, DesiredStop), wantHost: []int{20001}},
+		{name: "static port held by the stopping replica: wait until released",
+			spec: v2(NetworkOverlay, 8080), current: running(v1(NetworkOverlay, 8080), 8080, DesiredRun), unplaced: 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := mustPlan(t, tc.spec, testNodes(1), tc.current, 1)
+			var got []int
+			for _, a := range p.Place {
+				got = append(got, a.Ports[0].Host)
+			}
+			if !slices.Equal(got, tc.wantHost) || len(p.Unplaced) != tc.unplaced {
+				t.Errorf("host ports %v, unplaced %d; want %v, %d", got, len(p.Unplaced), tc.wantHost, tc.unplaced)
+			}
+		})
+	}
+	t.Run("static port released: the replacement is placed", func(t *testing.T) {
+		cur := running(v1(NetworkOverlay, 8080), 8080, DesiredStop)
+		cur[0].ClientStatus = ClientComplete
+		p := mustPlan(t, v2(NetworkOverlay, 8080), testNodes(1), cur, 1)
+		if len(p.Place) != 1 || p.Place[0].Ports[0].Host != 8080 {
+			t.Errorf("placed %d, want one on host port 8080", len(p.Place))
+		}
+	})
 }
 
 func TestPlanDeterministic(t *testing.T) {

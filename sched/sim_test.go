@@ -22,6 +22,7 @@ func TestSimulatedCluster(t *testing.T) {
 	h := NewHarness(t, nodes...)
 
 	web := testSpec(300, func(s *Spec) {
+		s.Network = NetworkBridge // dynamic host ports
 		s.Ports = []Port{{Name: "http", Container: 8080}}
 		s.Update.Parallelism = 25
 	})

@@ -136,8 +136,12 @@ type Port struct {
 	Name string `json:"name"`
 	// Container is the port inside the replica, 1–65535. Required.
 	Container int `json:"container"`
-	// Host is the port published on the node: 0 (default) picks a dynamic
-	// port in [DynamicPortMin, DynamicPortMax]. In host networking it
+	// Host is the port published on the node. Non-zero publishes that
+	// port. 0 (default) depends on the network: on the overlay nothing is
+	// published (replicas are reached at their overlay address and
+	// Container); on a bridge a dynamic port in [DynamicPortMin,
+	// DynamicPortMax] is picked, one its node holds for no other
+	// allocation, not even one that is stopping. In host networking it
 	// defaults to, and must equal, Container.
 	Host int `json:"host,omitempty"`
 	// Protocol is "tcp" (default) or "udp".
@@ -453,3 +457,9 @@ func cloneMap(m map[string]string) map[string]string {
 	}
 	return c
 }
+
+// dynamicPorts reports whether ports without a host port get a dynamic
+// one: only on a bridge network, where the host port is the only way in.
+// On the overlay a replica is reached at its own address; in host
+// networking the port is the container's.
+func (s *Spec) dynamicPorts() bool { return s.Network == NetworkBridge }

@@ -95,6 +95,7 @@ func rpcACLs() map[string]rpcACL {
 		"Session.NodeSessions": {filter: filterSessions},
 
 		"Operator.RaftGetConfiguration": {check: func(_ *Server, z *acl.Authorizer, _ any) error { return z.CheckGlobal(acl.GlobalOperator, read) }},
+		"Operator.ServerHealth":         {check: func(_ *Server, z *acl.Authorizer, _ any) error { return z.CheckGlobal(acl.GlobalOperator, read) }},
 		"Operator.RaftRemovePeer":       {check: func(_ *Server, z *acl.Authorizer, _ any) error { return z.CheckGlobal(acl.GlobalOperator, write) }},
 
 		"Sched.NodeAllocs":    {filter: filterAllocs},

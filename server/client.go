@@ -49,7 +49,7 @@ func NewClient(cfg Config) (*Client, error) {
 		pool:       newConnPool(cfg.TLS),
 		shutdownCh: make(chan struct{}),
 	}
-	tags := map[string]string{"role": "client", "dc": cfg.Datacenter, "id": cfg.NodeID, "vsn": "1"}
+	tags := baseTags(RoleTagClient, cfg.Datacenter, cfg.NodeID)
 	var err error
 	if c.serf, err = setupSerf(cfg, tags, c.eventCh, "client"); err != nil {
 		return nil, err
@@ -63,6 +63,9 @@ func (c *Client) eventLoop() {
 	for {
 		select {
 		case e := <-c.eventCh:
+			if ue, ok := e.(serf.UserEvent); ok {
+				deliverUserEvent(c.cfg, ue)
+			}
 			if me, ok := e.(serf.MemberEvent); ok {
 				now := time.Now()
 				for _, m := range me.Members {

@@ -10,6 +10,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"github.com/hashicorp/serf/serf"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -67,6 +68,10 @@ type Config struct {
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
+
+	// UserEvents, if set, receives every Serf user event this node hears
+	// (/v1/event/fire), from the Serf event loop: it must not block.
+	UserEvents func(serf.UserEvent)
 
 	// NodeLostGrace is how long a node may stay failed in Serf before the
 	// scheduler re-places its replicas elsewhere. Default 3s.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -27,6 +28,7 @@ func (e *Operator) RaftGetConfiguration(args *rpcapi.DCRequest, reply *rpcapi.Ra
 		}
 	}
 	leader, _ := e.s.raft.LeaderWithID()
+	stats := e.s.raftStats(context.Background(), cf.Configuration().Servers)
 	reply.Index = cf.Index()
 	reply.Servers = nil
 	for _, srv := range cf.Configuration().Servers {
@@ -37,6 +39,7 @@ func (e *Operator) RaftGetConfiguration(args *rpcapi.DCRequest, reply *rpcapi.Ra
 			Leader:          srv.Address == leader,
 			ProtocolVersion: "3",
 			Voter:           srv.Suffrage == raft.Voter,
+			LastIndex:       stats[srv.ID].LastIndex,
 		})
 	}
 	return nil

@@ -10,7 +10,6 @@ import (
 	"github.com/shoalproject/shoal/rpcapi"
 	"github.com/shoalproject/shoal/sched"
 	"github.com/shoalproject/shoal/server/fsm"
-	"github.com/shoalproject/shoal/state"
 )
 
 // Sched serves the scheduler's state: allocations for agents and the CLI,
@@ -22,12 +21,10 @@ func (e *Sched) NodeAllocs(args *rpcapi.NodeAllocsRequest, reply *rpcapi.Indexed
 	if done, err := e.s.forward("Sched.NodeAllocs", args, args, reply); done {
 		return err
 	}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
 		idx, as, err := allocs.ByNode(tx, ws, args.NodeID)
-		reply.Index, reply.Allocs = idx, as
-		return err
+		reply.Allocs = as
+		return idx, err
 	})
 }
 
@@ -36,19 +33,19 @@ func (e *Sched) ServiceAllocs(args *rpcapi.ServiceAllocsRequest, reply *rpcapi.I
 	if done, err := e.s.forward("Sched.ServiceAllocs", args, args, reply); done {
 		return err
 	}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
-		var idx uint64
-		var as []*sched.Alloc
-		var err error
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
+		var (
+			idx uint64
+			as  []*sched.Alloc
+			err error
+		)
 		if args.Service == "" {
 			idx, as, err = allocs.All(tx, ws)
 		} else {
 			idx, as, err = allocs.ByService(tx, ws, args.Service)
 		}
-		reply.Index, reply.Allocs = idx, as
-		return err
+		reply.Allocs = as
+		return idx, err
 	})
 }
 
@@ -57,12 +54,10 @@ func (e *Sched) Services(args *rpcapi.DCRequest, reply *rpcapi.IndexedServiceSta
 	if done, err := e.s.forward("Sched.Services", args, args, reply); done {
 		return err
 	}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
 		idx, sts, err := allocs.Statuses(tx, ws)
-		reply.Index, reply.Statuses = idx, sts
-		return err
+		reply.Statuses = sts
+		return idx, err
 	})
 }
 

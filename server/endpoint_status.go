@@ -31,12 +31,9 @@ func (e *Status) Peers(args *struct{}, reply *[]string) error {
 	return nil
 }
 
-// RaftStats reports this server's log position (used before bootstrap).
+// RaftStats reports this server's log position and when it last heard
+// from a leader (used before bootstrap, and by autopilot).
 func (e *Status) RaftStats(args *struct{}, reply *rpcapi.RaftStats) error {
-	reply.LastIndex = e.s.raft.LastIndex()
-	cf := e.s.raft.GetConfiguration()
-	if cf.Error() == nil {
-		reply.Peers = len(cf.Configuration().Servers)
-	}
+	*reply = e.s.localRaftStats()
 	return nil
 }

@@ -219,7 +219,7 @@ func (s *Server) handleLeftMember(m serf.Member) error {
 	if m.Name == s.cfg.NodeName {
 		return nil // we are leaving; our successor cleans up
 	}
-	if id := m.Tags["id"]; m.Tags["role"] == "server" && id != "" {
+	if id := m.Tags["id"]; MemberRole(m.Tags) == RoleServer && id != "" {
 		if err := s.removeServer(raft.ServerID(id)); err != nil {
 			return err
 		}

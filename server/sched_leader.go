@@ -90,9 +90,20 @@ func (s *Server) schedule(sc *schedulerState, ws memdb.WatchSet, now time.Time) 
 		delete(sc.notBefore, name)
 		return true
 	}
+	start := time.Now()
 	ev, err := sched.Evaluate(view, raftPlanner{s}, sched.EvalConfig{Seed: s.raft.AppliedIndex(), Limits: s.cfg.schedLimits(), Due: due})
 	if err != nil {
 		return 0, err
+	}
+	if len(ev.Submitted) > 0 {
+		// Timestamps along the path (docs/performance.md): this evaluation,
+		// its plans and their Raft commits (one per service).
+		place, stop := 0, 0
+		for _, req := range ev.Submitted {
+			place, stop = place+len(req.Place), stop+len(req.Stop)
+		}
+		s.logger.Debug("scheduler: evaluated", "plans", len(ev.Submitted), "place", place, "stop", stop,
+			"took", time.Since(start).Round(time.Microsecond))
 	}
 	for _, req := range ev.Submitted {
 		if req.Rollback != nil {
@@ -219,7 +230,7 @@ func (s *Server) schedNodes(members []serf.Member, catNodes map[string]*catalog.
 		if id == "" || (m.Tags["dc"] != "" && m.Tags["dc"] != s.cfg.Datacenter) {
 			continue
 		}
-		n := &sched.Node{ID: id, Name: m.Name, Role: m.Tags["role"], Datacenter: s.cfg.Datacenter}
+		n := &sched.Node{ID: id, Name: m.Name, Role: MemberRole(m.Tags), Datacenter: s.cfg.Datacenter}
 		if cn := catNodes[m.Name]; cn != nil {
 			n.Meta = cn.Meta
 		}

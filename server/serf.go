@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/hashicorp/serf/serf"
 	"github.com/shoalproject/shoal/rpcapi"
+	"github.com/shoalproject/shoal/sched"
+	"github.com/shoalproject/shoal/version"
 )
 
 // setupSerf starts this node's Serf LAN member.
@@ -28,6 +30,7 @@ func setupSerf(cfg Config, tags map[string]string, eventCh chan serf.Event, kind
 	sc.Tags = tags
 	sc.EventCh = eventCh
 	sc.EnableNameConflictResolution = false
+	sc.UserEventSizeLimit = serfUserEventLimit
 	sc.Logger = cfg.Logger.Named("serf").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})
 	sc.LeavePropagateDelay = time.Second
 	// Retry failed members every 3 s instead of 30 s, so that a healed
@@ -67,6 +70,54 @@ func setupSerf(cfg Config, tags map[string]string, eventCh chan serf.Event, kind
 	return s, nil
 }
 
+// Serf tag values and keys. Members carry Consul's tags (role, build, vsn,
+// vsn_min, vsn_max, raft_vsn, segment) so that Consul's tools read them,
+// beside Shoal's own (id, port, expect, bootstrap, shoal_vsn).
+const (
+	// RoleTagServer and RoleTagClient are Consul's values of the role
+	// tag; `consul members` types other values as "unknown".
+	RoleTagServer = "consul"
+	RoleTagClient = "node"
+	// roleTagLegacyServer is the value Shoal servers used before; still
+	// read, so that a cluster can be upgraded one server at a time.
+	roleTagLegacyServer = "server"
+)
+
+// baseTags are the tags every member carries: Consul's protocol
+// versions (Consul 1.x speaks serf protocol 2, range 2-3, Raft protocol 3),
+// its build string (version:commit) and Shoal's own protocol version.
+func baseTags(role, dc, id string) map[string]string {
+	return map[string]string{
+		"role":      role,
+		"dc":        dc,
+		"segment":   "",
+		"id":        id,
+		"vsn":       "2",
+		"vsn_min":   "2",
+		"vsn_max":   "3",
+		"raft_vsn":  "3",
+		"build":     version.Version + ":" + version.GitCommit,
+		"shoal_vsn": strconv.Itoa(version.ProtocolVersion),
+	}
+}
+
+// RoleServer and RoleClient are what MemberRole reports (the scheduler's
+// node roles).
+const (
+	RoleServer = sched.RoleServer
+	RoleClient = sched.RoleClient
+)
+
+// MemberRole reports a member's role from its tags: "server"
+// (role=consul, or Shoal's earlier role=server) or "client".
+func MemberRole(tags map[string]string) string {
+	switch tags["role"] {
+	case RoleTagServer, roleTagLegacyServer:
+		return RoleServer
+	}
+	return RoleClient
+}
+
 // serverInfo is a server as seen through its Serf tags.
 type serverInfo struct {
 	Name       string
@@ -80,7 +131,7 @@ type serverInfo struct {
 
 // parseServer reports whether m is a Shoal server and its details.
 func parseServer(m serf.Member) (serverInfo, bool) {
-	if m.Tags["role"] != "server" {
+	if MemberRole(m.Tags) != RoleServer {
 		return serverInfo{}, false
 	}
 	port, err := strconv.Atoi(m.Tags["port"])
@@ -167,6 +218,10 @@ func (s *Server) serfEventLoop() {
 	for {
 		select {
 		case e := <-s.eventCh:
+			if ue, ok := e.(serf.UserEvent); ok {
+				deliverUserEvent(s.cfg, ue)
+				continue
+			}
 			me, ok := e.(serf.MemberEvent)
 			if !ok {
 				continue

@@ -62,6 +62,8 @@ type Server struct {
 	// leads (session_ttl.go), nil otherwise.
 	leaderKV     atomic.Pointer[leaderKVState]
 	bootstrapped atomic.Bool
+	// serverHealth remembers since when each server is healthy (autopilot.go).
+	serverHealth healthTracker
 
 	leaveOnce    sync.Once
 	shutdownOnce sync.Once
@@ -100,13 +102,8 @@ func NewServer(cfg Config) (*Server, error) {
 		}
 		return nil, err
 	}
-	tags := map[string]string{
-		"role": "server",
-		"dc":   cfg.Datacenter,
-		"id":   cfg.NodeID,
-		"port": strconv.Itoa(cfg.RPCPort),
-		"vsn":  "1",
-	}
+	tags := baseTags(RoleTagServer, cfg.Datacenter, cfg.NodeID)
+	tags["port"] = strconv.Itoa(cfg.RPCPort)
 	if cfg.BootstrapExpect > 0 {
 		tags["expect"] = strconv.Itoa(cfg.BootstrapExpect)
 	}

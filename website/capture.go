@@ -200,6 +200,11 @@ func probeRoutes(ctx context.Context, base string, exs []Example) (map[string]Ro
 		if !hasGet(rt) {
 			continue
 		}
+		if streamingRoutes[rt.Pattern] {
+			// A stream never ends: neither blocking nor consistency modes.
+			facts[rt.Pattern] = RouteFacts{}
+			continue
+		}
 		p := paths[rt.Pattern]
 		if p == "" {
 			p = pathParam.ReplaceAllString(rt.Pattern, "example")
@@ -221,6 +226,10 @@ func probeRoutes(ctx context.Context, base string, exs []Example) (map[string]Ro
 	close(errs)
 	return facts, <-errs
 }
+
+// streamingRoutes answer with a stream that lasts until the client goes
+// away (Consul's /v1/agent/monitor): they are not probed.
+var streamingRoutes = map[string]bool{"/v1/agent/monitor": true}
 
 func probeRoute(ctx context.Context, base, p string) (RouteFacts, error) {
 	var f RouteFacts

@@ -59,6 +59,7 @@ func Pages() []Page {
 		{Path: "guides/security.html", Section: secGuides, Source: "docs/security.md", Nav: "Security"},
 		{Path: "guides/acl.html", Section: secGuides, Source: "docs/acl.md", Nav: "ACLs"},
 		{Path: "guides/migrating-from-consul.html", Section: secGuides, Source: "website/content/migrating.md"},
+		{Path: "guides/consul-compat.html", Section: secGuides, Source: "docs/consul-compat.md", Nav: "Consul API coverage"},
 
 		{Path: "reference/api.html", Section: secReference, Gen: genAPI},
 		{Path: "reference/cli.html", Section: secReference, Gen: genCLI},

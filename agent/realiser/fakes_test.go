@@ -23,10 +23,12 @@ type fakeDriver struct {
 	mu       sync.Mutex
 	tasks    map[string]driver.Status // by alloc ID
 	startErr map[string]error         // Start fails with it, by alloc ID
-	listErr  error
-	nextID   int
-	starts   []startCall
-	stops    []stopCall
+	// startGate, by alloc ID: Start waits until the channel is closed.
+	startGate map[string]chan struct{}
+	listErr   error
+	nextID    int
+	starts    []startCall
+	stops     []stopCall
 }
 
 type startCall struct {
@@ -40,13 +42,23 @@ type stopCall struct {
 }
 
 func newFakeDriver(name string) *fakeDriver {
-	return &fakeDriver{name: name, tasks: map[string]driver.Status{}, startErr: map[string]error{}}
+	return &fakeDriver{name: name, tasks: map[string]driver.Status{}, startErr: map[string]error{}, startGate: map[string]chan struct{}{}}
 }
 
 func (d *fakeDriver) Name() string                        { return d.name }
 func (d *fakeDriver) Available(ctx context.Context) error { return nil }
 
 func (d *fakeDriver) Start(ctx context.Context, t *driver.Task) (driver.Status, error) {
+	d.mu.Lock()
+	gate := d.startGate[t.AllocID]
+	d.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return driver.Status{}, ctx.Err()
+		}
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	call := startCall{task: *t}

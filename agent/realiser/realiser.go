@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -116,14 +117,34 @@ type Realiser struct {
 	// allocation's restartState).
 	rsMu     sync.Mutex
 	restarts map[string]*restartState // by alloc ID
-	reported map[string]sched.ClientUpdate
 	wake     chan struct{}
+
+	// Reports: the converge workers queue each allocation's new state in
+	// pending as soon as it is known, and the reporter sends what is
+	// queued in one request while the pass goes on, so that a replica's
+	// "running" reaches the servers (and the next batch of a rolling
+	// update starts) without waiting for the rest of the pass. sendMu
+	// serialises the sends; repMu guards pending and reported.
+	sendMu   sync.Mutex
+	repMu    sync.Mutex
+	pending  map[string]sched.ClientUpdate
+	reported map[string]sched.ClientUpdate
+	repWake  chan struct{}
+	// healthWait is set by a pass that left a health-gated replica
+	// running but not yet healthy: the next pass comes after
+	// healthPoll, not the resync period, so that its health reaches the
+	// servers at once.
+	healthWait atomic.Bool
 
 	now func() time.Time // the clock of back-offs and deadlines
 }
 
 // convergeWorkers bounds the allocations acted on at once.
 const convergeWorkers = 8
+
+// healthPoll is how often a replica waiting for its first passing check
+// (of a health-gated update) is looked at.
+const healthPoll = 100 * time.Millisecond
 
 // restartFor returns the allocation's restart state, creating it.
 func (r *Realiser) restartFor(id string) *restartState {
@@ -165,20 +186,27 @@ func New(cfg Config) *Realiser {
 		cfg.Logger = hclog.NewNullLogger()
 	}
 	return &Realiser{cfg: cfg, log: cfg.Logger.Named("realiser"), restarts: map[string]*restartState{},
-		reported: map[string]sched.ClientUpdate{}, wake: make(chan struct{}, 1), now: time.Now}
+		pending: map[string]sched.ClientUpdate{}, reported: map[string]sched.ClientUpdate{},
+		repWake: make(chan struct{}, 1), wake: make(chan struct{}, 1), now: time.Now}
 }
 
 // Run follows the node's allocations and converges until ctx is done.
 func (r *Realiser) Run(ctx context.Context) {
 	go r.watch(ctx)
+	go r.reporter(ctx)
 	t := time.NewTicker(r.cfg.Resync)
 	defer t.Stop()
 	for {
+		var poll <-chan time.Time
+		if r.healthWait.Load() {
+			poll = time.After(healthPoll)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-r.wake:
 		case <-t.C:
+		case <-poll:
 		}
 		r.converge(ctx)
 	}
@@ -231,8 +259,12 @@ func (r *Realiser) watch(ctx context.Context) {
 		}
 		index = replyIndex
 		r.mu.Lock()
+		changed := replyIndex != r.index
 		r.desired, r.index, r.known = desired, replyIndex, true
 		r.mu.Unlock()
+		if changed {
+			r.log.Debug("allocations changed", "index", replyIndex, "allocs", len(desired))
+		}
 		select {
 		case r.wake <- struct{}{}:
 		default:
@@ -243,11 +275,12 @@ func (r *Realiser) watch(ctx context.Context) {
 // converge runs one pass: driver state in, actions out, reports sent.
 func (r *Realiser) converge(ctx context.Context) {
 	r.mu.Lock()
-	desired, known := slices.Clone(r.desired), r.known
+	desired, known, index := slices.Clone(r.desired), r.known, r.index
 	r.mu.Unlock()
 	if !known {
 		return // nothing is known yet of what this node should run
 	}
+	start := r.now()
 
 	tasks := map[string]driver.Status{}
 	taskDriver := map[string]driver.Driver{}
@@ -278,26 +311,31 @@ func (r *Realiser) converge(ctx context.Context) {
 		}
 	}
 	// Allocations converge in parallel (starting a container takes a
-	// round trip or two to the engine), at most convergeWorkers at once.
+	// round trip or two to the engine), at most convergeWorkers at once;
+	// each one's new state is queued for the reporter as soon as known.
 	var (
-		updates []sched.ClientUpdate
-		mu      sync.Mutex
-		wg      sync.WaitGroup
-		sem     = make(chan struct{}, convergeWorkers)
+		wg         sync.WaitGroup
+		sem        = make(chan struct{}, convergeWorkers)
+		changed    atomic.Int32
+		healthWait atomic.Bool
 	)
 	for _, a := range desired {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if u, ok := r.convergeAlloc(ctx, a, tasks, taskDriver); ok {
-				mu.Lock()
-				updates = append(updates, u)
-				mu.Unlock()
+			u, ok := r.convergeAlloc(ctx, a, tasks, taskDriver)
+			if u.ClientStatus == sched.ClientRunning && !u.Healthy && a.Spec.Update.HealthGated && a.Spec.Check != nil {
+				healthWait.Store(true)
+			}
+			if ok {
+				changed.Add(1)
+				r.enqueue(u)
 			}
 		}()
 	}
 	wg.Wait()
+	r.healthWait.Store(healthWait.Load())
 	r.rsMu.Lock()
 	for id := range r.restarts {
 		if !wanted[id] {
@@ -305,7 +343,11 @@ func (r *Realiser) converge(ctx context.Context) {
 		}
 	}
 	r.rsMu.Unlock()
-	r.report(ctx, updates)
+	r.flush(ctx)
+	if n := changed.Load(); n > 0 {
+		r.log.Debug("converged", "index", index, "allocs", len(desired), "changed", n,
+			"took", r.now().Sub(start).Round(time.Millisecond))
+	}
 }
 
 // convergeAlloc acts on one allocation and returns the report to send,
@@ -526,7 +568,9 @@ func driverOf(a *sched.Alloc) sched.Driver {
 
 // changed reports u when it differs from what was last sent.
 func (r *Realiser) changed(u sched.ClientUpdate) (sched.ClientUpdate, bool) {
+	r.repMu.Lock()
 	prev, ok := r.reported[u.ID]
+	r.repMu.Unlock()
 	u.ClientTime = 0
 	if ok && prev == u {
 		return u, false
@@ -534,23 +578,58 @@ func (r *Realiser) changed(u sched.ClientUpdate) (sched.ClientUpdate, bool) {
 	return u, true
 }
 
-// report sends the changed states to the servers.
-func (r *Realiser) report(ctx context.Context, updates []sched.ClientUpdate) {
-	if len(updates) == 0 {
+// enqueue queues u for the reporter (a newer state of the same allocation
+// replaces a queued one) and wakes it.
+func (r *Realiser) enqueue(u sched.ClientUpdate) {
+	r.repMu.Lock()
+	r.pending[u.ID] = u
+	r.repMu.Unlock()
+	select {
+	case r.repWake <- struct{}{}:
+	default:
+	}
+}
+
+// reporter sends queued reports as they come, until ctx is done.
+func (r *Realiser) reporter(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.repWake:
+			r.flush(ctx)
+		}
+	}
+}
+
+// flush sends every queued report to the servers in one request. A report
+// that fails is dropped: the next pass finds the state still unreported
+// and queues it again.
+func (r *Realiser) flush(ctx context.Context) {
+	r.sendMu.Lock()
+	defer r.sendMu.Unlock()
+	r.repMu.Lock()
+	if len(r.pending) == 0 {
+		r.repMu.Unlock()
 		return
 	}
 	now := r.now().UnixNano()
 	req := sched.UpdateRequest{NodeID: r.cfg.NodeID}
-	for _, u := range updates {
+	for _, id := range slices.Sorted(maps.Keys(r.pending)) {
+		u := r.pending[id]
 		u.ClientTime = now
 		req.Updates = append(req.Updates, u)
 	}
+	clear(r.pending)
+	r.repMu.Unlock()
 	if err := r.cfg.Server.UpdateAllocs(ctx, req); err != nil {
 		r.log.Warn("reporting allocation status failed; will retry", "error", err)
 		return
 	}
-	for _, u := range updates {
+	r.repMu.Lock()
+	for _, u := range req.Updates {
 		u.ClientTime = 0
 		r.reported[u.ID] = u
 	}
+	r.repMu.Unlock()
 }

@@ -613,3 +613,76 @@ func TestRunActsOnNothingUntilTheServersAnswer(t *testing.T) {
 		t.Errorf("stops %+v, want only the ghost", stops)
 	}
 }
+
+// waitReport waits up to timeout for a report of allocID that satisfies ok.
+func waitReport(t *testing.T, srv *fakeServer, timeout time.Duration, allocID string, ok func(sched.ClientUpdate) bool) bool {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for _, u := range srv.updates() {
+			if u.ID == allocID && ok(u) {
+				return true
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return false
+}
+
+// TestReplicaRunningIsReportedBeforeThePassEnds: a replica that runs is
+// reported at once, not after every other start of the pass (a rolling
+// update's next batch waits for that report).
+func TestReplicaRunningIsReportedBeforeThePassEnds(t *testing.T) {
+	d := newFakeDriver("docker")
+	h := newHarness(t, d)
+	gate := make(chan struct{})
+	d.startGate[idB] = gate
+	h.srv.set(1, newAlloc(idA, 0, nil), newAlloc(idB, 1, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go h.r.reporter(ctx)
+	done := make(chan struct{})
+	go func() {
+		h.converge()
+		close(done)
+	}()
+	running := func(u sched.ClientUpdate) bool { return u.ClientStatus == sched.ClientRunning }
+	if !waitReport(t, h.srv, 5*time.Second, idA, running) {
+		t.Error("the replica that runs was not reported while another one was still starting")
+	}
+	close(gate)
+	<-done
+	if !waitReport(t, h.srv, time.Second, idB, running) {
+		t.Error("the slow replica was not reported by the end of the pass")
+	}
+}
+
+// TestHealthGatedReplicaIsReportedHealthyAtOnce: while a health-gated
+// replica waits for its first passing check, the realiser looks at it
+// every healthPoll, so its health reaches the servers long before the
+// resync period.
+func TestHealthGatedReplicaIsReportedHealthyAtOnce(t *testing.T) {
+	d := newFakeDriver("docker")
+	h := newHarness(t, d)
+	h.r.cfg.Resync = time.Hour
+	h.srv.set(1, newAlloc(idA, 0, func(s *sched.Spec) {
+		s.Check = &sched.Check{HTTP: "/health"}
+		s.Update.HealthGated = true
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go h.r.Run(ctx)
+	if !waitReport(t, h.srv, 5*time.Second, idA, func(u sched.ClientUpdate) bool { return u.ClientStatus == sched.ClientRunning }) {
+		t.Fatal("the replica was never reported running")
+	}
+	ids := h.reg.ids()
+	if len(ids) != 1 {
+		t.Fatalf("registered %v", ids)
+	}
+	h.reg.mu.Lock()
+	h.reg.health[ids[0]] = true
+	h.reg.mu.Unlock()
+	if !waitReport(t, h.srv, 2*time.Second, idA, func(u sched.ClientUpdate) bool { return u.Healthy }) {
+		t.Error("the replica's passing check was not reported within 2s (resync is an hour)")
+	}
+}

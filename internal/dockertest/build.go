@@ -48,19 +48,39 @@ func BuildHello(t testing.TB, host, tag string) {
 	if built[key] {
 		return
 	}
+	start := time.Now()
+	if err := buildHelloLocked(host, tag); err != nil {
+		t.Fatalf("dockertest: %v", err)
+	}
+	t.Logf("dockertest: built image %s on %s in %v", tag, host, time.Since(start).Round(time.Millisecond))
+}
+
+// BuildHelloImage is BuildHello for programs other than tests (such as
+// tools/schedtime): it returns the error instead of failing a test.
+func BuildHelloImage(host, tag string) error {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	return buildHelloLocked(host, tag)
+}
+
+// buildHelloLocked builds the image unless it was built; buildMu is held.
+func buildHelloLocked(host, tag string) error {
+	key := host + " " + tag
+	if built[key] {
+		return nil
+	}
 	if helloBin == nil {
 		bin, err := buildHelloBinary()
 		if err != nil {
-			t.Fatalf("dockertest: %v", err)
+			return err
 		}
 		helloBin = bin
 	}
-	start := time.Now()
 	if err := buildImage(host, tag, helloBin); err != nil {
-		t.Fatalf("dockertest: build image %s: %v", tag, err)
+		return fmt.Errorf("build image %s: %w", tag, err)
 	}
-	t.Logf("dockertest: built image %s on %s in %v", tag, host, time.Since(start).Round(time.Millisecond))
 	built[key] = true
+	return nil
 }
 
 // HelloBinary returns the path of a static testdata/hello binary in dir,

@@ -85,6 +85,15 @@ func tail(s string, n int) string {
 // it left (found by their exec root in /proc), unmounts what remains under
 // its directory and removes it.
 func (d *Dockerd) Stop() {
+	d.Halt()
+	_ = os.RemoveAll(d.Dir)
+}
+
+// Halt stops the engine by PID as a host going down would (its containers
+// stop with it), cleans up what it left running or mounted, and keeps its
+// state: StartDockerd with the same directory brings the engine back with
+// its images and stopped containers, as after a reboot.
+func (d *Dockerd) Halt() {
 	if d.cmd != nil && d.cmd.Process != nil {
 		_ = d.cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -95,5 +104,4 @@ func (d *Dockerd) Stop() {
 		}
 	}
 	dockertest.RemoveLeftovers(d.Dir)
-	_ = os.RemoveAll(d.Dir)
 }

@@ -89,7 +89,7 @@ func New(t testing.TB, opts Options) *Cluster {
 // Start starts (or restarts) a node with its config and data dir.
 func (c *Cluster) Start(n *Node) {
 	c.t.Helper()
-	logger := hclog.New(&hclog.LoggerOptions{
+	logger := hclog.NewInterceptLogger(&hclog.LoggerOptions{
 		Name: n.Name, Level: hclog.LevelFromString(n.Cfg.LogLevel), Output: testWriter{c.t},
 	})
 	a, err := agent.New(n.Cfg, logger)
@@ -98,7 +98,9 @@ func (c *Cluster) Start(n *Node) {
 	}
 	var startErr error
 	for attempt := 0; attempt < 50; attempt++ {
-		// A restarted node's ports may linger briefly after close.
+		// A restarted node's ports may linger briefly after close. The text
+		// is matched because memberlist formats its listen errors with %v,
+		// which drops syscall.EADDRINUSE from the chain.
 		if startErr = a.Start(context.Background()); startErr == nil || !strings.Contains(startErr.Error(), "address already in use") {
 			break
 		}
