@@ -73,7 +73,7 @@ stop_test_dockerd() {
 	# containerd and shims left behind: their command lines name our exec root.
 	local p
 	for p in /proc/[0-9]*; do
-		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$test_dockerd_dir/exec"; then
+		if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "$test_dockerd_dir/exec"; then
 			kill -9 "${p#/proc/}" 2>/dev/null || true
 		fi
 	done
