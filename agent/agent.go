@@ -70,6 +70,11 @@ type Agent struct {
 
 	metrics *telemetry
 
+	// acl resolves request tokens when acl.enabled (nil otherwise).
+	acl *aclResolver
+	// tokens are the agent's default and agent tokens.
+	tokens *agentTokens
+
 	// drivers run this node's replicas (nil until the realiser starts).
 	drivers map[string]driver.Driver
 	// attacher is the driver whose replicas join the overlay (docker),
@@ -154,6 +159,11 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 		}
 		a.delegate = c
 	}
+	if a.tokens, err = a.loadAgentTokens(); err != nil {
+		return err
+	}
+	a.delegate = tokenDelegate{delegate: a.delegate, agentToken: a.tokens.agentToken}
+	a.acl = a.newACLResolver()
 	if err := a.startLocal(); err != nil {
 		return err
 	}
@@ -205,8 +215,10 @@ func (a *Agent) serverConfig() server.Config {
 		MaxReplicas:        c.Scheduler.MaxReplicas,
 		EncryptKey:         c.Encrypt,
 		TLS:                a.tls,
-		Logger:             a.logger,
-		UserEvents:         a.handleUserEvent,
+		ACL: server.ACLConfig{Enabled: c.ACL.Enabled, DefaultPolicy: c.ACL.DefaultPolicy,
+			InitialManagement: c.ACL.Tokens.InitialManagement},
+		Logger:     a.logger,
+		UserEvents: a.handleUserEvent,
 	}
 	if v := c.EncryptVerifyIncoming; v != nil {
 		sc.EncryptAllowPlainIncoming = !*v

@@ -45,7 +45,7 @@ func (a *Agent) startDNS() error {
 	cfg := dnsServerConfig(a.cfg, dc)
 	reader := newDNSReader(a.delegate.RPC, a.cfg.Datacenter, dc.AllowStale, dc.MaxStale, logger)
 	reader.execQuery = a.dnsExecuteQuery
-	srv, err := dns.New(cfg, reader, logger)
+	srv, err := dns.New(cfg, a.dnsACLReader(reader), logger)
 	if err != nil {
 		reader.close()
 		return fmt.Errorf("agent: %w", err)

@@ -56,6 +56,7 @@ func (a *Agent) apiRoutes() []route {
 	routes = append(routes, a.schedRoutes()...)
 	routes = append(routes, a.snapshotRoutes()...)
 	routes = append(routes, a.keyringRoutes()...)
+	routes = append(routes, a.aclRoutes()...)
 	return routes
 }
 
@@ -76,9 +77,11 @@ func (a *Agent) handler() http.Handler {
 	return secureHeaders(mux)
 }
 
-// wrap adapts an endpoint: method check, metrics, JSON or error output.
+// wrap adapts an endpoint: method check, ACL decision (routeACLs),
+// metrics, JSON or error output.
 func (a *Agent) wrap(rt route) http.Handler {
 	metricKey := []string{"api", "http"}
+	decision := a.routeACL(rt.pattern)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		defer func() {
@@ -101,9 +104,18 @@ func (a *Agent) wrap(rt route) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodySize)
-		obj, err := rt.fn(w, r)
+		r = r.WithContext(rpcapi.WithAuthToken(r.Context(), a.requestToken(r)))
+		z, err := a.authorize(r, decision)
 		if err != nil {
 			a.writeError(w, r, err)
+			return
+		}
+		obj, err := rt.fn(w, r)
+		if err == nil {
+			obj, err = a.filterResult(w, r, decision, z, obj)
+		}
+		if err != nil {
+			a.writeError(w, r, aclError(err))
 			return
 		}
 		if obj == nil {
@@ -144,7 +156,7 @@ func (a *Agent) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		err = fmt.Errorf("Request body too large, max size: %d bytes", mb.Limit)
 	}
 	if code >= 500 {
-		a.logger.Error("request failed", "method", r.Method, "url", r.URL.String(), "error", err)
+		a.logger.Error("request failed", "method", r.Method, "url", redactedURL(r), "error", err)
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(code)
@@ -255,5 +267,8 @@ func setMeta(w http.ResponseWriter, m *rpcapi.QueryMeta) {
 	h.Set("X-Consul-LastContact", strconv.FormatInt(m.LastContact.Milliseconds(), 10))
 	if m.ConsistencyLevel != "" {
 		h.Set("X-Consul-Effective-Consistency", m.ConsistencyLevel)
+	}
+	if m.ResultsFilteredByACLs {
+		h.Set("X-Consul-Results-Filtered-By-ACLs", "true")
 	}
 }

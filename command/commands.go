@@ -56,7 +56,7 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"operator raft list-peers":  func() (cli.Command, error) { return newRaftListPeersCommand(ui), nil },
 		"operator raft remove-peer": func() (cli.Command, error) { return newRaftRemovePeerCommand(ui), nil },
 	}
-	for _, group := range []map[string]cli.CommandFactory{svcCommands(ui), svcHistoryCommands(ui), overlayCommands(ui), securityCommands(ui)} {
+	for _, group := range []map[string]cli.CommandFactory{svcCommands(ui), svcHistoryCommands(ui), overlayCommands(ui), securityCommands(ui), aclCommands(ui)} {
 		for name, f := range group {
 			commands[name] = f
 		}

@@ -13,6 +13,10 @@ import (
 
 func TestCommandsRegistry(t *testing.T) {
 	want := []string{
+		"acl", "acl bootstrap",
+		"acl policy", "acl policy create", "acl policy delete", "acl policy list", "acl policy read", "acl policy update",
+		"acl role", "acl role create", "acl role delete", "acl role list", "acl role read", "acl role update",
+		"acl token", "acl token create", "acl token delete", "acl token list", "acl token read", "acl token update",
 		"catalog", "catalog datacenters", "catalog nodes", "catalog services",
 		"event", "force-leave", "info", "join", "keygen", "keyring",
 		"kv", "kv delete", "kv export", "kv get", "kv import", "kv put",

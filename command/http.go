@@ -41,7 +41,7 @@ func (h *httpFlags) clientFlags() *flag.FlagSet {
 			defaultHTTPAddr+".")
 	fs.StringVar(&h.token, "token", "",
 		"ACL `token` to send with requests. Defaults to $"+envShoalHTTPToken+
-			", then $"+envConsulHTTPToken+". Shoal currently accepts but ignores it.")
+			", then $"+envConsulHTTPToken+".")
 	return fs
 }
 

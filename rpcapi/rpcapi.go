@@ -66,7 +66,16 @@ type QueryOptions struct {
 	AllowStale bool
 	// RequireConsistent makes the leader verify its leadership first (?consistent).
 	RequireConsistent bool
+	// AuthToken is the caller's ACL token secret; "" is the anonymous
+	// token. Servers check it when ACLs are on (server/acl_rpc.go).
+	AuthToken string
 }
+
+// Auth implements Authenticated.
+func (q *QueryOptions) Auth() string { return q.AuthToken }
+
+// SetAuth implements Authenticated.
+func (q *QueryOptions) SetAuth(secret string) { q.AuthToken = secret }
 
 // IsRead implements RPCInfo.
 func (q *QueryOptions) IsRead() bool { return true }
@@ -93,11 +102,34 @@ type QueryMeta struct {
 	KnownLeader bool
 	// ConsistencyLevel is how the read was served.
 	ConsistencyLevel string
+	// ResultsFilteredByACLs reports that the server removed from the
+	// answer what the caller's token may not read
+	// (X-Consul-Results-Filtered-By-ACLs).
+	ResultsFilteredByACLs bool
 }
+
+// QueryMetaOf returns the QueryMeta of a read's reply (every reply type
+// embeds one).
+func (m *QueryMeta) QueryMetaOf() *QueryMeta { return m }
 
 // WriteRequest is carried by every write.
 type WriteRequest struct {
 	Datacenter string
+	// AuthToken is the caller's ACL token secret; "" is the anonymous token.
+	AuthToken string
+}
+
+// Auth implements Authenticated.
+func (w *WriteRequest) Auth() string { return w.AuthToken }
+
+// SetAuth implements Authenticated.
+func (w *WriteRequest) SetAuth(secret string) { w.AuthToken = secret }
+
+// Authenticated is implemented by every request that carries an ACL token
+// (through QueryOptions or WriteRequest).
+type Authenticated interface {
+	Auth() string
+	SetAuth(secret string)
 }
 
 // IsRead implements RPCInfo.

@@ -232,7 +232,7 @@ func (c *Client) SnapshotSave(ctx context.Context, opts rpcapi.QueryOptions) (io
 // Server.SnapshotRestore). The archive is streamed once, so only a failure
 // to connect is retried on another server.
 func (c *Client) SnapshotRestore(ctx context.Context, dc string, archive io.Reader) error {
-	req := &snapshotRequest{Op: snapshotRestore, QueryOptions: rpcapi.QueryOptions{Datacenter: dc}}
+	req := &snapshotRequest{Op: snapshotRestore, QueryOptions: rpcapi.QueryOptions{Datacenter: dc, AuthToken: ctxToken(ctx)}}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		addr := c.pickServer(attempt)

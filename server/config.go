@@ -97,8 +97,24 @@ type Config struct {
 	// as tls.go describes. nil means plaintext.
 	TLS *tlsutil.Configurator
 
+	// ACL configures access control (acl/, endpoint_acl.go).
+	ACL ACLConfig
+
 	// Logger. Default: hclog's default logger.
 	Logger hclog.Logger
+}
+
+// ACLConfig is the servers' part of the agent's acl block.
+type ACLConfig struct {
+	// Enabled turns on the ACL endpoints and the builtins (anonymous
+	// token, global-management policy). Default false.
+	Enabled bool
+	// DefaultPolicy applies where no rule of a token does: "allow" or
+	// "deny". Default "deny" (Consul's default is "allow").
+	DefaultPolicy string
+	// InitialManagement, when set, is the SecretID of a management token
+	// the leader creates if missing (acl.tokens.initial_management).
+	InitialManagement string
 }
 
 // withDefaults returns c with defaults filled in.
@@ -126,6 +142,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.NodeLostGrace == 0 {
 		c.NodeLostGrace = 3 * time.Second
+	}
+	if c.ACL.DefaultPolicy == "" {
+		c.ACL.DefaultPolicy = "deny"
 	}
 	if c.MaxReplicas == 0 {
 		c.MaxReplicas = sched.DefaultMaxReplicas

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"crypto/rand"
 	"fmt"
 	"time"
 
@@ -85,13 +84,10 @@ func normalizeSession(s *kv.Session) error {
 
 func (e *Session) newSessionID() (string, error) {
 	for {
-		var b [16]byte
-		if _, err := rand.Read(b[:]); err != nil {
+		id, err := randomUUID()
+		if err != nil {
 			return "", fmt.Errorf("session id: %w", err)
 		}
-		b[6] = b[6]&0x0f | 0x40
-		b[8] = b[8]&0x3f | 0x80
-		id := fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 		tx := e.s.State().ReadTxn()
 		_, existing, err := kv.GetSession(tx, nil, id)
 		tx.Abort()

@@ -61,6 +61,7 @@ func (s *Server) leaderLoop(stop chan struct{}) {
 		}
 	}
 	s.readyForReads.Store(true)
+	s.initializeACLs(stop)
 	schedDone := make(chan struct{})
 	go func() { defer close(schedDone); s.schedulerLoop(stop) }()
 	defer func() { <-schedDone }()

@@ -122,7 +122,7 @@ func (s *Server) handleConn(c net.Conn) {
 	case connRPC:
 		s.trackConn(c)
 		defer s.untrackConn(c)
-		s.rpcServer.ServeCodec(serverCodec{newCodec(c)})
+		s.rpcServer.ServeCodec(s.aclCodec(serverCodec{newCodec(c)}))
 	case connSnapshot:
 		s.trackConn(c)
 		defer s.untrackConn(c)

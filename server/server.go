@@ -31,6 +31,9 @@ type Server struct {
 	cfg    Config
 	logger hclog.Logger
 
+	// authz caches compiled ACL authorizers (endpoint_acl.go).
+	authz authzCache
+
 	fsm           *fsm.FSM
 	raft          *raft.Raft
 	raftLayer     *raftLayer
@@ -118,9 +121,9 @@ func NewServer(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-func (s *Server) setupRPC() error {
-	s.rpcServer = rpc.NewServer()
-	endpoints := map[string]any{
+// endpoints are the RPC endpoints by name.
+func (s *Server) endpoints() map[string]any {
+	return map[string]any{
 		"Status":   &Status{s},
 		"Catalog":  &Catalog{s},
 		"Health":   &Health{s},
@@ -130,8 +133,13 @@ func (s *Server) setupRPC() error {
 		"Txn":      &Txn{s},
 		"Operator": &Operator{s},
 		"Sched":    &Sched{s},
+		"ACL":      &ACL{s},
 	}
-	for name, ep := range endpoints {
+}
+
+func (s *Server) setupRPC() error {
+	s.rpcServer = rpc.NewServer()
+	for name, ep := range s.endpoints() {
 		if err := s.rpcServer.RegisterName(name, ep); err != nil {
 			return fmt.Errorf("server: register %s endpoint: %w", name, err)
 		}
@@ -317,7 +325,7 @@ func (s *Server) inmemRPC(ctx context.Context, method string, args, reply any) e
 	codec := &inmemCodec{method: method, args: args, reply: reply}
 	done := make(chan error, 1)
 	go func() {
-		if err := s.rpcServer.ServeRequest(codec); err != nil {
+		if err := s.rpcServer.ServeRequest(s.aclCodec(codec)); err != nil {
 			done <- err
 			return
 		}

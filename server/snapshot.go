@@ -171,7 +171,7 @@ func (s *Server) handleSnapshotConn(c net.Conn) {
 			s.logger.Warn("snapshot: send failed", "remote", c.RemoteAddr(), "error", err)
 		}
 	case snapshotRestore:
-		if err := s.SnapshotRestore(ctx, req.Datacenter, c); err != nil {
+		if err := s.SnapshotRestore(rpcapi.WithAuthToken(ctx, req.AuthToken), req.Datacenter, c); err != nil {
 			encodeError(&resp, err)
 		}
 		_ = writeFrame(c, &resp)
@@ -273,6 +273,9 @@ func (s *Server) leaderAddr(ctx context.Context) (string, error) {
 // meta's Index is the snapshot's Raft index.
 func (s *Server) SnapshotSave(ctx context.Context, opts rpcapi.QueryOptions) (io.ReadCloser, rpcapi.QueryMeta, error) {
 	var meta rpcapi.QueryMeta
+	if err := s.checkSnapshotToken(opts.AuthToken); err != nil {
+		return nil, meta, err
+	}
 	if !opts.AllowStale {
 		addr, err := s.leaderAddr(ctx)
 		if err != nil {
@@ -308,12 +311,15 @@ func (s *Server) SnapshotSave(ctx context.Context, opts rpcapi.QueryOptions) (io
 // On success the restore is committed: raft.Restore installs it on the
 // leader, replicates it and commits an entry after it.
 func (s *Server) SnapshotRestore(ctx context.Context, dc string, r io.Reader) error {
+	if err := s.checkSnapshotToken(ctxToken(ctx)); err != nil {
+		return err
+	}
 	addr, err := s.leaderAddr(ctx)
 	if err != nil {
 		return err
 	}
 	if addr != "" {
-		req := &snapshotRequest{Op: snapshotRestore, QueryOptions: rpcapi.QueryOptions{Datacenter: dc}}
+		req := &snapshotRequest{Op: snapshotRestore, QueryOptions: rpcapi.QueryOptions{Datacenter: dc, AuthToken: ctxToken(ctx)}}
 		_, _, err := s.pool.snapshotRemote(ctx, addr, req, r)
 		return err
 	}

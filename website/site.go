@@ -57,6 +57,7 @@ func Pages() []Page {
 		{Path: "guides/configuration.html", Section: secGuides, Source: "docs/configuration.md", Nav: "Configuration"},
 		{Path: "guides/ui.html", Section: secGuides, Source: "docs/ui.md", Nav: "Web UI"},
 		{Path: "guides/security.html", Section: secGuides, Source: "docs/security.md", Nav: "Security"},
+		{Path: "guides/acl.html", Section: secGuides, Source: "docs/acl.md", Nav: "ACLs"},
 		{Path: "guides/migrating-from-consul.html", Section: secGuides, Source: "website/content/migrating.md"},
 		{Path: "guides/consul-compat.html", Section: secGuides, Source: "docs/consul-compat.md", Nav: "Consul API coverage"},
 

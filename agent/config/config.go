@@ -74,6 +74,9 @@ type Config struct {
 	// level of a file as in Consul.
 	Security
 
+	// ACL configures access control (the acl block).
+	ACL ACL `json:"acl"`
+
 	// Overlay configures the VXLAN overlay network.
 	Overlay Overlay `json:"overlay"`
 	// Scheduler tunes the KV-driven scheduler.
@@ -141,6 +144,7 @@ func Default() *Config {
 		Domain:        "consul.",
 		Overlay:       Overlay{Enabled: true, CIDR: "10.42.0.0/16", SubnetBits: 24, VNI: 1, Port: 4789},
 		Scheduler:     Scheduler{NodeLostGrace: 3 * time.Second},
+		ACL:           ACL{DefaultPolicy: "deny", DownPolicy: "extend-cache", TokenTTL: 30 * time.Second},
 	}
 }
 

@@ -59,6 +59,7 @@ func TestDefault(t *testing.T) {
 		Limits:      Limits{HTTPMaxConnsPerClient: 200, HTTPIdleTimeout: 90 * time.Second}, Domain: "consul.",
 		Overlay:   Overlay{Enabled: true, CIDR: "10.42.0.0/16", SubnetBits: 24, VNI: 1, Port: 4789},
 		Scheduler: Scheduler{NodeLostGrace: 3 * time.Second},
+		ACL:       ACL{DefaultPolicy: "deny", DownPolicy: "extend-cache", TokenTTL: 30 * time.Second},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("Default() = %+v\nwant %+v", c, want)
@@ -459,7 +460,17 @@ func TestOverlayAndSchedulerSettings(t *testing.T) {
 				return c.Ports.HTTP == 8501 && strings.Join(c.Ignored, ",") == "leave_on_terminate,ports.grpc,ui_config"
 			}, ""},
 		{"auto_encrypt is refused", nil, "auto_encrypt {\n  tls = true\n}\n", nil, `"auto_encrypt" is not supported by Shoal`},
-		{"acl is refused", nil, "acl {\n  enabled = true\n}\n", nil, `"acl" is not supported`},
+		{"acl block", nil, "acl {\n  enabled = true\n  default_policy = \"allow\"\n  down_policy = \"deny\"\n  tokens {\n    initial_management = \"m\"\n    agent = \"a\"\n    default = \"d\"\n  }\n}\n",
+			func(c *Config) bool {
+				return c.ACL.Enabled && c.ACL.DefaultPolicy == "allow" && c.ACL.DownPolicy == "deny" &&
+					c.ACL.Tokens == ACLTokens{InitialManagement: "m", Agent: "a", Default: "d"} && c.ACL.TokenTTL == 30*time.Second
+			}, ""},
+		{"acl defaults", nil, "", func(c *Config) bool {
+			return !c.ACL.Enabled && c.ACL.DefaultPolicy == "deny" && c.ACL.DownPolicy == "extend-cache"
+		}, ""},
+		{"acl bad default_policy", nil, "acl {\n  default_policy = \"maybe\"\n}\n", nil, "acl.default_policy"},
+		{"acl bad down_policy", nil, "acl {\n  down_policy = \"later\"\n}\n", nil, "acl.down_policy"},
+		{"acl unknown key", nil, "acl {\n  enabeld = true\n}\n", nil, `unknown key "acl.enabeld"`},
 		{"bad cidr", []string{"-overlay-cidr", "nope"}, "", nil, "-overlay-cidr"},
 		{"ipv6 cidr", []string{"-overlay-cidr", "fd00::/48"}, "", nil, "not an IPv4 CIDR"},
 		{"vni range", []string{"-overlay-vni", "0"}, "", nil, "-overlay-vni 0"},

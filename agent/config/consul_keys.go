@@ -26,13 +26,14 @@ var consulIgnored = map[string]bool{
 	"autopilot.min_quorum": true, "autopilot.server_stabilization_time": true,
 	"performance.leave_drain_time": true, "performance.rpc_hold_timeout": true,
 	"limits.rpc_rate": true, "limits.rpc_max_burst": true,
+	"acl.policy_ttl": true, "acl.role_ttl": true, "acl.enable_token_replication": true,
 }
 
 // consulRefused are Consul keys whose absence would weaken security: a
 // file that sets them is refused rather than run without what it asks for
 // (ACLs, automatic TLS distribution).
 var consulRefused = map[string]bool{
-	"acl": true, "auto_encrypt": true, "auto_config": true,
+	"auto_encrypt": true, "auto_config": true,
 }
 
 // consulKey handles a key Shoal's Config lacks: it reports whether the key

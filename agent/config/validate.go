@@ -26,6 +26,9 @@ func (c *Config) validate() error {
 	if err := c.Overlay.validate(); err != nil {
 		return err
 	}
+	if err := c.ACL.validate(); err != nil {
+		return err
+	}
 	if c.Scheduler.NodeLostGrace < 0 {
 		return fmt.Errorf("-node-lost-grace must not be negative, got %v", c.Scheduler.NodeLostGrace)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/hashicorp/raft"
+	"github.com/shoalproject/shoal/acl"
 	"github.com/shoalproject/shoal/allocs"
 	"github.com/shoalproject/shoal/catalog"
 	"github.com/shoalproject/shoal/kv"
@@ -31,6 +32,7 @@ type MessageType uint8
 //	kv.go        2, 20-29 (KV, sessions, transactions)
 //	sched.go     30-39
 //	overlay.go   40-49
+//	acl.go       50-59
 
 // IgnoreUnknownTypeFlag marks a command that servers which do not know its
 // type may skip (as Consul does); without it an unknown type is fatal,
@@ -89,7 +91,7 @@ type FSM struct {
 
 // New builds an FSM over an empty store holding every table.
 func New(logger hclog.Logger) (*FSM, error) {
-	tables := append(append(kv.Tables(), catalog.Tables()...), allocs.Tables()...)
+	tables := append(append(append(kv.Tables(), catalog.Tables()...), allocs.Tables()...), acl.Tables()...)
 	store, err := state.NewStore(tables...)
 	if err != nil {
 		return nil, err
@@ -97,7 +99,7 @@ func New(logger hclog.Logger) (*FSM, error) {
 	return &FSM{
 		logger:   logger.Named("fsm"),
 		store:    store,
-		commands: newCommands(catalogCommands, kvCommands, schedCommands),
+		commands: newCommands(catalogCommands, kvCommands, schedCommands, aclCommands),
 	}, nil
 }
 

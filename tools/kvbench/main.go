@@ -52,6 +52,7 @@ type config struct {
 	// then holds the CA and the optional client certificate.
 	scheme    string
 	tlsConfig *tls.Config
+	token     string
 }
 
 func main() {
@@ -68,6 +69,8 @@ func main() {
 	flag.Float64Var(&c.reads, "reads", 0.5, "Fraction of reads with -op mixed.")
 	flag.IntVar(&c.watchers, "watchers", 1000, "Blocked watchers with -op watch.")
 	flag.StringVar(&c.prefix, "prefix", "kvbench/", "Key prefix.")
+	flag.StringVar(&c.token, "token", os.Getenv("CONSUL_HTTP_TOKEN"),
+		"ACL `token` sent as X-Consul-Token with every request. Default $CONSUL_HTTP_TOKEN.")
 	flag.BoolVar(&c.verify, "verify", false,
 		"With -op put: write a new key each time, fail over to the next -addr on errors, and at the end "+
 			"check that every acknowledged write is readable (for kill -9 tests).")
@@ -107,6 +110,18 @@ func fatalf(format string, args ...any) {
 	os.Exit(1)
 }
 
+// tokenTransport sets X-Consul-Token on every request.
+type tokenTransport struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (t tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Consul-Token", t.token)
+	return t.next.RoundTrip(r)
+}
+
 // loadTLS builds the HTTPS client configuration.
 func loadTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 	pem, err := os.ReadFile(caFile)
@@ -128,7 +143,17 @@ func loadTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 	return tc, nil
 }
 
-func newHTTPClient(conns int, tc *tls.Config) *http.Client {
+// newHTTPClient returns a keep-alive client for conns connections over
+// tc (nil: plain HTTP) that sends token (if any) with every request.
+func newHTTPClient(conns int, tc *tls.Config, token string) *http.Client {
+	hc := newTransportClient(conns, tc)
+	if token != "" {
+		hc.Transport = tokenTransport{token: token, next: hc.Transport}
+	}
+	return hc
+}
+
+func newTransportClient(conns int, tc *tls.Config) *http.Client {
 	return &http.Client{Transport: &http.Transport{
 		Proxy:               nil,
 		TLSClientConfig:     tc,
@@ -178,7 +203,7 @@ func do(hc *http.Client, method, url string, body []byte, want int) error {
 
 func runLoad(c config) error {
 	value := bytes.Repeat([]byte("x"), c.size)
-	hc := newHTTPClient(c.clients, c.tlsConfig)
+	hc := newHTTPClient(c.clients, c.tlsConfig, c.token)
 	if c.op != "put" {
 		// Preload the keys the reads will hit.
 		var wg sync.WaitGroup
@@ -339,7 +364,7 @@ func pct(sorted []time.Duration, p float64) time.Duration {
 // runWatch measures fan-out: c.watchers blocking queries on one key, then
 // one write; it reports how long after the write each watcher woke.
 func runWatch(c config) error {
-	hc := newHTTPClient(c.watchers, c.tlsConfig)
+	hc := newHTTPClient(c.watchers, c.tlsConfig, c.token)
 	key := c.prefix + "watched"
 	put := func(v string) error {
 		return do(hc, http.MethodPut, c.scheme+"://"+c.addrs[0]+"/v1/kv/"+key, []byte(v), 200)
