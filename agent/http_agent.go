@@ -105,12 +105,18 @@ func (a *Agent) agentSelf(w http.ResponseWriter, r *http.Request) (any, error) {
 }
 
 func (a *Agent) agentMembers(w http.ResponseWriter, r *http.Request) (any, error) {
-	if r.URL.Query().Get("wan") == "1" {
-		return []member{}, nil // no WAN pool: a single datacenter
+	f, err := parseFilter(r, member{})
+	if err != nil {
+		return nil, err
 	}
 	out := []member{}
+	if r.URL.Query().Get("wan") == "1" {
+		return out, nil // no WAN pool: a single datacenter
+	}
 	for _, m := range a.delegate.LANMembers() {
-		out = append(out, toMember(m))
+		if mm := toMember(m); f == nil || f.match(mm) {
+			out = append(out, mm)
+		}
 	}
 	return out, nil
 }

@@ -86,6 +86,36 @@ func TestConsulCLI(t *testing.T) {
 			snap := filepath.Join(t.TempDir(), "backup.snap")
 			run("Saved and verified snapshot", "snapshot", "save", snap)
 			run("Index", "snapshot", "inspect", snap)
+
+			// The endpoints added for issue 12, through their commands.
+			run("Event ID:", "event", "-name=cli-"+v.name, "payload")
+			run("Estimated "+cluster.Nodes[0].Name+" <-> "+cluster.Nodes[1].Name+" rtt:", "rtt", cluster.Nodes[0].Name, cluster.Nodes[1].Name)
+			// -near sorts by estimated RTT; on one host the estimates are
+			// all alike, so only check that every node is listed.
+			near := run(v.node.Name, "catalog", "nodes", "-near="+v.node.Name)
+			for _, n := range cluster.Nodes {
+				if lineWith(near, n.Name) == "" {
+					t.Errorf("catalog nodes -near=%s lacks %s:\n%s", v.node.Name, n.Name, near)
+				}
+			}
+			detailed := run("role=consul", "members", "-detailed")
+			if !strings.Contains(lineWith(detailed, v.node.Name), "alive") {
+				t.Errorf("members -detailed lacks %s alive:\n%s", v.node.Name, detailed)
+			}
+			run("agent:", "info")
+			run("CleanupDeadServers", "operator", "autopilot", "get-config")
+			run("Healthy:", "operator", "autopilot", "state")
+
+			run("Success!", "kv", "put", key+"/a", "1")
+			export := run(`"key": "`+key+`/a"`, "kv", "export", key+"/")
+			run("Success!", "kv", "delete", "-recurse", key+"/")
+			imp := filepath.Join(t.TempDir(), "kv.json")
+			if err := os.WriteFile(imp, []byte(export), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			run("Imported: "+key+"/a", "kv", "import", "@"+imp)
+			run("1", "kv", "get", key+"/a")
+			run("Success!", "kv", "delete", "-recurse", key+"/")
 		})
 	}
 }
