@@ -76,7 +76,26 @@ type Spec struct {
 	Rebalance bool `json:"rebalance,omitempty"`
 	// Driver runs the replica: "docker" (default) or "exec".
 	Driver Driver `json:"driver,omitempty"`
+	// Pull is when the docker driver pulls Image from its registry:
+	// "if_not_present" (default), "always" (before every start) or
+	// "never" (a replica whose image is missing fails). Docker only.
+	Pull PullPolicy `json:"pull,omitempty"`
+	// RegistryAuth names the registry credential, held in the agent
+	// configuration (registry_auth), that pulls Image; empty means the
+	// credential whose server matches Image's registry, if any. The spec
+	// never holds the secret itself. Docker only.
+	RegistryAuth string `json:"registry_auth,omitempty"`
 }
+
+// PullPolicy is when the docker driver pulls a spec's image.
+type PullPolicy string
+
+// Pull policies.
+const (
+	PullIfNotPresent PullPolicy = "if_not_present"
+	PullAlways       PullPolicy = "always"
+	PullNever        PullPolicy = "never"
+)
 
 // Mode is a service's scheduling mode.
 type Mode string
@@ -308,6 +327,9 @@ func (s *Spec) Canonicalize() {
 	}
 	if s.Driver == "" {
 		s.Driver = DriverDocker
+	}
+	if s.Driver == DriverDocker && s.Pull == "" {
+		s.Pull = PullIfNotPresent
 	}
 	if s.Network == "" {
 		s.Network = NetworkOverlay

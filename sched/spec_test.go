@@ -71,7 +71,7 @@ func TestParseSpec(t *testing.T) {
 					Strategy:  StrategySpread,
 					Restart:   RestartPolicy{Policy: RestartAlways, Delay: DefaultRestartDelay},
 					Update:    UpdatePolicy{Parallelism: 1, OnFailure: FailurePause, HealthyDeadline: DefaultHealthyDeadline},
-					Network:   NetworkOverlay, Driver: DriverDocker,
+					Network:   NetworkOverlay, Driver: DriverDocker, Pull: PullIfNotPresent,
 				}
 				if !reflect.DeepEqual(s, want) {
 					t.Errorf("got  %+v\nwant %+v", s, want)
@@ -193,6 +193,12 @@ func TestValidateMessages(t *testing.T) {
 			`spec "web": volumes[0].target: must be an absolute path, got "data"`},
 		{"volume name with slash", func(s *Spec) { s.Volumes = []Volume{{Source: "a/b", Target: "/d", Type: VolumeNamed}} },
 			`spec "web": volumes[0].source: must be a volume name for type volume, got "a/b"`},
+		{"unknown pull policy", func(s *Spec) { s.Pull = "sometimes" }, `spec "web": pull: unknown policy "sometimes" (use if_not_present, always, never)`},
+		{"pull always ok", func(s *Spec) { s.Pull = PullAlways }, ""},
+		{"exec with pull", func(s *Spec) { s.Driver, s.Image, s.Command, s.Pull = DriverExec, "", "/bin/app", PullAlways },
+			`spec "web": pull: not supported by the exec driver`},
+		{"registry auth name", func(s *Spec) { s.RegistryAuth = "My Registry" },
+			`spec "web": registry_auth: must name a credential of the agent config (a DNS label): "My Registry" has 'M' (use a-z, 0-9, '-')`},
 		{"rebalance binpack", func(s *Spec) { s.Rebalance, s.Strategy = true, StrategyBinpack }, `spec "web": rebalance: only applies to the spread strategy`},
 		{"several problems", func(s *Spec) { s.Replicas = intPtr(-1); s.Strategy = "x" },
 			`spec "web": replicas: must be >= 0, got -1; strategy: unknown strategy "x" (use spread, binpack)`},

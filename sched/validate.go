@@ -281,6 +281,21 @@ func (s *Spec) validateDockerOnly(v *validator) {
 	if exec && s.Privileged {
 		v.add("privileged", "not supported by the exec driver")
 	}
+	switch {
+	case exec && s.Pull != "":
+		v.add("pull", "not supported by the exec driver")
+	case s.Driver != DriverDocker:
+	case s.Pull == PullIfNotPresent, s.Pull == PullAlways, s.Pull == PullNever:
+	default:
+		v.add("pull", "unknown policy %s (use if_not_present, always, never)", quote(string(s.Pull)))
+	}
+	if s.RegistryAuth != "" {
+		if exec {
+			v.add("registry_auth", "not supported by the exec driver")
+		} else if msg := dnsLabelProblem(s.RegistryAuth); msg != "" {
+			v.add("registry_auth", "must name a credential of the agent config (a DNS label): %s", msg)
+		}
+	}
 	for i, c := range s.CapAdd {
 		f := fmt.Sprintf("cap_add[%d]", i)
 		if exec {

@@ -74,6 +74,11 @@ type Config struct {
 	Overlay Overlay `json:"overlay"`
 	// Scheduler tunes the KV-driven scheduler.
 	Scheduler Scheduler `json:"scheduler"`
+	// RegistryAuth holds image-registry logins by name; a spec refers to
+	// one with "registry_auth": "<name>" (or, naming none, gets the one
+	// whose server is its image's registry), so that no secret is written
+	// in a spec. Default none. A Shoal addition.
+	RegistryAuth map[string]RegistryCredential `json:"registry_auth"`
 
 	// CheckUpdateInterval defers check updates that change only the
 	// output by up to this long (check_update_interval, as Consul). Default
@@ -200,6 +205,20 @@ type Overlay struct {
 	Port int `json:"port"`
 	// MTU of the overlay devices; 0 means the underlay's less 50.
 	MTU int `json:"mtu"`
+}
+
+// RegistryCredential is one registry login of RegistryAuth.
+type RegistryCredential struct {
+	// Server is the registry as image references name it, host[:port].
+	// Required.
+	Server string `json:"server"`
+	// Username to log in with. Required.
+	Username string `json:"username"`
+	// Password, or PasswordFile: a file holding it (trailing newlines are
+	// dropped), read at start so that the secret need not sit in the
+	// config file. Exactly one is required.
+	Password     string `json:"password"`
+	PasswordFile string `json:"password_file"`
 }
 
 // Scheduler tunes the KV-driven scheduler.

@@ -203,6 +203,23 @@ dns_config { allow_stale = true }
 			},
 		},
 		{
+			name: "registry credentials from HCL and JSON",
+			files: map[string]string{
+				"a.hcl":  "registry_auth {\n  private {\n    server = \"reg.example:5000\"\n    username = \"ci\"\n    password_file = \"/run/secrets/reg\"\n  }\n}\n",
+				"b.json": `{"registry_auth": {"hub": {"server": "docker.io", "username": "me", "password": "pw"}}}`,
+			},
+			args: []string{"-dev", "-config-file", "$DIR/a.hcl", "-config-file", "$DIR/b.json"},
+			check: func(t *testing.T, c *Config) {
+				want := map[string]RegistryCredential{
+					"private": {Server: "reg.example:5000", Username: "ci", PasswordFile: "/run/secrets/reg"},
+					"hub":     {Server: "docker.io", Username: "me", Password: "pw"},
+				}
+				if !reflect.DeepEqual(c.RegistryAuth, want) {
+					t.Errorf("registry_auth = %+v, want %+v", c.RegistryAuth, want)
+				}
+			},
+		},
+		{
 			name: "dev mode implications",
 			args: []string{"-dev", "-data-dir="},
 			check: func(t *testing.T, c *Config) {
@@ -264,6 +281,18 @@ func TestLoadErrors(t *testing.T) {
 			files: map[string]string{"a.hcl": "server = true\nbogus = 1\n"},
 			args:  []string{"-config-file", "$DIR/a.hcl"},
 			want:  []string{`config: $DIR/a.hcl: unknown key "bogus"`},
+		},
+		{
+			name:  "registry credential without password",
+			files: map[string]string{"a.json": `{"registry_auth": {"private": {"server": "reg:5000", "username": "ci"}}}`},
+			args:  []string{"-dev", "-config-file", "$DIR/a.json"},
+			want:  []string{`config: registry_auth "private": set exactly one of password and password_file`},
+		},
+		{
+			name:  "registry credential name",
+			files: map[string]string{"a.json": `{"registry_auth": {"My Reg": {"server": "reg:5000", "username": "ci", "password": "x"}}}`},
+			args:  []string{"-dev", "-config-file", "$DIR/a.json"},
+			want:  []string{`config: registry_auth "My Reg": the name must be a lowercase DNS label`},
 		},
 		{
 			name:  "unknown nested key",
