@@ -20,7 +20,7 @@ func TestCommandsRegistry(t *testing.T) {
 		"operator", "operator raft", "operator raft list-peers", "operator raft remove-peer",
 		"overlay", "overlay ls", "reload", "services", "services deregister", "services register",
 		"snapshot", "snapshot inspect", "snapshot restore", "snapshot save",
-		"svc", "svc deploy", "svc logs", "svc ls", "svc ps", "svc rebalance", "svc rm", "svc scale",
+		"svc", "svc create", "svc deploy", "svc logs", "svc ls", "svc ps", "svc rebalance", "svc rm", "svc scale", "svc update",
 		"version", "watch",
 	}
 	cmds := Commands(cli.NewMockUi())

@@ -161,7 +161,27 @@ type Port struct {
 	Host int `json:"host,omitempty"`
 	// Protocol is "tcp" (default) or "udp".
 	Protocol Protocol `json:"protocol,omitempty"`
+	// Published, when set, makes the port answer outside the cluster's
+	// overlay: with Mode "ingress" (the default) on every node, load-
+	// balanced over the service's healthy replicas by the routing mesh;
+	// with Mode "host" on the node of each replica only (Host is then
+	// Published). 0 (default) publishes nothing.
+	Published int `json:"published,omitempty"`
+	// Mode is how Published is published: "ingress" or "host"; empty
+	// without Published.
+	Mode PortMode `json:"mode,omitempty"`
 }
+
+// PortMode is how a port is published.
+type PortMode string
+
+// Port modes.
+const (
+	// PortIngress publishes on every node through the routing mesh.
+	PortIngress PortMode = "ingress"
+	// PortHost publishes on the replica's node only, as a host port.
+	PortHost PortMode = "host"
+)
 
 // Resources are reserved on a node for one replica.
 type Resources struct {
@@ -341,6 +361,12 @@ func (s *Spec) Canonicalize() {
 		p := &s.Ports[i]
 		if p.Protocol == "" {
 			p.Protocol = ProtocolTCP
+		}
+		if p.Published > 0 && p.Mode == "" {
+			p.Mode = PortIngress
+		}
+		if p.Mode == PortHost && p.Host == 0 {
+			p.Host = p.Published
 		}
 		if s.Network == NetworkHost && p.Host == 0 {
 			p.Host = p.Container

@@ -141,6 +141,20 @@ func TestValidateMessages(t *testing.T) {
 		{"same host port other protocol ok", func(s *Spec) {
 			s.Ports = []Port{{Name: "a", Container: 53, Host: 53}, {Name: "b", Container: 53, Host: 53, Protocol: ProtocolUDP}}
 		}, ""},
+		{"published ingress ok", func(s *Spec) { s.Ports = []Port{{Name: "a", Container: 80, Published: 5001}} }, ""},
+		{"published host ok", func(s *Spec) { s.Ports = []Port{{Name: "a", Container: 80, Published: 5001, Mode: PortHost}} }, ""},
+		{"published out of range", func(s *Spec) { s.Ports = []Port{{Name: "a", Container: 80, Published: 70000}} },
+			`spec "web": ports[0].published: must be in 1-65535 (0 = not published), got 70000`},
+		{"port mode without published", func(s *Spec) { s.Ports = []Port{{Name: "a", Container: 80, Mode: PortIngress}} },
+			`spec "web": ports[0].mode: only applies to a published port`},
+		{"unknown port mode", func(s *Spec) { s.Ports = []Port{{Name: "a", Container: 80, Published: 81, Mode: "vip"}} },
+			`spec "web": ports[0].mode: unknown mode "vip" (use ingress, host)`},
+		{"host mode host port differs", func(s *Spec) {
+			s.Ports = []Port{{Name: "a", Container: 80, Published: 5001, Host: 5002, Mode: PortHost}}
+		}, `spec "web": ports[0].host: must equal published (5001) in mode host, got 5002`},
+		{"duplicate ingress port", func(s *Spec) {
+			s.Ports = []Port{{Name: "a", Container: 80, Published: 5001}, {Name: "b", Container: 81, Published: 5001}}
+		}, `spec "web": ports[1].published: duplicate published port 5001/tcp (also ports[0])`},
 		{"bad container port", func(s *Spec) { s.Ports = []Port{{Name: "a", Container: 0}} }, `spec "web": ports[0].container: must be in 1-65535, got 0`},
 		{"bad protocol", func(s *Spec) { s.Ports = []Port{{Name: "a", Container: 1, Protocol: "sctp"}} },
 			`spec "web": ports[0].protocol: unknown protocol "sctp" (use tcp, udp)`},

@@ -123,6 +123,7 @@ func (s *Spec) validateEnv(v *validator) {
 func (s *Spec) validatePorts(v *validator) {
 	names := map[string]int{}
 	hosts := map[string]int{}
+	published := map[string]int{}
 	for i, p := range s.Ports {
 		f := fmt.Sprintf("ports[%d]", i)
 		if p.Name == "" {
@@ -147,6 +148,26 @@ func (s *Spec) validatePorts(v *validator) {
 		case ProtocolTCP, ProtocolUDP:
 		default:
 			v.add(f+".protocol", "unknown protocol %s (use tcp, udp)", quote(string(p.Protocol)))
+		}
+		switch {
+		case p.Published < 0 || p.Published > 65535:
+			v.add(f+".published", "must be in 1-65535 (0 = not published), got %d", p.Published)
+		case p.Published == 0 && p.Mode != "":
+			v.add(f+".mode", "only applies to a published port")
+		case p.Published == 0:
+		case p.Mode == PortHost:
+			if p.Host != p.Published {
+				v.add(f+".host", "must equal published (%d) in mode host, got %d", p.Published, p.Host)
+			}
+		case p.Mode == PortIngress:
+			key := fmt.Sprintf("%d/%s", p.Published, p.Protocol)
+			if j, dup := published[key]; dup {
+				v.add(f+".published", "duplicate published port %s (also ports[%d])", key, j)
+			} else {
+				published[key] = i
+			}
+		default:
+			v.add(f+".mode", "unknown mode %s (use ingress, host)", quote(string(p.Mode)))
 		}
 		if p.Host > 0 {
 			key := fmt.Sprintf("%d/%s", p.Host, p.Protocol)
