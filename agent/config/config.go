@@ -111,6 +111,10 @@ type Config struct {
 	// EnableLocalScriptChecks.
 	EnableScriptChecks bool `json:"enable_script_checks"`
 
+	// overlaySet records that -overlay or overlay.enabled was given, which
+	// -dev then leaves as it is.
+	overlaySet bool
+
 	// Ignored lists the Consul settings found in config files that Shoal
 	// does not implement and ignored (the agent logs them).
 	Ignored []string `json:"-"`
@@ -191,7 +195,9 @@ type Limits struct {
 // addresses.
 type Overlay struct {
 	// Enabled turns the overlay on (-overlay). Default true outside dev
-	// mode (-dev turns it off: one node needs no overlay); it needs root and
+	// mode; -dev turns it off (one node needs none, and a try-out should
+	// not change the host's networking) unless -overlay or
+	// overlay.enabled is given. It needs root and
 	// a kernel with VXLAN, and when either is missing the agent runs
 	// without it (and says why).
 	Enabled bool `json:"enabled"`

@@ -226,6 +226,28 @@ dns_config { allow_stale = true }
 				if !c.Server || !c.Bootstrap || c.BindAddr != "127.0.0.1" || c.ClientAddr != "127.0.0.1" || c.AdvertiseAddr != "127.0.0.1" {
 					t.Errorf("got %+v", c)
 				}
+				if c.Overlay.Enabled {
+					t.Error("-dev left the overlay on")
+				}
+			},
+		},
+		{
+			name: "dev mode with -overlay",
+			args: []string{"-dev", "-overlay"},
+			check: func(t *testing.T, c *Config) {
+				if !c.Overlay.Enabled {
+					t.Error("-dev -overlay left the overlay off")
+				}
+			},
+		},
+		{
+			name:  "dev mode with overlay.enabled in a file",
+			files: map[string]string{"a.hcl": "overlay { enabled = true }\n"},
+			args:  []string{"-dev", "-config-file", "$DIR/a.hcl"},
+			check: func(t *testing.T, c *Config) {
+				if !c.Overlay.Enabled {
+					t.Error("-dev with overlay.enabled = true left the overlay off")
+				}
 			},
 		},
 		{
