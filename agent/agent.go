@@ -78,6 +78,10 @@ type Agent struct {
 	overlayNet     string   // docker network on the overlay, "" until ready
 	overlayDNS     []string // DNS servers for replicas on the overlay
 	overlayOff     bool     // the overlay cannot come up here: do not wait for it
+	// mesh is this node's routing mesh (nil when off).
+	mesh       *meshRunner
+	meshCancel context.CancelFunc
+	meshDone   chan struct{}
 
 	// local holds the agent's services, checks and anti-entropy
 	// (http_agent_services.go).
@@ -139,6 +143,7 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	if err := a.startHTTP(); err != nil {
 		return err
 	}
+	a.startMesh() // before DNS, which answers the mesh's virtual IPs
 	if err := a.startDNS(); err != nil {
 		return err
 	}
@@ -249,6 +254,7 @@ func (a *Agent) Leave() error {
 	var err error
 	a.leaveOnce.Do(func() {
 		a.stopReplicas()
+		a.stopMesh()
 		a.stopOverlay(true)
 		if a.delegate != nil {
 			err = a.delegate.Leave()
@@ -273,6 +279,7 @@ func (a *Agent) Shutdown() error {
 		}
 		cancel()
 		a.stopLocal()
+		a.stopMesh()
 		a.stopOverlay(false)
 		if a.delegate != nil {
 			_ = a.delegate.Shutdown()

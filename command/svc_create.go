@@ -2,6 +2,7 @@ package command
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -166,6 +167,21 @@ var specFlags = []specFlag{
 			}
 			s.Restart.MaxAttempts = n
 			return nil
+		}},
+	{name: "health-http", field: "check.http", arg: "PATH", usage: `HTTP health check of the first port, such as "/health"; a 2xx answer passes.`,
+		apply: func(s *sched.Spec, v string) error {
+			if s.Check == nil {
+				s.Check = &sched.Check{}
+			}
+			s.Check.HTTP, s.Check.TCP, s.Check.Script = v, false, nil
+			return nil
+		}},
+	{name: "health-interval", field: "check.interval", arg: "DURATION", usage: "Time between health checks; default 10s.",
+		apply: func(s *sched.Spec, v string) error {
+			if s.Check == nil {
+				return errors.New("needs a check (-health-http)")
+			}
+			return setDuration(&s.Check.Interval, v)
 		}},
 	{name: "pull", field: "pull", arg: "POLICY", usage: `When to pull the image: "if_not_present" (default), "always", "never".`,
 		apply: func(s *sched.Spec, v string) error { s.Pull = sched.PullPolicy(v); return nil }},

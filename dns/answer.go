@@ -32,6 +32,21 @@ func (s *Server) dispatch(ctx context.Context, req, m *mdns.Msg, domain, rest st
 		return s.serviceLookup(ctx, req, m, &q, dc, domain)
 	case kindNode:
 		return s.nodeLookup(ctx, req, m, q.node, dc)
+	case kindVirtual:
+		v, ok := s.reader.(VirtualIPs)
+		if !ok {
+			return errNameNotFound
+		}
+		vip, ok := v.VIP(q.service)
+		if !ok {
+			return errNameNotFound
+		}
+		rr := addrRecord(req.Question[0].Name, vip, s.cfg.ttlFor(q.service))
+		if wantAddr(qt, vip) {
+			m.Answer = append(m.Answer, rr)
+			return nil
+		}
+		return errNoData
 	case kindAddr:
 		rr := addrRecord(req.Question[0].Name, q.addr, seconds(s.cfg.NodeTTL))
 		if wantAddr(qt, q.addr) {

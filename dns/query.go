@@ -24,6 +24,7 @@ const (
 	kindService                 // [tag.]name.service / _name._tag.service
 	kindNode                    // name.node
 	kindAddr                    // hex.addr
+	kindVirtual                 // name.virtual: a service's virtual IP
 )
 
 // query is a parsed name under one of the served domains.
@@ -74,6 +75,8 @@ func parseQuery(rest string, srv bool) (query, error) {
 			k, parts, suffixes = kindNode, labels[:i], labels[i+1:]
 		case "addr":
 			k, parts, suffixes = kindAddr, labels[:i], labels[i+1:]
+		case "virtual":
+			k, parts, suffixes = kindVirtual, labels[:i], labels[i+1:]
 		default:
 			if srv && strings.HasPrefix(labels[i], "_") {
 				k, parts, suffixes = kindService, labels[:i+1], labels[i+1:]
@@ -112,6 +115,11 @@ func parseQuery(rest string, srv bool) (query, error) {
 		}
 	case kindNode:
 		q.node = strings.Join(parts, ".") // node names may contain dots
+	case kindVirtual:
+		if len(parts) != 1 || parts[0] == "" {
+			return query{}, errNameNotFound
+		}
+		q.service = parts[0]
 	case kindAddr:
 		if len(parts) != 1 {
 			return query{}, errNameNotFound

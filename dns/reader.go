@@ -3,6 +3,7 @@ package dns
 import (
 	"context"
 	"errors"
+	"net/netip"
 
 	"github.com/shoalproject/shoal/catalog"
 )
@@ -35,4 +36,13 @@ type Reader interface {
 type ServiceLister interface {
 	// Services returns the names of dc's services.
 	Services(ctx context.Context, dc string) ([]string, error)
+}
+
+// VirtualIPs is an optional ability of a Reader: the services' virtual IPs
+// (the routing mesh's), answered for <service>.virtual.<domain> as Consul
+// answers its virtual IPs. Without it such names are NXDOMAIN.
+type VirtualIPs interface {
+	// VIP returns the virtual IP of service (lower case); ok is false
+	// when it has none.
+	VIP(service string) (addr netip.Addr, ok bool)
 }

@@ -72,6 +72,8 @@ type Config struct {
 
 	// Overlay configures the VXLAN overlay network.
 	Overlay Overlay `json:"overlay"`
+	// Mesh configures the routing mesh and service virtual IPs.
+	Mesh Mesh `json:"mesh"`
 	// Scheduler tunes the KV-driven scheduler.
 	Scheduler Scheduler `json:"scheduler"`
 	// RegistryAuth holds image-registry logins by name; a spec refers to
@@ -146,6 +148,7 @@ func Default() *Config {
 		Domain:        "consul.",
 		Overlay:       Overlay{Enabled: true, CIDR: "10.42.0.0/16", SubnetBits: 24, VNI: 1, Port: 4789},
 		Scheduler:     Scheduler{NodeLostGrace: 3 * time.Second},
+		Mesh:          Mesh{Enabled: true},
 	}
 }
 
@@ -211,6 +214,15 @@ type Overlay struct {
 	Port int `json:"port"`
 	// MTU of the overlay devices; 0 means the underlay's less 50.
 	MTU int `json:"mtu"`
+}
+
+// Mesh configures the routing mesh: every node answers on the published
+// ports of mode ingress and on the services' virtual IPs, balancing over
+// the healthy replicas with kernel NAT (iptables). It runs only with the
+// overlay.
+type Mesh struct {
+	// Enabled turns the mesh on (-mesh). Default true (with the overlay).
+	Enabled bool `json:"enabled"`
 }
 
 // RegistryCredential is one registry login of RegistryAuth.

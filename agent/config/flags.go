@@ -122,6 +122,7 @@ func newFlagSet(st *flagState) *flag.FlagSet {
 	str("alt-domain", "DOMAIN", "Additional DNS domain served.", func(c *Config, v string) { c.AltDomain = v })
 	str("recursor", "ADDR", "Upstream DNS server for other names (repeatable).", appendTo(func(c *Config) *[]string { return &c.Recursors }))
 	boolean("overlay", "Run the VXLAN overlay network (needs root). Default true, except with -dev (where -overlay turns it on).", func(c *Config, v bool) { c.Overlay.Enabled, c.overlaySet = v, true })
+	boolean("mesh", "Run the routing mesh (published ports on every node, service VIPs) with the overlay. Default true.", func(c *Config, v bool) { c.Mesh.Enabled = v })
 	str("overlay-cidr", "CIDR", `Cluster range of the overlay; each node leases a /24. Default "10.42.0.0/16".`, func(c *Config, v string) { c.Overlay.CIDR = v })
 	integer("overlay-vni", "VXLAN network identifier. Default 1.", func(c *Config, v int) { c.Overlay.VNI = v })
 	integer("overlay-port", "VXLAN UDP port. Default 4789.", func(c *Config, v int) { c.Overlay.Port = v })
