@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -202,6 +203,59 @@ func TestSwarmDemo(t *testing.T) {
 		}
 		return nil
 	})
+
+	// A replica whose check turns critical (its container paused: the
+	// HTTP check times out) leaves the rotation; back to passing, it
+	// returns.
+	sick := replicaList(t, leader, "web")[0]
+	si := hostIndex(procs, sick.NodeName)
+	inRotation := func() bool {
+		out, _ := runCmd("ip", "netns", "exec", lab.Hosts[0].NS, "iptables-save", "-t", "nat")
+		return strings.Contains(out, sick.IP+":8080")
+	}
+	if out, err := exec.Command("docker", "-H", engines[si].Sock, "pause", sick.TaskID).CombinedOutput(); err != nil {
+		t.Fatalf("docker pause: %v %s", err, out)
+	}
+	var critical, gone time.Time
+	testcluster.Eventually(t, 30*time.Second, func() error {
+		if critical.IsZero() {
+			var entries []struct {
+				Service struct{ Address string }
+				Checks  []struct{ Status string }
+			}
+			if err := getJSON(leader, "/v1/health/service/web", &entries); err != nil {
+				return err
+			}
+			for _, e := range entries {
+				for _, c := range e.Checks {
+					if e.Service.Address == sick.IP && c.Status == "critical" {
+						critical = time.Now()
+					}
+				}
+			}
+		}
+		if !critical.IsZero() && !inRotation() {
+			gone = time.Now()
+			return nil
+		}
+		return fmt.Errorf("critical at %v, still in rotation", critical)
+	})
+	t.Logf("a replica whose check turned critical in the catalog left host 1's rotation %v later", gone.Sub(critical).Round(time.Millisecond))
+	if d := gone.Sub(critical); d > time.Second {
+		t.Errorf("a critical replica left the rotation %v after its check changed, want within 1s", d)
+	}
+	if out, err := exec.Command("docker", "-H", engines[si].Sock, "unpause", sick.TaskID).CombinedOutput(); err != nil {
+		t.Fatalf("docker unpause: %v %s", err, out)
+	}
+	testcluster.Eventually(t, 30*time.Second, func() error {
+		if !inRotation() {
+			return errors.New("the recovered replica has not rejoined the rotation")
+		}
+		return nil
+	})
+	if out, err := cli(t, leader, "svc", "ps", "web"); err == nil {
+		t.Logf("svc ps web:\n%s", out)
+	}
 
 	// A container on host 1 reaches the service by its VIP.
 	testcluster.Eventually(t, 60*time.Second, func() error {
