@@ -64,6 +64,9 @@ func (p *pull) percent() (int, bool) {
 // progress is what the pull is doing, for status lines.
 func (p *pull) progress() string {
 	if pc, ok := p.percent(); ok {
+		if pc == 100 {
+			return fmt.Sprintf("pulling %s: 100 %%, extracting", p.image)
+		}
 		return fmt.Sprintf("pulling %s: %d %%", p.image, pc)
 	}
 	return "pulling " + p.image

@@ -176,6 +176,27 @@ func TestSwarmDemo(t *testing.T) {
 	// Kill a replica's container: it leaves host 1's rotation.
 	victim := rs[0]
 	vi := hostIndex(procs, victim.NodeName)
+	// Meanwhile a client sends a request to host 1 every 10 ms and
+	// records when requests fail.
+	stopLoad := make(chan struct{})
+	var failMu sync.Mutex
+	var failures []time.Time
+	loadDone := make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		for {
+			select {
+			case <-stopLoad:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			if _, err := get(urls[0]); err != nil {
+				failMu.Lock()
+				failures = append(failures, time.Now())
+				failMu.Unlock()
+			}
+		}
+	}()
 	killed := time.Now()
 	if out, err := exec.Command("docker", "-H", engines[vi].Sock, "rm", "-f", victim.TaskID).CombinedOutput(); err != nil {
 		t.Fatalf("docker rm -f %s: %v %s", victim.TaskID, err, out)
@@ -190,6 +211,20 @@ func TestSwarmDemo(t *testing.T) {
 		return nil
 	})
 	t.Logf("killed replica left host 1's rotation after %v", left.Round(time.Millisecond))
+	time.Sleep(500 * time.Millisecond)
+	close(stopLoad)
+	<-loadDone
+	failMu.Lock()
+	if n := len(failures); n > 0 {
+		t.Logf("while it left: %d requests to host 1 failed, from %v to %v after the kill", n,
+			failures[0].Sub(killed).Round(time.Millisecond), failures[n-1].Sub(killed).Round(time.Millisecond))
+		if failures[n-1].After(killed.Add(left + 200*time.Millisecond)) {
+			t.Errorf("a request failed %v after the kill, after the replica had left the rotation (%v)", failures[n-1].Sub(killed), left)
+		}
+	} else {
+		t.Logf("while it left: no request to host 1 failed")
+	}
+	failMu.Unlock()
 
 	// Scale to 5: the new replicas (and the killed one's replacement) join.
 	out, err = cli(t, leader, "svc", "scale", "web=5")
@@ -263,6 +298,27 @@ func TestSwarmDemo(t *testing.T) {
 			"--dns", gateways["s1"], helloImage, "-get", "http://web.virtual.consul:8080/").CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "hello from") {
 			return fmt.Errorf("host 1 container → web.virtual.consul: %v %s", err, out)
+		}
+		return nil
+	})
+
+	// A node that stops removes its rules; started again (a node that
+	// joins), it writes them and answers on port 5001.
+	ri := 0
+	for ri < len(procs) && procs[ri] == leader {
+		ri++
+	}
+	procs[ri].Stop(60 * time.Second)
+	if out, _ := runCmd("ip", "netns", "exec", lab.Hosts[ri].NS, "iptables-save", "-t", "nat"); strings.Contains(out, "SHOAL-") {
+		t.Errorf("%s stopped and keeps mesh rules:\n%s", procs[ri].Name, out)
+	}
+	if err := procs[ri].Start(); err != nil {
+		t.Fatal(err)
+	}
+	testcluster.Eventually(t, 90*time.Second, func() error {
+		seen, errs := spread(urls[ri], 50)
+		if len(errs) > 0 || len(seen) < 3 {
+			return fmt.Errorf("%s after its restart: replicas %v, errors %v", procs[ri].Name, seen, firstErr(errs))
 		}
 		return nil
 	})
