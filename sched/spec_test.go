@@ -152,6 +152,10 @@ func TestValidateMessages(t *testing.T) {
 		{"host mode host port differs", func(s *Spec) {
 			s.Ports = []Port{{Name: "a", Container: 80, Published: 5001, Host: 5002, Mode: PortHost}}
 		}, `spec "web": ports[0].host: must equal published (5001) in mode host, got 5002`},
+		{"ingress on bridge", func(s *Spec) {
+			s.Network = NetworkBridge
+			s.Ports = []Port{{Name: "a", Container: 80, Published: 5001}}
+		}, `spec "web": ports[0].mode: ingress needs the overlay or host network (the routing mesh cannot reach bridge replicas); use mode host`},
 		{"duplicate ingress port", func(s *Spec) {
 			s.Ports = []Port{{Name: "a", Container: 80, Published: 5001}, {Name: "b", Container: 81, Published: 5001}}
 		}, `spec "web": ports[1].published: duplicate published port 5001/tcp (also ports[0])`},

@@ -159,6 +159,8 @@ func (s *Spec) validatePorts(v *validator) {
 			if p.Host != p.Published {
 				v.add(f+".host", "must equal published (%d) in mode host, got %d", p.Published, p.Host)
 			}
+		case p.Mode == PortIngress && s.Network == NetworkBridge:
+			v.add(f+".mode", "ingress needs the overlay or host network (the routing mesh cannot reach bridge replicas); use mode host")
 		case p.Mode == PortIngress:
 			key := fmt.Sprintf("%d/%s", p.Published, p.Protocol)
 			if j, dup := published[key]; dup {

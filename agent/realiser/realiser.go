@@ -465,7 +465,8 @@ func (r *Realiser) start(ctx context.Context, d driver.Driver, a *sched.Alloc, u
 			u.ClientStatus, u.Healthy = sched.ClientPending, false
 			u.ClientDescription = fmt.Sprintf("%v on %s; retrying in %v", err, r.nodeName(), wait)
 			if errors.Is(err, driver.ErrImageMissing) {
-				u.ClientStatus = sched.ClientFailed // pull "never": as a failed start
+				// Pull "never": a failed start, for the scheduler to judge.
+				u.ClientStatus, u.ClientDescription = sched.ClientFailed, fmt.Sprintf("%v on %s", err, r.nodeName())
 			}
 			return r.changed(u)
 		}
