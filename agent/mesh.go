@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +46,10 @@ type meshRunner struct {
 func (a *Agent) startMesh() {
 	o := a.cfg.Overlay
 	if !o.Enabled || !a.cfg.Mesh.Enabled {
+		return
+	}
+	if os.Geteuid() != 0 {
+		a.logger.Error("routing mesh disabled", "reason", "it needs root (iptables)")
 		return
 	}
 	dp := &mesh.IPTables{}
