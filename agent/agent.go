@@ -81,7 +81,7 @@ type Agent struct {
 	// mesh is this node's routing mesh (nil when off).
 	mesh       *meshRunner
 	meshCancel context.CancelFunc
-	meshDone   chan struct{}
+	meshDone   <-chan struct{}
 
 	// local holds the agent's services, checks and anti-entropy
 	// (http_agent_services.go).

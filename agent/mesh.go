@@ -26,7 +26,7 @@ type meshRunner struct {
 	log      hclog.Logger
 	store    *rpcStore
 	rpc      func(ctx context.Context, method string, args, reply any) error
-	dp       *mesh.IPTables
+	dp       meshDataplane
 	vipRange netip.Prefix
 
 	mu       sync.Mutex
@@ -39,6 +39,34 @@ type meshRunner struct {
 	ready    bool // specs and VIPs read at least once
 	dirty    chan struct{}
 	applied  chan struct{} // closed and replaced after each apply, for tests
+}
+
+// meshDataplane writes the mesh's rules (mesh.IPTables; a fake in tests).
+// Apply makes the node's rules exactly rules; Teardown removes them all.
+type meshDataplane interface {
+	Apply(rules []mesh.Rule) error
+	Teardown() error
+}
+
+// newMeshRunner returns a runner over rpc and dp; start it with start.
+func newMeshRunner(log hclog.Logger, rpc func(ctx context.Context, method string, args, reply any) error,
+	dp meshDataplane, vipRange netip.Prefix) *meshRunner {
+	return &meshRunner{log: log.Named("mesh"), store: &rpcStore{rpc: rpc}, rpc: rpc, dp: dp,
+		vipRange: vipRange, specs: map[string]*sched.Spec{}, vips: map[string]netip.Addr{}, vipIdx: map[string]uint64{},
+		claims: map[netip.Addr]string{}, inst: map[string][]netip.Addr{}, watchers: map[string]context.CancelFunc{},
+		dirty: make(chan struct{}, 1), applied: make(chan struct{})}
+}
+
+// start runs the loops until ctx is done; done is closed when they end.
+func (m *meshRunner) start(ctx context.Context) (done <-chan struct{}) {
+	d := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); m.watchSpecs(ctx) }()
+	go func() { defer wg.Done(); m.watchVIPs(ctx) }()
+	go func() { defer wg.Done(); m.run(ctx) }()
+	go func() { wg.Wait(); close(d) }()
+	return d
 }
 
 // startMesh runs the mesh when the overlay is on (the mesh balances over
@@ -62,19 +90,10 @@ func (a *Agent) startMesh() {
 		a.logger.Error("routing mesh disabled", "reason", err)
 		return
 	}
-	m := &meshRunner{log: a.logger.Named("mesh"), store: &rpcStore{rpc: a.delegate.RPC}, rpc: a.delegate.RPC, dp: dp,
-		vipRange: rng, specs: map[string]*sched.Spec{}, vips: map[string]netip.Addr{}, vipIdx: map[string]uint64{},
-		claims: map[netip.Addr]string{}, inst: map[string][]netip.Addr{}, watchers: map[string]context.CancelFunc{},
-		dirty: make(chan struct{}, 1), applied: make(chan struct{})}
+	m := newMeshRunner(a.logger, a.delegate.RPC, dp, rng)
 	ctx, cancel := context.WithCancel(context.Background())
 	a.mesh, a.meshCancel = m, cancel
-	a.meshDone = make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() { defer wg.Done(); m.watchSpecs(ctx) }()
-	go func() { defer wg.Done(); m.watchVIPs(ctx) }()
-	go func() { defer wg.Done(); m.run(ctx) }()
-	go func() { wg.Wait(); close(a.meshDone) }()
+	a.meshDone = m.start(ctx)
 }
 
 // stopMesh stops the mesh's loops and removes its rules: a stopped agent
