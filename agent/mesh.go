@@ -32,7 +32,6 @@ type meshRunner struct {
 	mu       sync.Mutex
 	specs    map[string]*sched.Spec
 	vips     map[string]netip.Addr // by service
-	vipIdx   map[string]uint64     // ModifyIndex of each service's VIP key
 	claims   map[netip.Addr]string // VIP claims, by address
 	inst     map[string][]netip.Addr
 	watchers map[string]context.CancelFunc
@@ -52,7 +51,7 @@ type meshDataplane interface {
 func newMeshRunner(log hclog.Logger, rpc func(ctx context.Context, method string, args, reply any) error,
 	dp meshDataplane, vipRange netip.Prefix) *meshRunner {
 	return &meshRunner{log: log.Named("mesh"), store: &rpcStore{rpc: rpc}, rpc: rpc, dp: dp,
-		vipRange: vipRange, specs: map[string]*sched.Spec{}, vips: map[string]netip.Addr{}, vipIdx: map[string]uint64{},
+		vipRange: vipRange, specs: map[string]*sched.Spec{}, vips: map[string]netip.Addr{},
 		claims: map[netip.Addr]string{}, inst: map[string][]netip.Addr{}, watchers: map[string]context.CancelFunc{},
 		dirty: make(chan struct{}, 1), applied: make(chan struct{})}
 }
@@ -202,13 +201,13 @@ func (m *meshRunner) watchVIPs(ctx context.Context) {
 			idx = 0
 		}
 		index = idx
-		vips, vipIdx, claims := map[string]netip.Addr{}, map[string]uint64{}, map[netip.Addr]string{}
+		vips, claims := map[string]netip.Addr{}, map[netip.Addr]string{}
 		for _, p := range pairs {
 			switch {
 			case strings.HasPrefix(p.Key, keys.VIPPrefix):
 				if a, err := netip.ParseAddr(string(p.Value)); err == nil {
 					name := strings.TrimPrefix(p.Key, keys.VIPPrefix)
-					vips[name], vipIdx[name] = a, p.ModifyIndex
+					vips[name] = a
 				}
 			case strings.HasPrefix(p.Key, keys.VIPClaimPrefix):
 				if a, err := netip.ParseAddr(strings.TrimPrefix(p.Key, keys.VIPClaimPrefix)); err == nil {
@@ -217,7 +216,7 @@ func (m *meshRunner) watchVIPs(ctx context.Context) {
 			}
 		}
 		m.mu.Lock()
-		m.vips, m.vipIdx, m.claims, m.ready = vips, vipIdx, claims, true
+		m.vips, m.claims, m.ready = vips, claims, true
 		m.mu.Unlock()
 		m.markDirty()
 	}

@@ -50,9 +50,6 @@ type Options struct {
 	// Username and Password, when set, put the registry behind htpasswd
 	// basic auth with that one user.
 	Username, Password string
-	// NetNS, when set, is a command prefix that runs the registry in a
-	// network namespace, such as []string{"ip", "netns", "exec", "lab-h1"}.
-	NetNS []string
 }
 
 // Start runs a registry until the test ends (stopped by PID in Cleanup).
@@ -86,7 +83,7 @@ func Start(t testing.TB, opts Options) *Registry {
 	)
 	// A free port can be taken between probing and binding: try a few.
 	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort(opts.Host, opts.NetNS)
+		port, err := freePort(opts.Host)
 		if err != nil {
 			t.Fatalf("registrytest: %v", err)
 		}
@@ -101,8 +98,7 @@ func Start(t testing.TB, opts Options) *Registry {
 		if err != nil {
 			t.Fatal(err)
 		}
-		args := append(append([]string{}, opts.NetNS...), Binary, "serve", cfgPath)
-		cmd = exec.Command(args[0], args[1:]...)
+		cmd = exec.Command(Binary, "serve", cfgPath)
 		cmd.Stdout, cmd.Stderr = lf, lf
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := cmd.Start(); err != nil {
@@ -112,7 +108,7 @@ func Start(t testing.TB, opts Options) *Registry {
 		lf.Close()
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
-		if err := waitReady(addr, opts.NetNS, exited); err == nil {
+		if err := waitReady(addr, exited); err == nil {
 			t.Cleanup(func() {
 				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 				select {
@@ -139,7 +135,7 @@ var errExited = errors.New("registry exited")
 
 // waitReady waits for the registry's /v2/ to answer (200, or 401 behind
 // auth).
-func waitReady(addr string, netns []string, exited <-chan error) error {
+func waitReady(addr string, exited <-chan error) error {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -147,17 +143,10 @@ func waitReady(addr string, netns []string, exited <-chan error) error {
 			return errExited
 		default:
 		}
-		if len(netns) == 0 {
-			resp, err := http.Get("http://" + addr + "/v2/")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
-					return nil
-				}
-			}
-		} else {
-			args := append(append([]string{}, netns...), "sh", "-c", fmt.Sprintf("exec 3<>/dev/tcp/%s/%s", hostOf(addr), portOf(addr)))
-			if exec.Command(args[0], args[1:]...).Run() == nil {
+		resp, err := http.Get("http://" + addr + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
 				return nil
 			}
 		}
@@ -166,23 +155,14 @@ func waitReady(addr string, netns []string, exited <-chan error) error {
 	return errors.New("not answering after 20s")
 }
 
-func hostOf(addr string) string { h, _, _ := net.SplitHostPort(addr); return h }
-func portOf(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }
-
-// freePort asks the kernel for a free TCP port on host (in the namespace of
-// netns, through a short-lived helper, when set).
-func freePort(host string, netns []string) (int, error) {
-	if len(netns) == 0 {
-		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			return 0, err
-		}
-		defer l.Close()
-		return l.Addr().(*net.TCPAddr).Port, nil
+// freePort asks the kernel for a free TCP port on host.
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, err
 	}
-	// Ports in a fresh namespace are all free but the ones its tests bind:
-	// pick one from the ephemeral range's far end.
-	return 20000 + int(time.Now().UnixNano()%20000), nil
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Ref is the reference of repo:tag in the registry.
