@@ -94,6 +94,10 @@ type Agent struct {
 	overlayNet     string   // docker network on the overlay, "" until ready
 	overlayDNS     []string // DNS servers for replicas on the overlay
 	overlayOff     bool     // the overlay cannot come up here: do not wait for it
+	// mesh is this node's routing mesh (nil when off).
+	mesh       *meshRunner
+	meshCancel context.CancelFunc
+	meshDone   <-chan struct{}
 
 	// events are the user events this agent received (event.go).
 	events *eventBuffer
@@ -173,6 +177,7 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	if err := a.startHTTPS(); err != nil {
 		return err
 	}
+	a.startMesh() // before DNS, which answers the mesh's virtual IPs
 	if err := a.startDNS(); err != nil {
 		return err
 	}
@@ -300,6 +305,7 @@ func (a *Agent) Leave() error {
 	var err error
 	a.leaveOnce.Do(func() {
 		a.stopReplicas()
+		a.stopMesh()
 		a.stopOverlay(true)
 		if a.delegate != nil {
 			err = a.delegate.Leave()
@@ -324,6 +330,7 @@ func (a *Agent) Shutdown() error {
 		}
 		cancel()
 		a.stopLocal()
+		a.stopMesh()
 		a.stopOverlay(false)
 		if a.delegate != nil {
 			_ = a.delegate.Shutdown()

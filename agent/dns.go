@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,6 +46,9 @@ func (a *Agent) startDNS() error {
 	cfg := dnsServerConfig(a.cfg, dc)
 	reader := newDNSReader(a.delegate.RPC, a.cfg.Datacenter, dc.AllowStale, dc.MaxStale, logger)
 	reader.execQuery = a.dnsExecuteQuery
+	if a.mesh != nil {
+		reader.vips = a.mesh.VIP
+	}
 	srv, err := dns.New(cfg, a.dnsACLReader(reader), logger)
 	if err != nil {
 		reader.close()
@@ -140,6 +144,17 @@ type dnsReader struct {
 
 	entries sync.Map // dnsKey → *dnsEntry
 	count   atomic.Int64
+
+	// vips answers <service>.virtual names (the mesh's); nil: none.
+	vips func(service string) (netip.Addr, bool)
+}
+
+// VIP implements dns.VirtualIPs with the routing mesh's virtual IPs.
+func (r *dnsReader) VIP(service string) (netip.Addr, bool) {
+	if r.vips == nil {
+		return netip.Addr{}, false
+	}
+	return r.vips(service)
 }
 
 // Kinds of cache entries.

@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"net/netip"
+	"time"
 
 	"github.com/shoalproject/shoal/acl"
 	"github.com/shoalproject/shoal/catalog"
@@ -102,4 +104,47 @@ func (a *Agent) dnsACLReader(reader *dnsReader) dns.Reader {
 	return &aclDNSReader{inner: reader, authorizer: func(ctx context.Context) (*acl.Authorizer, error) {
 		return a.acl.authorizer(ctx, a.tokens.defaultToken())
 	}}
+}
+
+// VIP implements dns.VirtualIPs: a service's virtual IP, for a token that
+// may read the service.
+func (r *aclDNSReader) VIP(service string) (netip.Addr, bool) {
+	v, ok := r.inner.(dns.VirtualIPs)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	z, err := r.authorizer(context.Background())
+	if err != nil || !z.Allowed(acl.ResourceService, service, acl.AccessRead) {
+		return netip.Addr{}, false
+	}
+	return v.VIP(service)
+}
+
+// ExecuteQuery implements dns.QueryExecutor: the query runs as the inner
+// reader runs it, and its answer keeps only the instances whose service
+// and node the token may read, as ServiceNodes does.
+func (r *aclDNSReader) ExecuteQuery(ctx context.Context, dc, name string) ([]catalog.Instance, string, time.Duration, bool, error) {
+	qe, ok := r.inner.(dns.QueryExecutor)
+	if !ok {
+		return nil, "", 0, false, nil
+	}
+	z, err := r.authorizer(ctx)
+	if err != nil {
+		return nil, "", 0, false, err
+	}
+	if !z.Allowed(acl.ResourceQuery, name, acl.AccessRead) {
+		return nil, "", 0, false, nil
+	}
+	all, service, ttl, found, err := qe.ExecuteQuery(ctx, dc, name)
+	if err != nil || !found {
+		return nil, service, ttl, found, err
+	}
+	out := make([]catalog.Instance, 0, len(all))
+	for _, in := range all {
+		if in.Service != nil && z.Allowed(acl.ResourceService, in.Service.Service, acl.AccessRead) &&
+			in.Node != nil && z.Allowed(acl.ResourceNode, in.Node.Node, acl.AccessRead) {
+			out = append(out, in)
+		}
+	}
+	return out, service, ttl, true, nil
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/shoalproject/shoal/driver"
@@ -33,7 +34,7 @@ func (a *Agent) setupDrivers(ctx context.Context) []string {
 			a.drivers[ex.Name()] = ex
 		}
 	}
-	if dk, err := docker.New(a.logger, docker.Options{Node: a.nodeID}); err != nil {
+	if dk, err := docker.New(a.logger, docker.Options{Node: a.nodeID, Credentials: a.registryCredentials()}); err != nil {
 		a.logger.Info("docker driver disabled", "reason", err)
 	} else {
 		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -52,4 +53,28 @@ func (a *Agent) setupDrivers(ctx context.Context) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// registryCredentials turns the config's registry_auth into the docker
+// driver's credentials, reading password files. A credential whose file
+// cannot be read is left out (and logged): pulls that need it then fail
+// saying it is not configured.
+func (a *Agent) registryCredentials() map[string]docker.Credential {
+	if len(a.cfg.RegistryAuth) == 0 {
+		return nil
+	}
+	out := make(map[string]docker.Credential, len(a.cfg.RegistryAuth))
+	for name, rc := range a.cfg.RegistryAuth {
+		pw := rc.Password
+		if rc.PasswordFile != "" {
+			b, err := os.ReadFile(rc.PasswordFile)
+			if err != nil {
+				a.logger.Error("registry credential left out: cannot read its password file", "name", name, "error", err)
+				continue
+			}
+			pw = strings.TrimRight(string(b), "\r\n")
+		}
+		out[name] = docker.Credential{Server: rc.Server, Username: rc.Username, Password: pw}
+	}
+	return out
 }

@@ -24,7 +24,7 @@ func TestCommandsRegistry(t *testing.T) {
 		"operator", "operator raft", "operator raft list-peers", "operator raft remove-peer",
 		"overlay", "overlay ls", "reload", "rtt", "services", "services deregister", "services register",
 		"snapshot", "snapshot inspect", "snapshot restore", "snapshot save",
-		"svc", "svc deploy", "svc history", "svc logs", "svc ls", "svc ps", "svc rebalance", "svc rm", "svc rollback", "svc scale",
+		"svc", "svc create", "svc deploy", "svc history", "svc logs", "svc ls", "svc ps", "svc rebalance", "svc rm", "svc rollback", "svc scale", "svc update",
 		"tls", "tls ca", "tls ca create", "tls cert", "tls cert create",
 		"version", "watch",
 	}

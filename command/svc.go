@@ -88,6 +88,8 @@ Usage: shoal svc deploy [options] SPEC.json
   has converged, failed, or rolled back, printing progress. "-" reads the
   spec from standard input.`, "Deploys a service spec and waits for it", 1, waitFlags, runDeploy), nil
 		},
+		"svc create": func() (cli.Command, error) { return newSpecEditCommand(ui, true), nil },
+		"svc update": func() (cli.Command, error) { return newSpecEditCommand(ui, false), nil },
 		"svc ls": func() (cli.Command, error) {
 			return newSvcCommand(ui, "ls", `
 Usage: shoal svc ls [options]
@@ -142,7 +144,7 @@ const svcHelp = `Usage: shoal svc <subcommand> [options] [args]
   Services scheduled by Shoal: a spec stored at shoal/services/<name> is a
   deployment; the leader places its replicas and agents run them.
 
-  Subcommands: deploy, ls, ps, scale, rm, rebalance, logs, history, rollback.`
+  Subcommands: deploy, create, update, ls, ps, scale, rm, rebalance, logs, history, rollback.`
 
 // parentCommand prints help for a command group.
 // serviceSummary mirrors the agent's /v1/shoal/services entries.
@@ -222,7 +224,7 @@ func (c *svcCommand) waitConverged(client *api.Client, addr, name, version strin
 			return c.fail("reading the service", err)
 		}
 		if found {
-			line := progressLine(&d.serviceSummary)
+			line := progressLine(&d.serviceSummary) + pendingInfo(d.Allocs)
 			if line != last {
 				c.ui.Output("    " + line)
 				last = line
@@ -269,6 +271,18 @@ func progressLine(s *serviceSummary) string {
 		parts = append(parts, "unplaced: "+strings.Join(s.Unplaced, "; "))
 	}
 	return s.Name + ": " + strings.Join(parts, ", ")
+}
+
+// pendingInfo says why replicas wait, such as "; slot 1: pulling
+// reg:5000/web:1: 45 % on n2", for the progress line.
+func pendingInfo(allocs []allocView) string {
+	var b strings.Builder
+	for _, a := range allocs {
+		if a.DesiredStatus == "run" && a.ClientStatus == "pending" && a.ClientDescription != "" {
+			fmt.Fprintf(&b, "; slot %d: %s", a.Index, a.ClientDescription)
+		}
+	}
+	return b.String()
 }
 
 func runLs(c *svcCommand, client *api.Client, addr string, args []string) int {

@@ -34,6 +34,21 @@ func (s *Server) dispatch(ctx context.Context, req, m *mdns.Msg, domain, rest st
 		return s.nodeLookup(ctx, req, m, q.node, dc)
 	case kindQuery:
 		return s.preparedQueryLookup(ctx, req, m, q.service, dc, domain)
+	case kindVirtual:
+		v, ok := s.reader.(VirtualIPs)
+		if !ok {
+			return errNameNotFound
+		}
+		vip, ok := v.VIP(q.service)
+		if !ok {
+			return errNameNotFound
+		}
+		rr := addrRecord(req.Question[0].Name, vip, s.cfg.ttlFor(q.service))
+		if wantAddr(qt, vip) {
+			m.Answer = append(m.Answer, rr)
+			return nil
+		}
+		return errNoData
 	case kindAddr:
 		rr := addrRecord(req.Question[0].Name, q.addr, seconds(s.cfg.NodeTTL))
 		if wantAddr(qt, q.addr) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -72,6 +73,14 @@ func (f *fixture) Nodes(ctx context.Context, dc string) ([]*catalog.Node, error)
 
 // listingFixture adds the ServiceLister ability.
 type listingFixture struct{ *fixture }
+
+// VIP gives web a virtual IP (VirtualIPs).
+func (f listingFixture) VIP(service string) (netip.Addr, bool) {
+	if service == "web" {
+		return netip.MustParseAddr("10.42.0.7"), true
+	}
+	return netip.Addr{}, false
+}
 
 func (f listingFixture) Services(ctx context.Context, dc string) ([]string, error) {
 	if err := f.read(dc); err != nil {

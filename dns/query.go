@@ -25,6 +25,7 @@ const (
 	kindNode                    // name.node
 	kindAddr                    // hex.addr
 	kindQuery                   // name.query (a prepared query)
+	kindVirtual                 // name.virtual: a service's virtual IP
 )
 
 // query is a parsed name under one of the served domains.
@@ -77,6 +78,8 @@ func parseQuery(rest string, srv bool) (query, error) {
 			k, parts, suffixes = kindAddr, labels[:i], labels[i+1:]
 		case "query":
 			k, parts, suffixes = kindQuery, labels[:i], labels[i+1:]
+		case "virtual":
+			k, parts, suffixes = kindVirtual, labels[:i], labels[i+1:]
 		default:
 			if srv && strings.HasPrefix(labels[i], "_") {
 				k, parts, suffixes = kindService, labels[:i+1], labels[i+1:]
@@ -117,6 +120,11 @@ func parseQuery(rest string, srv bool) (query, error) {
 		q.node = strings.Join(parts, ".") // node names may contain dots
 	case kindQuery:
 		q.service = strings.Join(parts, ".") // the query's name or ID
+	case kindVirtual:
+		if len(parts) != 1 || parts[0] == "" {
+			return query{}, errNameNotFound
+		}
+		q.service = parts[0]
 	case kindAddr:
 		if len(parts) != 1 {
 			return query{}, errNameNotFound

@@ -3,6 +3,7 @@ package dns
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"time"
 
 	"github.com/shoalproject/shoal/catalog"
@@ -46,4 +47,13 @@ type QueryExecutor interface {
 	// health), the queried service and the TTL the query asks for (0: the
 	// service's TTL); ok=false means there is no such query.
 	ExecuteQuery(ctx context.Context, dc, name string) (insts []catalog.Instance, service string, ttl time.Duration, ok bool, err error)
+}
+
+// VirtualIPs is an optional ability of a Reader: the services' virtual IPs
+// (the routing mesh's), answered for <service>.virtual.<domain> as Consul
+// answers its virtual IPs. Without it such names are NXDOMAIN.
+type VirtualIPs interface {
+	// VIP returns the virtual IP of service (lower case); ok is false
+	// when it has none.
+	VIP(service string) (addr netip.Addr, ok bool)
 }

@@ -28,10 +28,26 @@ var (
 	// ErrUnavailable means the driver cannot run here (no engine, no permission).
 	ErrUnavailable = errors.New("driver: unavailable")
 	// ErrImageMissing means the docker image is not present on the node
-	// (images are never pulled implicitly by Shoal's tests; the message
-	// names the image).
+	// and the spec's pull policy is "never" (the message names the image).
 	ErrImageMissing = errors.New("driver: image not present")
+	// ErrPullFailed means the image could not be pulled from its registry;
+	// the message names the image and the registry's reason. Such a
+	// replica is retried with back-off.
+	ErrPullFailed = errors.New("driver: image pull failed")
 )
+
+// Preparer is an optional ability of a Driver: getting what a task needs
+// (the docker driver pulls its image) in the background, so that the
+// caller can report progress and Start does not block on a long download.
+type Preparer interface {
+	// Prepare starts, or follows, the preparation of t and returns at
+	// once. ready reports that Start may be called; until then progress
+	// says what is under way, such as "pulling example/web:1: 45 %". A
+	// failed preparation returns its error once (ErrPullFailed or
+	// ErrImageMissing wrapped); the next call starts over. Safe for
+	// concurrent use.
+	Prepare(ctx context.Context, t *Task) (ready bool, progress string, err error)
+}
 
 // Task is one allocation to run.
 type Task struct {

@@ -134,6 +134,15 @@ func (d *Dataplane) Setup() error {
 	if err := ensureAddr(d.cfg.Bridge, netip.PrefixFrom(GatewayAddr(d.self.Subnet), d.self.Subnet.Bits())); err != nil {
 		return err
 	}
+	// An earlier run that could not tear down (kill -9, a second signal)
+	// may have left another subnet's address and rules: this run owns the
+	// devices now, so only its own stay.
+	if err := pruneAddrs(d.cfg.Bridge, netip.PrefixFrom(GatewayAddr(d.self.Subnet), d.self.Subnet.Bits())); err != nil {
+		return err
+	}
+	if err := pruneAddrs(d.cfg.VXLAN, netip.PrefixFrom(TunnelAddr(d.self.Subnet), 32)); err != nil {
+		return err
+	}
 	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
 	if err == nil && strings.TrimSpace(string(b)) != "1" {
 		d.prevForward = strings.TrimSpace(string(b))
@@ -312,7 +321,7 @@ func fdb(link int, f FDB) *netlink.Neigh {
 // subnet going elsewhere.
 func (d *Dataplane) rules() [][]string {
 	cidr, sub := d.cfg.CIDR.String(), d.self.Subnet.String()
-	comment := []string{"-m", "comment", "--comment", "shoal overlay"}
+	comment := []string{"-m", "comment", "--comment", ruleComment}
 	return [][]string{
 		append([]string{"-t", "filter", "FORWARD", "-s", cidr, "-j", "ACCEPT"}, comment...),
 		append([]string{"-t", "filter", "FORWARD", "-d", cidr, "-j", "ACCEPT"}, comment...),
@@ -321,11 +330,117 @@ func (d *Dataplane) rules() [][]string {
 	}
 }
 
-// ensureRules inserts each rule at the top of its chain unless present.
+// pruneAddrs removes the IPv4 addresses of link other than keep.
+func pruneAddrs(link string, keep netip.Prefix) error {
+	l, err := netlink.LinkByName(link)
+	if err != nil {
+		return fmt.Errorf("overlay: %s: %w", link, err)
+	}
+	addrs, err := netlink.AddrList(l, netlink.FAMILY_V4)
+	if err != nil {
+		return fmt.Errorf("overlay: addresses of %s: %w", link, err)
+	}
+	for _, a := range addrs {
+		ip, _ := netip.AddrFromSlice(a.IP.To4())
+		ones, _ := a.Mask.Size()
+		if netip.PrefixFrom(ip, ones) == keep {
+			continue
+		}
+		if err := netlink.AddrDel(l, &a); err != nil {
+			return fmt.Errorf("overlay: remove stale address %s from %s: %w", a.IPNet, link, err)
+		}
+	}
+	return nil
+}
+
+// ruleComment tags every rule the overlay installs.
+const ruleComment = "shoal overlay"
+
+// pruneRules deletes the rules tagged ruleComment in the chains the overlay
+// uses that are not among d.rules() (another subnet's, from an earlier
+// run that did not tear down).
+func (d *Dataplane) pruneRules() {
+	want := map[string]bool{}
+	for _, r := range d.rules() {
+		want[r[0]+" "+r[1]+" "+strings.Join(r[3:], " ")+" chain="+r[2]] = true
+	}
+	for _, tc := range [][2]string{{"filter", "FORWARD"}, {"nat", "POSTROUTING"}} {
+		out, err := exec.Command("iptables", "-t", tc[0], "-S", tc[1]).Output()
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if !strings.Contains(line, `"`+ruleComment+`"`) {
+				continue
+			}
+			args := splitRule(line)
+			if len(args) < 2 || args[0] != "-A" {
+				continue
+			}
+			spec := normalizeSpec(args[2:])
+			if want["-t "+tc[0]+" "+strings.Join(spec, " ")+" chain="+tc[1]] {
+				continue
+			}
+			del := append([]string{"-t", tc[0], "-D", tc[1]}, args[2:]...)
+			_ = exec.Command("iptables", del...).Run()
+		}
+	}
+}
+
+// normalizeSpec orders a rule as iptables -S prints it into the order
+// d.rules() writes it (match first, then the comment, then the target),
+// so the two compare.
+func normalizeSpec(a []string) []string {
+	var match, comment, target []string
+	for i := 0; i < len(a); i++ {
+		switch {
+		case a[i] == "-m" && i+3 < len(a) && a[i+1] == "comment":
+			comment = a[i : i+4]
+			i += 3
+		case a[i] == "-j" && i+1 < len(a):
+			target = a[i : i+2]
+			i++
+		default:
+			match = append(match, a[i])
+		}
+	}
+	return append(append(match, target...), comment...)
+}
+
+// splitRule splits a line of iptables -S into words, honouring double
+// quotes.
+func splitRule(line string) []string {
+	var out []string
+	var cur strings.Builder
+	inQ, have := false, false
+	for _, r := range line {
+		switch {
+		case r == '"':
+			inQ, have = !inQ, true
+		case r == ' ' && !inQ:
+			if have {
+				out = append(out, cur.String())
+				cur.Reset()
+				have = false
+			}
+		default:
+			cur.WriteRune(r)
+			have = true
+		}
+	}
+	if have {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+// ensureRules inserts each rule at the top of its chain unless present,
+// after removing stale ones.
 func (d *Dataplane) ensureRules() error {
 	if _, err := exec.LookPath("iptables"); err != nil {
 		return fmt.Errorf("overlay: iptables not found: %w", err)
 	}
+	d.pruneRules()
 	for _, r := range d.rules() {
 		table, chain, spec := r[:2], r[2], r[3:]
 		check := append(append(append([]string{}, table...), "-C", chain), spec...)

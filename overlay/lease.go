@@ -39,7 +39,8 @@ var ErrExhausted = errors.New("overlay: no free subnet in the cluster CIDR")
 
 // Subnets lists the subnets of size bits in cidr, in address order,
 // skipping the first (its .0 network would clash with the CIDR's own
-// address in routes of some tools).
+// address in routes of some tools; it holds the services' virtual IPs
+// instead, see VIPRange).
 func Subnets(cidr netip.Prefix, bits int) ([]netip.Prefix, error) {
 	cidr = cidr.Masked()
 	if !cidr.Addr().Is4() || bits <= cidr.Bits() || bits > 30 {
@@ -100,3 +101,15 @@ func GatewayAddr(subnet netip.Prefix) netip.Addr { return subnet.Addr().Next() }
 // TunnelAddr is the VXLAN device's address in subnet (.0/32): the next hop
 // peers route the subnet through.
 func TunnelAddr(subnet netip.Prefix) netip.Addr { return subnet.Addr() }
+
+// VIPRange is the subnet of cidr that holds service virtual IPs: the first
+// one of size bits, which no node leases (see Subnets). VIPs are never
+// routed, only translated by each node's NAT rules, so the clash that keeps
+// nodes off it does not matter to them.
+func VIPRange(cidr netip.Prefix, bits int) (netip.Prefix, error) {
+	cidr = cidr.Masked()
+	if !cidr.Addr().Is4() || bits <= cidr.Bits() || bits > 30 {
+		return netip.Prefix{}, fmt.Errorf("overlay: %s has no room for a /%d of virtual IPs", cidr, bits)
+	}
+	return netip.PrefixFrom(cidr.Addr(), bits), nil
+}

@@ -76,7 +76,26 @@ type Spec struct {
 	Rebalance bool `json:"rebalance,omitempty"`
 	// Driver runs the replica: "docker" (default) or "exec".
 	Driver Driver `json:"driver,omitempty"`
+	// Pull is when the docker driver pulls Image from its registry:
+	// "if_not_present" (default), "always" (before every start) or
+	// "never" (a replica whose image is missing fails). Docker only.
+	Pull PullPolicy `json:"pull,omitempty"`
+	// RegistryAuth names the registry credential, held in the agent
+	// configuration (registry_auth), that pulls Image; empty means the
+	// credential whose server matches Image's registry, if any. The spec
+	// never holds the secret itself. Docker only.
+	RegistryAuth string `json:"registry_auth,omitempty"`
 }
+
+// PullPolicy is when the docker driver pulls a spec's image.
+type PullPolicy string
+
+// Pull policies.
+const (
+	PullIfNotPresent PullPolicy = "if_not_present"
+	PullAlways       PullPolicy = "always"
+	PullNever        PullPolicy = "never"
+)
 
 // Mode is a service's scheduling mode.
 type Mode string
@@ -146,7 +165,27 @@ type Port struct {
 	Host int `json:"host,omitempty"`
 	// Protocol is "tcp" (default) or "udp".
 	Protocol Protocol `json:"protocol,omitempty"`
+	// Published, when set, makes the port answer outside the cluster's
+	// overlay: with Mode "ingress" (the default) on every node, load-
+	// balanced over the service's healthy replicas by the routing mesh;
+	// with Mode "host" on the node of each replica only (Host is then
+	// Published). 0 (default) publishes nothing.
+	Published int `json:"published,omitempty"`
+	// Mode is how Published is published: "ingress" or "host"; empty
+	// without Published.
+	Mode PortMode `json:"mode,omitempty"`
 }
+
+// PortMode is how a port is published.
+type PortMode string
+
+// Port modes.
+const (
+	// PortIngress publishes on every node through the routing mesh.
+	PortIngress PortMode = "ingress"
+	// PortHost publishes on the replica's node only, as a host port.
+	PortHost PortMode = "host"
+)
 
 // Resources are reserved on a node for one replica.
 type Resources struct {
@@ -313,6 +352,9 @@ func (s *Spec) Canonicalize() {
 	if s.Driver == "" {
 		s.Driver = DriverDocker
 	}
+	if s.Driver == DriverDocker && s.Pull == "" {
+		s.Pull = PullIfNotPresent
+	}
 	if s.Network == "" {
 		s.Network = NetworkOverlay
 		if s.Driver == DriverExec {
@@ -323,6 +365,12 @@ func (s *Spec) Canonicalize() {
 		p := &s.Ports[i]
 		if p.Protocol == "" {
 			p.Protocol = ProtocolTCP
+		}
+		if p.Published > 0 && p.Mode == "" {
+			p.Mode = PortIngress
+		}
+		if p.Mode == PortHost && p.Host == 0 {
+			p.Host = p.Published
 		}
 		if s.Network == NetworkHost && p.Host == 0 {
 			p.Host = p.Container

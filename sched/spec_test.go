@@ -71,7 +71,7 @@ func TestParseSpec(t *testing.T) {
 					Strategy:  StrategySpread,
 					Restart:   RestartPolicy{Policy: RestartAlways, Delay: DefaultRestartDelay},
 					Update:    UpdatePolicy{Parallelism: 1, OnFailure: FailurePause, HealthyDeadline: DefaultHealthyDeadline},
-					Network:   NetworkOverlay, Driver: DriverDocker,
+					Network:   NetworkOverlay, Driver: DriverDocker, Pull: PullIfNotPresent,
 				}
 				if !reflect.DeepEqual(s, want) {
 					t.Errorf("got  %+v\nwant %+v", s, want)
@@ -141,6 +141,24 @@ func TestValidateMessages(t *testing.T) {
 		{"same host port other protocol ok", func(s *Spec) {
 			s.Ports = []Port{{Name: "a", Container: 53, Host: 53}, {Name: "b", Container: 53, Host: 53, Protocol: ProtocolUDP}}
 		}, ""},
+		{"published ingress ok", func(s *Spec) { s.Ports = []Port{{Name: "a", Container: 80, Published: 5001}} }, ""},
+		{"published host ok", func(s *Spec) { s.Ports = []Port{{Name: "a", Container: 80, Published: 5001, Mode: PortHost}} }, ""},
+		{"published out of range", func(s *Spec) { s.Ports = []Port{{Name: "a", Container: 80, Published: 70000}} },
+			`spec "web": ports[0].published: must be in 1-65535 (0 = not published), got 70000`},
+		{"port mode without published", func(s *Spec) { s.Ports = []Port{{Name: "a", Container: 80, Mode: PortIngress}} },
+			`spec "web": ports[0].mode: only applies to a published port`},
+		{"unknown port mode", func(s *Spec) { s.Ports = []Port{{Name: "a", Container: 80, Published: 81, Mode: "vip"}} },
+			`spec "web": ports[0].mode: unknown mode "vip" (use ingress, host)`},
+		{"host mode host port differs", func(s *Spec) {
+			s.Ports = []Port{{Name: "a", Container: 80, Published: 5001, Host: 5002, Mode: PortHost}}
+		}, `spec "web": ports[0].host: must equal published (5001) in mode host, got 5002`},
+		{"ingress on bridge", func(s *Spec) {
+			s.Network = NetworkBridge
+			s.Ports = []Port{{Name: "a", Container: 80, Published: 5001}}
+		}, `spec "web": ports[0].mode: ingress needs the overlay or host network (the routing mesh cannot reach bridge replicas); use mode host`},
+		{"duplicate ingress port", func(s *Spec) {
+			s.Ports = []Port{{Name: "a", Container: 80, Published: 5001}, {Name: "b", Container: 81, Published: 5001}}
+		}, `spec "web": ports[1].published: duplicate published port 5001/tcp (also ports[0])`},
 		{"bad container port", func(s *Spec) { s.Ports = []Port{{Name: "a", Container: 0}} }, `spec "web": ports[0].container: must be in 1-65535, got 0`},
 		{"bad protocol", func(s *Spec) { s.Ports = []Port{{Name: "a", Container: 1, Protocol: "sctp"}} },
 			`spec "web": ports[0].protocol: unknown protocol "sctp" (use tcp, udp)`},
@@ -193,6 +211,12 @@ func TestValidateMessages(t *testing.T) {
 			`spec "web": volumes[0].target: must be an absolute path, got "data"`},
 		{"volume name with slash", func(s *Spec) { s.Volumes = []Volume{{Source: "a/b", Target: "/d", Type: VolumeNamed}} },
 			`spec "web": volumes[0].source: must be a volume name for type volume, got "a/b"`},
+		{"unknown pull policy", func(s *Spec) { s.Pull = "sometimes" }, `spec "web": pull: unknown policy "sometimes" (use if_not_present, always, never)`},
+		{"pull always ok", func(s *Spec) { s.Pull = PullAlways }, ""},
+		{"exec with pull", func(s *Spec) { s.Driver, s.Image, s.Command, s.Pull = DriverExec, "", "/bin/app", PullAlways },
+			`spec "web": pull: not supported by the exec driver`},
+		{"registry auth name", func(s *Spec) { s.RegistryAuth = "My Registry" },
+			`spec "web": registry_auth: must name a credential of the agent config (a DNS label): "My Registry" has 'M' (use a-z, 0-9, '-')`},
 		{"rebalance binpack", func(s *Spec) { s.Rebalance, s.Strategy = true, StrategyBinpack }, `spec "web": rebalance: only applies to the spread strategy`},
 		{"several problems", func(s *Spec) { s.Replicas = intPtr(-1); s.Strategy = "x" },
 			`spec "web": replicas: must be >= 0, got -1; strategy: unknown strategy "x" (use spread, binpack)`},

@@ -123,6 +123,7 @@ func (s *Spec) validateEnv(v *validator) {
 func (s *Spec) validatePorts(v *validator) {
 	names := map[string]int{}
 	hosts := map[string]int{}
+	published := map[string]int{}
 	for i, p := range s.Ports {
 		f := fmt.Sprintf("ports[%d]", i)
 		if p.Name == "" {
@@ -147,6 +148,28 @@ func (s *Spec) validatePorts(v *validator) {
 		case ProtocolTCP, ProtocolUDP:
 		default:
 			v.add(f+".protocol", "unknown protocol %s (use tcp, udp)", quote(string(p.Protocol)))
+		}
+		switch {
+		case p.Published < 0 || p.Published > 65535:
+			v.add(f+".published", "must be in 1-65535 (0 = not published), got %d", p.Published)
+		case p.Published == 0 && p.Mode != "":
+			v.add(f+".mode", "only applies to a published port")
+		case p.Published == 0:
+		case p.Mode == PortHost:
+			if p.Host != p.Published {
+				v.add(f+".host", "must equal published (%d) in mode host, got %d", p.Published, p.Host)
+			}
+		case p.Mode == PortIngress && s.Network == NetworkBridge:
+			v.add(f+".mode", "ingress needs the overlay or host network (the routing mesh cannot reach bridge replicas); use mode host")
+		case p.Mode == PortIngress:
+			key := fmt.Sprintf("%d/%s", p.Published, p.Protocol)
+			if j, dup := published[key]; dup {
+				v.add(f+".published", "duplicate published port %s (also ports[%d])", key, j)
+			} else {
+				published[key] = i
+			}
+		default:
+			v.add(f+".mode", "unknown mode %s (use ingress, host)", quote(string(p.Mode)))
 		}
 		if p.Host > 0 {
 			key := fmt.Sprintf("%d/%s", p.Host, p.Protocol)
@@ -280,6 +303,21 @@ func (s *Spec) validateDockerOnly(v *validator) {
 	exec := s.Driver == DriverExec
 	if exec && s.Privileged {
 		v.add("privileged", "not supported by the exec driver")
+	}
+	switch {
+	case exec && s.Pull != "":
+		v.add("pull", "not supported by the exec driver")
+	case s.Driver != DriverDocker:
+	case s.Pull == PullIfNotPresent, s.Pull == PullAlways, s.Pull == PullNever:
+	default:
+		v.add("pull", "unknown policy %s (use if_not_present, always, never)", quote(string(s.Pull)))
+	}
+	if s.RegistryAuth != "" {
+		if exec {
+			v.add("registry_auth", "not supported by the exec driver")
+		} else if msg := dnsLabelProblem(s.RegistryAuth); msg != "" {
+			v.add("registry_auth", "must name a credential of the agent config (a DNS label): %s", msg)
+		}
 	}
 	for i, c := range s.CapAdd {
 		f := fmt.Sprintf("cap_add[%d]", i)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Shoal test: gofmt, go vet, then go test (with -race for the
 # packages that run servers and agents). On a fresh Debian machine it first
-# installs what the tests use (dig, ip, dockerd, chromium) when missing — as root, through
+# installs what the tests use (dig, ip, dockerd, docker-registry, chromium) when missing — as root, through
 # apt-get. When no Docker engine answers (DOCKER_HOST, /var/run/docker.sock)
 # and it is root, it starts a dockerd of its own for the run (data in a temp
 # dir) and exports DOCKER_HOST for internal/dockertest. It starts nothing it
@@ -19,6 +19,10 @@ command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
 command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || need_pkgs+=(iptables)
 command -v nsenter >/dev/null 2>&1 || need_pkgs+=(util-linux)
 command -v dockerd >/dev/null 2>&1 || [ -x /usr/sbin/dockerd ] || need_pkgs+=(docker.io)
+# Image pulls are tested against a local registry, with and without
+# htpasswd auth (internal/registrytest).
+[ -x /usr/bin/docker-registry ] || need_pkgs+=(docker-registry)
+command -v htpasswd >/dev/null 2>&1 || need_pkgs+=(apache2-utils)
 # The web UI's browser tests (test/ui) and the website's render test drive
 # Debian's chromium.
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need_pkgs+=(chromium)

@@ -52,6 +52,7 @@ func Pages() []Page {
 		{Path: "guides/health-checks.html", Section: secGuides, Source: "website/content/health-checks.md"},
 		{Path: "guides/deployments.html", Section: secGuides, Source: "docs/scheduler.md", Nav: "KV-driven deployments"},
 		{Path: "guides/overlay.html", Section: secGuides, Source: "docs/overlay.md", Nav: "Overlay network"},
+		{Path: "guides/swarm-demo.html", Section: secGuides, Source: "docs/swarm-demo.md", Nav: "Published ports and VIPs"},
 		{Path: "guides/operating.html", Section: secGuides, Source: "website/content/operating.md"},
 		{Path: "guides/snapshots.html", Section: secGuides, Source: "docs/snapshot.md", Nav: "Snapshots"},
 		{Path: "guides/configuration.html", Section: secGuides, Source: "docs/configuration.md", Nav: "Configuration"},

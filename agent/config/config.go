@@ -79,8 +79,15 @@ type Config struct {
 
 	// Overlay configures the VXLAN overlay network.
 	Overlay Overlay `json:"overlay"`
+	// Mesh configures the routing mesh and service virtual IPs.
+	Mesh Mesh `json:"mesh"`
 	// Scheduler tunes the KV-driven scheduler.
 	Scheduler Scheduler `json:"scheduler"`
+	// RegistryAuth holds image-registry logins by name; a spec refers to
+	// one with "registry_auth": "<name>" (or, naming none, gets the one
+	// whose server is its image's registry), so that no secret is written
+	// in a spec. Default none. A Shoal addition.
+	RegistryAuth map[string]RegistryCredential `json:"registry_auth"`
 
 	// CheckUpdateInterval defers check updates that change only the
 	// output by up to this long (check_update_interval, as Consul). Default
@@ -112,6 +119,10 @@ type Config struct {
 	// tell local from API-registered checks, so it implies
 	// EnableLocalScriptChecks.
 	EnableScriptChecks bool `json:"enable_script_checks"`
+
+	// overlaySet records that -overlay or overlay.enabled was given, which
+	// -dev then leaves as it is.
+	overlaySet bool
 
 	// Ignored lists the Consul settings found in config files that Shoal
 	// does not implement and ignored (the agent logs them).
@@ -145,6 +156,7 @@ func Default() *Config {
 		Overlay:       Overlay{Enabled: true, CIDR: "10.42.0.0/16", SubnetBits: 24, VNI: 1, Port: 4789},
 		Scheduler:     Scheduler{NodeLostGrace: 3 * time.Second},
 		ACL:           ACL{DefaultPolicy: "deny", DownPolicy: "extend-cache", TokenTTL: 30 * time.Second},
+		Mesh:          Mesh{Enabled: true},
 	}
 }
 
@@ -197,7 +209,9 @@ type Limits struct {
 // addresses.
 type Overlay struct {
 	// Enabled turns the overlay on (-overlay). Default true outside dev
-	// mode (-dev turns it off: one node needs no overlay); it needs root and
+	// mode; -dev turns it off (one node needs none, and a try-out should
+	// not change the host's networking) unless -overlay or
+	// overlay.enabled is given. It needs root and
 	// a kernel with VXLAN, and when either is missing the agent runs
 	// without it (and says why).
 	Enabled bool `json:"enabled"`
@@ -211,6 +225,29 @@ type Overlay struct {
 	Port int `json:"port"`
 	// MTU of the overlay devices; 0 means the underlay's less 50.
 	MTU int `json:"mtu"`
+}
+
+// Mesh configures the routing mesh: every node answers on the published
+// ports of mode ingress and on the services' virtual IPs, balancing over
+// the healthy replicas with kernel NAT (iptables). It runs only with the
+// overlay.
+type Mesh struct {
+	// Enabled turns the mesh on (-mesh). Default true (with the overlay).
+	Enabled bool `json:"enabled"`
+}
+
+// RegistryCredential is one registry login of RegistryAuth.
+type RegistryCredential struct {
+	// Server is the registry as image references name it, host[:port].
+	// Required.
+	Server string `json:"server"`
+	// Username to log in with. Required.
+	Username string `json:"username"`
+	// Password, or PasswordFile: a file holding it (trailing newlines are
+	// dropped), read at start so that the secret need not sit in the
+	// config file. Exactly one is required.
+	Password     string `json:"password"`
+	PasswordFile string `json:"password_file"`
 }
 
 // Scheduler tunes the KV-driven scheduler.

@@ -58,7 +58,7 @@ func TestDefault(t *testing.T) {
 		Autopilot:   Autopilot{CleanupDeadServers: true, DeadServerGrace: 2 * time.Minute},
 		Limits:      Limits{HTTPMaxConnsPerClient: 200, HTTPIdleTimeout: 90 * time.Second}, Domain: "consul.",
 		Overlay:   Overlay{Enabled: true, CIDR: "10.42.0.0/16", SubnetBits: 24, VNI: 1, Port: 4789},
-		Scheduler: Scheduler{NodeLostGrace: 3 * time.Second},
+		Scheduler: Scheduler{NodeLostGrace: 3 * time.Second}, Mesh: Mesh{Enabled: true},
 		ACL:       ACL{DefaultPolicy: "deny", DownPolicy: "extend-cache", TokenTTL: 30 * time.Second},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -204,11 +204,50 @@ dns_config { allow_stale = true }
 			},
 		},
 		{
+			name: "registry credentials from HCL and JSON",
+			files: map[string]string{
+				"a.hcl":  "registry_auth {\n  private {\n    server = \"reg.example:5000\"\n    username = \"ci\"\n    password_file = \"/run/secrets/reg\"\n  }\n}\n",
+				"b.json": `{"registry_auth": {"hub": {"server": "docker.io", "username": "me", "password": "pw"}}}`,
+			},
+			args: []string{"-dev", "-config-file", "$DIR/a.hcl", "-config-file", "$DIR/b.json"},
+			check: func(t *testing.T, c *Config) {
+				want := map[string]RegistryCredential{
+					"private": {Server: "reg.example:5000", Username: "ci", PasswordFile: "/run/secrets/reg"},
+					"hub":     {Server: "docker.io", Username: "me", Password: "pw"},
+				}
+				if !reflect.DeepEqual(c.RegistryAuth, want) {
+					t.Errorf("registry_auth = %+v, want %+v", c.RegistryAuth, want)
+				}
+			},
+		},
+		{
 			name: "dev mode implications",
 			args: []string{"-dev", "-data-dir="},
 			check: func(t *testing.T, c *Config) {
 				if !c.Server || !c.Bootstrap || c.BindAddr != "127.0.0.1" || c.ClientAddr != "127.0.0.1" || c.AdvertiseAddr != "127.0.0.1" {
 					t.Errorf("got %+v", c)
+				}
+				if c.Overlay.Enabled {
+					t.Error("-dev left the overlay on")
+				}
+			},
+		},
+		{
+			name: "dev mode with -overlay",
+			args: []string{"-dev", "-overlay"},
+			check: func(t *testing.T, c *Config) {
+				if !c.Overlay.Enabled {
+					t.Error("-dev -overlay left the overlay off")
+				}
+			},
+		},
+		{
+			name:  "dev mode with overlay.enabled in a file",
+			files: map[string]string{"a.hcl": "overlay { enabled = true }\n"},
+			args:  []string{"-dev", "-config-file", "$DIR/a.hcl"},
+			check: func(t *testing.T, c *Config) {
+				if !c.Overlay.Enabled {
+					t.Error("-dev with overlay.enabled = true left the overlay off")
 				}
 			},
 		},
@@ -265,6 +304,18 @@ func TestLoadErrors(t *testing.T) {
 			files: map[string]string{"a.hcl": "server = true\nbogus = 1\n"},
 			args:  []string{"-config-file", "$DIR/a.hcl"},
 			want:  []string{`config: $DIR/a.hcl: unknown key "bogus"`},
+		},
+		{
+			name:  "registry credential without password",
+			files: map[string]string{"a.json": `{"registry_auth": {"private": {"server": "reg:5000", "username": "ci"}}}`},
+			args:  []string{"-dev", "-config-file", "$DIR/a.json"},
+			want:  []string{`config: registry_auth "private": set exactly one of password and password_file`},
+		},
+		{
+			name:  "registry credential name",
+			files: map[string]string{"a.json": `{"registry_auth": {"My Reg": {"server": "reg:5000", "username": "ci", "password": "x"}}}`},
+			args:  []string{"-dev", "-config-file", "$DIR/a.json"},
+			want:  []string{`config: registry_auth "My Reg": the name must be a lowercase DNS label`},
 		},
 		{
 			name:  "unknown nested key",

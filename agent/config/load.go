@@ -77,7 +77,9 @@ func (c *Config) finish() error {
 	}
 	if c.DevMode {
 		c.Server, c.Bootstrap = true, true
-		c.Overlay.Enabled = false
+		if !c.overlaySet {
+			c.Overlay.Enabled = false
+		}
 	}
 	if c.BindAddr == "" {
 		c.BindAddr = "0.0.0.0"
@@ -260,6 +262,11 @@ func (c *Config) merge(m map[string]interface{}) error {
 		return err
 	}
 	c.Ignored = append(c.Ignored, ignored...)
+	if o, ok := m["overlay"].(map[string]interface{}); ok {
+		if _, ok := o["enabled"]; ok {
+			c.overlaySet = true
+		}
+	}
 	data, err := json.Marshal(m)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/shoalproject/shoal/sched"
@@ -34,6 +35,9 @@ func (c *Config) validate() error {
 	}
 	if err := (sched.Limits{MaxReplicas: c.Scheduler.MaxReplicas}).Validate(); err != nil {
 		return fmt.Errorf("-max-replicas: %w", err)
+	}
+	if err := validateRegistryAuth(c.RegistryAuth); err != nil {
+		return err
 	}
 	switch {
 	case c.DevMode && c.BootstrapExpect != 0:
@@ -222,6 +226,30 @@ func (o Overlay) validate() error {
 		return fmt.Errorf("-overlay-port %d outside 1..65535", o.Port)
 	case o.MTU < 0 || (o.MTU > 0 && o.MTU < 576):
 		return fmt.Errorf("overlay.mtu %d too small (0 means automatic)", o.MTU)
+	}
+	return nil
+}
+
+// validateRegistryAuth checks each registry credential: a name specs can
+// refer to, a server, a user and exactly one of password and password_file.
+func validateRegistryAuth(m map[string]RegistryCredential) error {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		rc := m[n]
+		switch {
+		case checkName("registry_auth", n, isDNSChar) != nil || strings.ToLower(n) != n:
+			return fmt.Errorf("registry_auth %q: the name must be a lowercase DNS label (specs refer to it)", n)
+		case rc.Server == "" || strings.Contains(rc.Server, "/"):
+			return fmt.Errorf("registry_auth %q: server must be the registry's host[:port], got %q", n, rc.Server)
+		case rc.Username == "":
+			return fmt.Errorf("registry_auth %q: username is required", n)
+		case (rc.Password == "") == (rc.PasswordFile == ""):
+			return fmt.Errorf("registry_auth %q: set exactly one of password and password_file", n)
+		}
 	}
 	return nil
 }

@@ -172,6 +172,9 @@ type restartState struct {
 	// check has passed since.
 	started time.Time
 	healthy bool
+	// prepareFailures counts failed preparations (image pulls) in a row,
+	// for their back-off.
+	prepareFailures int
 }
 
 // New returns a realiser for cfg.
@@ -492,6 +495,29 @@ func (r *Realiser) start(ctx context.Context, d driver.Driver, a *sched.Alloc, u
 			return r.changed(u)
 		}
 	}
+	if p, ok := d.(driver.Preparer); ok {
+		ready, progress, err := p.Prepare(ctx, task)
+		if err != nil {
+			// Not lost: the replica waits, and the pull is tried again
+			// after a back-off (1 s doubling to a minute).
+			wait := min(time.Second<<min(rs.prepareFailures, 6), time.Minute)
+			rs.prepareFailures++
+			rs.notUntil = now.Add(wait)
+			r.log.Error("preparing task failed", "alloc", a.ID, "service", a.Service, "retry_in", wait, "error", err)
+			u.ClientStatus, u.Healthy = sched.ClientPending, false
+			u.ClientDescription = fmt.Sprintf("%v on %s; retrying in %v", err, r.nodeName(), wait)
+			if errors.Is(err, driver.ErrImageMissing) {
+				// Pull "never": a failed start, for the scheduler to judge.
+				u.ClientStatus, u.ClientDescription = sched.ClientFailed, fmt.Sprintf("%v on %s", err, r.nodeName())
+			}
+			return r.changed(u)
+		}
+		if !ready {
+			u.ClientStatus, u.ClientDescription = sched.ClientPending, progress+" on "+r.nodeName()
+			return r.changed(u)
+		}
+		rs.prepareFailures = 0
+	}
 	st, err := d.Start(ctx, task)
 	delay := a.Spec.Restart.Delay.Std()
 	if delay <= 0 {
@@ -549,6 +575,14 @@ func (r *Realiser) instance(a *sched.Alloc, st driver.Status) Instance {
 		inst.CheckTarget = fmt.Sprintf("%s:%d", inst.Address, inst.Port)
 	}
 	return inst
+}
+
+// nodeName names this node in status lines.
+func (r *Realiser) nodeName() string {
+	if r.cfg.NodeName != "" {
+		return r.cfg.NodeName
+	}
+	return r.cfg.NodeID
 }
 
 func instanceID(service string, index int, allocID string) string {

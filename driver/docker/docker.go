@@ -1,8 +1,10 @@
 // Package docker is the driver that runs tasks as Docker containers, through
 // the Engine API (github.com/moby/moby/client). It negotiates the API
 // version, so that Debian's engine 20.10 (API 1.41) and current engines both
-// work, and never pulls: a task whose image is not on the node fails with
-// driver.ErrImageMissing.
+// work. It pulls a task's image by the spec's pull policy (pull.go): in the
+// background through driver.Preparer, with progress, or within Start; the
+// registry credentials come from Options.Credentials, by name or by the
+// image's registry host.
 //
 // Every container it creates carries the labels shoal.alloc, shoal.service,
 // shoal.index, shoal.version and, with Options.Node, shoal.node (over the
@@ -53,6 +55,9 @@ type Options struct {
 	// then also capped at resources.cpu / CPUHardLimitMHz CPUs. Zero
 	// (default) leaves CPU a relative weight only (CPU shares).
 	CPUHardLimitMHz int
+	// Credentials are the registry logins specs may use, by name (see
+	// Credential). Nil means none: pulls are anonymous.
+	Credentials map[string]Credential
 }
 
 // Driver runs tasks as containers of one engine. It is safe for concurrent
@@ -62,9 +67,17 @@ type Driver struct {
 	opts   Options
 	cli    *client.Client
 	locks  driver.AllocLocks
+	pulls  pulls
+
+	// ctx bounds the background pulls; Close cancels it.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
-var _ driver.Driver = (*Driver)(nil)
+var (
+	_ driver.Driver   = (*Driver)(nil)
+	_ driver.Preparer = (*Driver)(nil)
+)
 
 // New returns a driver for the engine of opts. It does not contact the
 // engine (see Available); the API version is negotiated on first use.
@@ -80,11 +93,15 @@ func New(logger hclog.Logger, opts Options) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docker: client: %w", err)
 	}
-	return &Driver{logger: logger.Named(Name), opts: opts, cli: cli}, nil
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Driver{logger: logger.Named(Name), opts: opts, cli: cli, ctx: ctx, cancel: cancel}, nil
 }
 
-// Close releases the client's connections.
-func (d *Driver) Close() error { return d.cli.Close() }
+// Close stops the pulls in flight and releases the client's connections.
+func (d *Driver) Close() error {
+	d.cancel()
+	return d.cli.Close()
+}
 
 // Name returns "docker".
 func (d *Driver) Name() string { return Name }
@@ -105,8 +122,9 @@ func (d *Driver) Available(ctx context.Context) error {
 	return nil
 }
 
-// Start removes the allocation's old container if any, checks the image is
-// present, creates the container and starts it. When the start fails it
+// Start removes the allocation's old container if any, makes sure the image
+// is present (pulling it by the spec's policy, unless Prepare already did),
+// creates the container and starts it. When the start fails it
 // removes the container again.
 func (d *Driver) Start(ctx context.Context, t *driver.Task) (driver.Status, error) {
 	if t == nil || t.Spec == nil || t.AllocID == "" {
@@ -121,11 +139,8 @@ func (d *Driver) Start(ctx context.Context, t *driver.Task) (driver.Status, erro
 	if err := d.removeAll(ctx, t.AllocID, 0); err != nil {
 		return driver.Status{}, fmt.Errorf("docker: start %s: remove the old container: %w", t.AllocID, err)
 	}
-	if _, err := d.cli.ImageInspect(ctx, t.Spec.Image); err != nil {
-		if cerrdefs.IsNotFound(err) {
-			return driver.Status{}, fmt.Errorf("docker: start %s: %w: %s (Shoal never pulls: load or build it on this node)", t.AllocID, driver.ErrImageMissing, t.Spec.Image)
-		}
-		return driver.Status{}, fmt.Errorf("docker: start %s: inspect image %s: %w", t.AllocID, t.Spec.Image, err)
+	if err := d.ensureImage(ctx, t); err != nil {
+		return driver.Status{}, fmt.Errorf("docker: start %s: %w", t.AllocID, err)
 	}
 	opts, err := d.createOptions(t)
 	if err != nil {

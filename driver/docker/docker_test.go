@@ -328,7 +328,7 @@ func TestImageMissing(t *testing.T) {
 	host := engine(t)
 	d := newDriver(t, host, Options{})
 	ctx := ctxT(t)
-	task := newTask(t, "ghost", func(s *sched.Spec) { s.Image = "shoal-test/absent:404" })
+	task := newTask(t, "ghost", func(s *sched.Spec) { s.Image, s.Pull = "shoal-test/absent:404", sched.PullNever })
 	_, err := d.Start(ctx, task)
 	if !errors.Is(err, driver.ErrImageMissing) || !strings.Contains(err.Error(), "shoal-test/absent:404") {
 		t.Fatalf("Start: err = %v, want ErrImageMissing naming the image", err)

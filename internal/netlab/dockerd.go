@@ -24,8 +24,9 @@ type Dockerd struct {
 
 // StartDockerd starts an engine in the host's network namespace with its
 // state under dir and docker0 on bip (such as "172.30.1.1/24"), and waits
-// until it answers.
-func (h *Host) StartDockerd(dir, bip string) (*Dockerd, error) {
+// until it answers. extra are more dockerd flags (such as
+// "--insecure-registry", "10.80.0.1:5000").
+func (h *Host) StartDockerd(dir, bip string, extra ...string) (*Dockerd, error) {
 	if _, err := exec.LookPath("dockerd"); err != nil {
 		return nil, errors.New("netlab: dockerd not found (apt-get install docker.io)")
 	}
@@ -45,6 +46,7 @@ func (h *Host) StartDockerd(dir, bip string) (*Dockerd, error) {
 		"nsenter", "--net=/var/run/netns/"+h.NS,
 		"dockerd", "--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
 		"-H", d.Sock, "--pidfile", filepath.Join(dir, "docker.pid"), "--bip", bip)
+	d.cmd.Args = append(d.cmd.Args, extra...)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	if err := d.cmd.Start(); err != nil {
 		logf.Close()

@@ -17,7 +17,20 @@ const (
 	// name; it is created with CAS index 0, which makes a subnet's lease
 	// exclusive.
 	SubnetPrefix = "shoal/overlay/subnets/"
+	// VIPPrefix holds one virtual IP per service, keyed by service name
+	// (value: the address). It is written after the claim below.
+	VIPPrefix = "shoal/overlay/vips/"
+	// VIPClaimPrefix holds one key per allocated virtual IP whose value is
+	// the service name, created with CAS index 0 so that two services
+	// never share one.
+	VIPClaimPrefix = "shoal/overlay/vip-claims/"
 )
+
+// VIP is where a service's virtual IP is stored.
+func VIP(service string) string { return VIPPrefix + service }
+
+// VIPClaim is the exclusive claim on a virtual IP.
+func VIPClaim(ip netip.Addr) string { return VIPClaimPrefix + ip.String() }
 
 // Lease is where a node's lease is stored.
 func Lease(node string) string { return LeasePrefix + node }

@@ -1,0 +1,201 @@
+package mesh
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Chains and marks of the mesh, in the nat table.
+const (
+	// ChainMesh holds one rule per frontend; PREROUTING (traffic from
+	// outside and from containers) and OUTPUT (the node's own) jump to it.
+	ChainMesh = "SHOAL-MESH"
+	// ChainPost masquerades what the mesh translated; POSTROUTING jumps
+	// to it first.
+	ChainPost = "SHOAL-MESH-POST"
+	// chainFrontend prefixes a frontend's chain (its backends).
+	chainFrontend = "SHOAL-FE-"
+	// markBit marks connections the mesh translated, for ChainPost.
+	markBit = "0x8000/0x8000"
+	// Comment tags the jumps the mesh adds to the built-in chains.
+	Comment = "shoal mesh"
+)
+
+// ErrNoIPTables means iptables (and iptables-restore) are not installed.
+var ErrNoIPTables = errors.New("mesh: iptables not found")
+
+// IPTables programs rules with iptables-restore. It is safe for
+// concurrent use.
+type IPTables struct {
+	mu sync.Mutex
+}
+
+// Check reports whether the tools are there.
+func (t *IPTables) Check() error {
+	for _, bin := range []string{"iptables", "iptables-restore"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return fmt.Errorf("%w: %s", ErrNoIPTables, bin)
+		}
+	}
+	return nil
+}
+
+// chainName is the frontend's chain: the prefix and 16 hex of a hash of
+// its key (iptables allows 28 characters).
+func chainName(f Frontend) string {
+	sum := sha256.Sum256([]byte(f.Key()))
+	return chainFrontend + strings.ToUpper(hex.EncodeToString(sum[:])[:16])
+}
+
+// Render returns the iptables-restore input (nat table, --noflush) that
+// makes the mesh's chains hold exactly rules, and removes the frontend
+// chains of existing that no rule needs. Pure.
+func Render(rules []Rule, existing []string) string {
+	var b strings.Builder
+	b.WriteString("*nat\n")
+	fmt.Fprintf(&b, ":%s - [0:0]\n:%s - [0:0]\n", ChainMesh, ChainPost)
+	want := map[string]bool{}
+	for _, r := range rules {
+		want[chainName(r.Frontend)] = true
+	}
+	for _, r := range rules {
+		fmt.Fprintf(&b, ":%s - [0:0]\n", chainName(r.Frontend))
+	}
+	var stale []string
+	for _, c := range existing {
+		if strings.HasPrefix(c, chainFrontend) && !want[c] {
+			stale = append(stale, c)
+			fmt.Fprintf(&b, ":%s - [0:0]\n", c)
+		}
+	}
+	fmt.Fprintf(&b, "-A %s -m mark --mark %s -j MASQUERADE\n", ChainPost, markBit)
+	for _, r := range rules {
+		chain := chainName(r.Frontend)
+		proto := string(r.Protocol)
+		comment := fmt.Sprintf(`-m comment --comment "%s %s"`, r.Service, r.Key())
+		if r.VIP.IsValid() {
+			fmt.Fprintf(&b, "-A %s -d %s/32 -p %s -m %s --dport %d %s -j %s\n", ChainMesh, r.VIP, proto, proto, r.Port, comment, chain)
+		} else {
+			fmt.Fprintf(&b, "-A %s -p %s -m addrtype --dst-type LOCAL -m %s --dport %d %s -j %s\n", ChainMesh, proto, proto, r.Port, comment, chain)
+		}
+		if len(r.Backends) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "-A %s -j MARK --set-xmark %s\n", chain, markBit)
+		n := len(r.Backends)
+		for i, be := range r.Backends {
+			if i < n-1 {
+				// Each rule takes 1/(remaining) of what reaches it, so
+				// every backend gets 1/n.
+				p := strconv.FormatFloat(1/float64(n-i), 'f', 10, 64)
+				fmt.Fprintf(&b, "-A %s -p %s -m statistic --mode random --probability %s -j DNAT --to-destination %s\n", chain, proto, p, be)
+			} else {
+				fmt.Fprintf(&b, "-A %s -p %s -j DNAT --to-destination %s\n", chain, proto, be)
+			}
+		}
+	}
+	for _, c := range stale {
+		fmt.Fprintf(&b, "-X %s\n", c)
+	}
+	b.WriteString("COMMIT\n")
+	return b.String()
+}
+
+// jumps are the rules in built-in chains that lead to the mesh's.
+func jumps() [][]string {
+	c := []string{"-m", "comment", "--comment", Comment}
+	return [][]string{
+		append([]string{"PREROUTING", "-j", ChainMesh}, c...),
+		append([]string{"OUTPUT", "-j", ChainMesh}, c...),
+		append([]string{"POSTROUTING", "-j", ChainPost}, c...),
+	}
+}
+
+// Apply makes the node's NAT rules exactly rules, in one
+// iptables-restore transaction, then makes sure the built-in chains jump
+// to the mesh's (first, before Docker's and the overlay's rules).
+func (t *IPTables) Apply(rules []Rule) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	existing, err := chains()
+	if err != nil {
+		return err
+	}
+	if err := restore(Render(rules, existing)); err != nil {
+		return err
+	}
+	for _, j := range jumps() {
+		check := append([]string{"-t", "nat", "-C"}, j...)
+		if exec.Command("iptables", check...).Run() == nil {
+			continue
+		}
+		ins := append([]string{"-t", "nat", "-I", j[0], "1"}, j[1:]...)
+		if out, err := exec.Command("iptables", ins...).CombinedOutput(); err != nil {
+			return fmt.Errorf("mesh: iptables %s: %v: %s", strings.Join(ins, " "), err, bytes.TrimSpace(out))
+		}
+	}
+	return nil
+}
+
+// Teardown removes every rule and chain of the mesh. Idempotent.
+func (t *IPTables) Teardown() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, j := range jumps() {
+		del := append([]string{"-t", "nat", "-D"}, j...)
+		for exec.Command("iptables", del...).Run() == nil {
+		}
+	}
+	existing, err := chains()
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	b.WriteString("*nat\n")
+	var drop []string
+	for _, c := range existing {
+		if c == ChainMesh || c == ChainPost || strings.HasPrefix(c, chainFrontend) {
+			drop = append(drop, c)
+			fmt.Fprintf(&b, ":%s - [0:0]\n", c)
+		}
+	}
+	if len(drop) == 0 {
+		return nil
+	}
+	for _, c := range drop {
+		fmt.Fprintf(&b, "-X %s\n", c)
+	}
+	b.WriteString("COMMIT\n")
+	return restore(b.String())
+}
+
+// chains lists the nat table's user chains.
+func chains() ([]string, error) {
+	out, err := exec.Command("iptables", "-t", "nat", "-S").Output()
+	if err != nil {
+		return nil, fmt.Errorf("mesh: iptables -t nat -S: %w", err)
+	}
+	var cs []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if c, ok := strings.CutPrefix(line, "-N "); ok {
+			cs = append(cs, strings.TrimSpace(c))
+		}
+	}
+	return cs, nil
+}
+
+func restore(input string) error {
+	cmd := exec.Command("iptables-restore", "--noflush")
+	cmd.Stdin = strings.NewReader(input)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("mesh: iptables-restore: %v: %s\ninput:\n%s", err, bytes.TrimSpace(out), input)
+	}
+	return nil
+}
