@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
 
 // readMode is a read's consistency: Consul's default, ?stale or
@@ -112,7 +113,7 @@ type etcdKV struct{ clients []*clientv3.Client }
 func newEtcdKV(urls []string) (*etcdKV, error) {
 	d := &etcdKV{}
 	for _, u := range urls {
-		c, err := clientv3.New(clientv3.Config{Endpoints: []string{u}, DialTimeout: 5 * time.Second})
+		c, err := clientv3.New(clientv3.Config{Endpoints: []string{u}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 		if err != nil {
 			d.close()
 			return nil, err

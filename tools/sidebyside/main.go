@@ -25,8 +25,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 )
 
@@ -95,6 +98,7 @@ func main() {
 	hcl := fmt.Sprintf("limits { http_max_conns_per_client = %d }\nenable_debug = %t\n", *maxConns, *pprof)
 	ctx := context.Background()
 	var targets []*target
+	var tmu sync.Mutex // targets, against the signal handler
 	defer func() {
 		for _, t := range targets {
 			if t.kv != nil {
@@ -103,6 +107,17 @@ func main() {
 			t.c.stop()
 		}
 	}()
+	// An interrupted run still stops the servers it started.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		tmu.Lock()
+		for _, t := range targets {
+			t.c.stop()
+		}
+		os.Exit(1)
+	}()
 	add := func(name, bin string, ipBase int, shoalFlags bool) {
 		d := mkdir(*dir, name)
 		c, err := consulLike(ctx, name, bin, d, ipBase, hcl, shoalFlags)
@@ -110,7 +125,9 @@ func main() {
 			fatalf("%v", err)
 		}
 		t := &target{name: name, c: c}
+		tmu.Lock()
 		targets = append(targets, t)
+		tmu.Unlock()
 		if t.kv, err = newConsulKV(c.http, o.clients); err != nil {
 			fatalf("%v", err)
 		}
@@ -129,7 +146,9 @@ func main() {
 			fatalf("%v", err)
 		}
 		t := &target{name: "etcd", c: c}
+		tmu.Lock()
 		targets = append(targets, t)
+		tmu.Unlock()
 		if t.kv, err = newEtcdKV(c.http); err != nil {
 			fatalf("%v", err)
 		}
