@@ -19,7 +19,7 @@ import (
 // its own 127.0.0.x address.
 type cluster struct {
 	name  string
-	procs []*exec.Cmd
+	procs []*proc
 	// http is each server's HTTP API (Shoal, Consul) or client URL (etcd).
 	http []string
 	// dns is each server's DNS address (Shoal, Consul); empty for etcd.
@@ -30,7 +30,7 @@ type cluster struct {
 func (c *cluster) pids() []int {
 	var out []int
 	for _, p := range c.procs {
-		out = append(out, p.Process.Pid)
+		out = append(out, p.cmd.Process.Pid)
 	}
 	return out
 }
@@ -38,18 +38,23 @@ func (c *cluster) pids() []int {
 // stop ends the servers this tool started, by PID, and waits for them.
 func (c *cluster) stop() {
 	for _, p := range c.procs {
-		_ = p.Process.Signal(syscall.SIGTERM)
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	}
 	for _, p := range c.procs {
-		done := make(chan struct{})
-		go func() { _ = p.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-p.exited:
 		case <-time.After(10 * time.Second):
-			_ = p.Process.Kill()
-			<-done
+			_ = p.cmd.Process.Kill()
+			<-p.exited
 		}
 	}
+}
+
+// proc is a started server process; exited is closed once it has been
+// waited for.
+type proc struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
 }
 
 // freePort returns a TCP and UDP port free on ip at the time of the call.
@@ -87,7 +92,7 @@ func freePorts(ip string, n int) ([]int, error) {
 	return out, nil
 }
 
-func startProc(dir, name string, bin string, args ...string) (*exec.Cmd, error) {
+func startProc(dir, name string, bin string, args ...string) (*proc, error) {
 	log, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
 		return nil, err
@@ -98,8 +103,9 @@ func startProc(dir, name string, bin string, args ...string) (*exec.Cmd, error) 
 		log.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	go func() { _ = cmd.Wait(); log.Close() }()
-	return cmd, nil
+	p := &proc{cmd: cmd, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); log.Close(); close(p.exited) }()
+	return p, nil
 }
 
 // consulLike starts three servers of Shoal or Consul (their agent flags
@@ -133,12 +139,11 @@ func consulLike(ctx context.Context, name, bin, dir string, ipBase int, hcl stri
 			args = append(args, "-overlay=false")
 		} else {
 			// Consul's other listeners, moved off their fixed defaults.
-			more, err := freePorts(ip, 2)
+			wan, err := freePort(ip)
 			if err != nil {
 				return nil, err
 			}
-			args = append(args, "-serf-wan-port", strconv.Itoa(more[0]), "-grpc-port", "-1", "-https-port", "-1")
-			_ = more[1]
+			args = append(args, "-serf-wan-port", strconv.Itoa(wan), "-grpc-port", "-1", "-https-port", "-1")
 		}
 		p, err := startProc(dir, node, bin, args...)
 		if err != nil {
