@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -67,6 +68,11 @@ func (a *Agent) handler() http.Handler {
 	}
 	mux.Handle(docsPrefix, docsHandler())
 	mux.Handle(ui.Prefix, ui.Handler()) // the web UI (package ui); GET /ui redirects here
+	if a.cfg.EnableDebug {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" {
 			http.Redirect(w, r, "/ui/", http.StatusMovedPermanently)

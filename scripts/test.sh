@@ -51,6 +51,7 @@ fi
 
 log "go vet"
 go vet ./...
+(cd tools/sidebyside && go vet ./...)   # its own module: etcd's client stays out of go.mod
 
 # Packages that run servers, agents or concurrency-heavy code get -race.
 race_pkgs=$(go list ./... | grep -E '/(server|agent|state|kv|catalog|dns)(/|$)' || true)

@@ -42,9 +42,15 @@ func (e *KVS) Apply(args *rpcapi.KVSRequest, reply *bool) error {
 // transaction, where it would have handled dozens. While
 // maxKVBatchesInFlight entries are in Raft, new writes queue and form the
 // next batch; an idle leader sends a lone write at once.
+//
+// One entry in flight makes the batches as large as the load: measured
+// side by side (tools/sidebyside, 32 clients), 1 against 2 and 4 entries
+// in flight gave 1.3× and 1.2× the puts per second for 13 % and 19 % less
+// server CPU per put, with the same p99. Each write still waits for its
+// own entry to be stored on a majority.
 const (
-	maxKVBatch           = 128
-	maxKVBatchesInFlight = 4
+	maxKVBatch           = 256
+	maxKVBatchesInFlight = 1
 )
 
 type kvBatcher struct {

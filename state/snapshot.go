@@ -58,14 +58,21 @@ func (h *snapshotHeader) tableName(typ byte) string {
 	return h.Tables[typ]
 }
 
-// MsgpackHandle is the codec used for snapshots and Raft commands.
-func MsgpackHandle() *codec.MsgpackHandle {
+// msgpackHandle is built once and shared: a codec handle caches the
+// encoding plan of every type it meets, so a new handle per command (or
+// per RPC connection) would rebuild that cache each time. A handle is safe
+// for concurrent use once configured; nothing changes it afterwards.
+var msgpackHandle = func() *codec.MsgpackHandle {
 	h := &codec.MsgpackHandle{}
 	h.RawToString = true
 	h.WriteExt = true
 	h.MapType = reflect.TypeOf(map[string]any(nil))
 	return h
-}
+}()
+
+// MsgpackHandle is the codec used for snapshots, Raft commands and server
+// RPC. It is shared: callers must not change its settings.
+func MsgpackHandle() *codec.MsgpackHandle { return msgpackHandle }
 
 // Snapshot is a point-in-time read view of the whole store, taken by the FSM
 // and persisted by Raft in the background.

@@ -98,6 +98,11 @@ type Config struct {
 	// config files (-enable-local-script-checks). Default false.
 	EnableLocalScriptChecks bool `json:"enable_local_script_checks"`
 
+	// EnableDebug serves Go's profiler (net/http/pprof) under /debug/pprof/
+	// on the HTTP API, as Consul's enable_debug. Default false: profiles
+	// expose internals and cost CPU while taken.
+	EnableDebug bool `json:"enable_debug"`
+
 	// Services holds raw service definitions from the "service" and
 	// "services" file keys, in load order. Values are as encoding/json
 	// decodes them (numbers are float64) whether the file was JSON or HCL.

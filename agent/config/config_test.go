@@ -77,13 +77,15 @@ retry_interval = "10s"
 performance { raft_multiplier = 2 }
 autopilot { cleanup_dead_servers = false, dead_server_grace = "5m" }
 limits { http_max_conns_per_client = 100, http_idle_timeout = "30s" }
+enable_debug = true
 `
 	const jsonNested = `{
   "server": true, "bootstrap_expect": 3, "ports": {"http": 8501},
   "node_meta": {"rack": "a"}, "retry_join": ["10.0.0.2"], "retry_interval": "10s",
   "performance": {"raft_multiplier": 2},
   "autopilot": {"cleanup_dead_servers": false, "dead_server_grace": "5m"},
-  "limits": {"http_max_conns_per_client": 100, "http_idle_timeout": "30s"}
+  "limits": {"http_max_conns_per_client": 100, "http_idle_timeout": "30s"},
+  "enable_debug": true
 }`
 	nested := func(t *testing.T, c *Config) {
 		want := Default()
@@ -92,6 +94,7 @@ limits { http_max_conns_per_client = 100, http_idle_timeout = "30s" }
 		want.Performance.RaftMultiplier = 2
 		want.Autopilot = Autopilot{CleanupDeadServers: false, DeadServerGrace: 5 * time.Minute}
 		want.Limits = Limits{HTTPMaxConnsPerClient: 100, HTTPIdleTimeout: 30 * time.Second}
+		want.EnableDebug = true
 		got := *c
 		got.NodeName, got.DataDir, got.BindAddr, got.AdvertiseAddr, got.ConfigFiles = want.NodeName, "", want.BindAddr, "", nil
 		if !reflect.DeepEqual(&got, want) {

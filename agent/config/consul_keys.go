@@ -11,7 +11,7 @@ var consulIgnored = map[string]bool{
 	"cloud": true, "config_entries": true, "connect": true, "disable_anonymous_signature": true,
 	"disable_host_node_id": true, "disable_keyring_file": true, "disable_remote_exec": true,
 	"disable_update_check": true, "discard_check_output": true, "enable_central_service_config": true,
-	"enable_debug": true, "enable_syslog": true, "http_config": true, "leave_on_terminate": true,
+	"enable_syslog": true, "http_config": true, "leave_on_terminate": true,
 	"license_path": true, "log_file": true, "log_rotate_bytes": true, "log_rotate_duration": true,
 	"log_rotate_max_files": true, "primary_datacenter": true, "raft_protocol": true,
 	"raft_snapshot_interval": true, "raft_snapshot_threshold": true, "raft_trailing_logs": true,
