@@ -19,6 +19,9 @@ type RouteInfo struct {
 	Pattern string
 	// Methods are the HTTP methods the route accepts; others get 405.
 	Methods []string
+	// ACL says per method what a token needs when ACLs are enabled
+	// (RouteACL).
+	ACL map[string]string
 }
 
 // Routes lists every route of the HTTP API in registration order. It reads
@@ -27,7 +30,11 @@ type RouteInfo struct {
 func Routes() []RouteInfo {
 	var out []RouteInfo
 	for _, rt := range (&Agent{}).apiRoutes() {
-		out = append(out, RouteInfo{Pattern: rt.pattern, Methods: append([]string(nil), rt.methods...)})
+		info := RouteInfo{Pattern: rt.pattern, Methods: append([]string(nil), rt.methods...), ACL: map[string]string{}}
+		for _, m := range rt.methods {
+			info.ACL[m] = RouteACL(rt.pattern, m)
+		}
+		out = append(out, info)
 	}
 	return out
 }

@@ -117,6 +117,11 @@ func writeRoute(b *strings.Builder, rt agent.RouteInfo, f RouteFacts, query []st
 	fmt.Fprintf(b, "### `%s` {#%s}\n\n", rt.Pattern, RouteAnchor(rt.Pattern))
 	fmt.Fprintf(b, "| Methods | Blocking query | Consistency modes |\n| --- | --- | --- |\n| %s | %s | %s |\n\n",
 		strings.Join(rt.Methods, ", "), yesNo(hasGet(rt) && f.Blocking), yesNo(hasGet(rt) && f.Consistency))
+	b.WriteString("ACL (when [ACLs](../guides/acl.html) are enabled; read from the route's own decision):\n\n")
+	for _, m := range rt.Methods {
+		fmt.Fprintf(b, "* `%s`: %s\n", m, rt.ACL[m])
+	}
+	b.WriteString("\n")
 	if params := pathParam.FindAllStringSubmatch(rt.Pattern, -1); len(params) > 0 {
 		b.WriteString("Path parameters: ")
 		for i, p := range params {

@@ -101,6 +101,15 @@ func TestReferenceCoversTables(t *testing.T) {
 	for _, k := range SpecKeys() {
 		specKeys = append(specKeys, SpecAnchor(k))
 	}
+	t.Run("every route and method says what ACL it needs", func(t *testing.T) {
+		for _, rt := range agent.Routes() {
+			for _, m := range rt.Methods {
+				if rt.ACL[m] == "" {
+					t.Errorf("%s %s has no ACL text", m, rt.Pattern)
+				}
+			}
+		}
+	})
 	cases := []struct {
 		name, page string
 		anchors    []string
