@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,47 +30,108 @@ const blockingWait = time.Second
 // blocking and consistency support. The agent must be a fresh single
 // server named "docs" with a leader.
 func Capture(ctx context.Context, base string) (Examples, error) {
-	routeOf := routeMatcher()
-	vars := map[string]string{}
-	var ex Examples
-	for _, st := range exampleSteps {
-		p := st.Path
-		for k, v := range vars {
-			p = strings.ReplaceAll(p, "{{"+k+"}}", v)
-		}
-		status, body, err := sendUntil(ctx, st, base+p)
-		if err != nil {
-			return ex, err
-		}
-		route := routeOf(st.Method, p)
-		if route == "" {
-			return ex, fmt.Errorf("website: example %s %s matches no route", st.Method, p)
-		}
-		c := Example{Route: route, Method: st.Method, Path: p, Body: st.Body, Status: status}
-		c.Response, c.Shape = showResponse(route, body)
-		if st.SaveID != "" {
-			var out struct{ ID string }
-			if err := json.Unmarshal(body, &out); err != nil || out.ID == "" {
-				return ex, fmt.Errorf("website: example %s %s: no ID in %q", st.Method, p, body)
-			}
-			vars[st.SaveID] = out.ID
-		}
-		ex.Examples = append(ex.Examples, c)
+	c := capturer{base: base, routeOf: routeMatcher(), vars: map[string]string{}, bodies: map[string]string{}}
+	if err := c.run(ctx, exampleSteps); err != nil {
+		return c.ex, err
 	}
-	facts, err := probeRoutes(ctx, base, ex.Examples)
+	facts, err := probeRoutes(ctx, base, c.vars["token"], c.ex.Examples)
 	if err != nil {
-		return ex, err
+		return c.ex, err
 	}
-	ex.Routes = facts
-	return ex, nil
+	c.ex.Routes = facts
+	// The last steps end the agent (leave): after the probe.
+	if err := c.run(ctx, finalSteps); err != nil {
+		return c.ex, err
+	}
+	return c.ex, nil
+}
+
+// capturer sends example steps to one agent and records the examples.
+type capturer struct {
+	base    string
+	routeOf func(method, target string) string
+	// vars are the values steps saved (SaveID), by name; "token" is sent
+	// as X-Consul-Token with every later request.
+	vars map[string]string
+	// bodies are the raw responses steps saved (SaveBody), by file name.
+	bodies map[string]string
+	ex     Examples
+}
+
+func (c *capturer) run(ctx context.Context, steps []exampleStep) error {
+	for _, st := range steps {
+		p := st.Path
+		body := st.Body
+		for k, v := range c.vars {
+			p = strings.ReplaceAll(p, "{{"+k+"}}", v)
+			body = strings.ReplaceAll(body, "{{"+k+"}}", v)
+		}
+		if st.BodyFile != "" {
+			body = c.bodies[st.BodyFile]
+		}
+		status, resp, err := sendUntil(ctx, st, c.base+p, body, c.vars["token"])
+		if err != nil {
+			return err
+		}
+		route := c.routeOf(st.Method, p)
+		if route == "" {
+			return fmt.Errorf("website: example %s %s matches no route", st.Method, p)
+		}
+		e := Example{Route: route, Method: st.Method, Path: p, Body: body, BodyFile: st.BodyFile, Status: status}
+		if st.BodyFile != "" {
+			e.Body = ""
+		}
+		e.Response, e.Shape = showResponse(route, resp)
+		if st.SaveID != "" {
+			field := st.Field
+			if field == "" {
+				field = "ID"
+			}
+			v, err := jsonField(resp, field)
+			if err != nil {
+				return fmt.Errorf("website: example %s %s: %w", st.Method, p, err)
+			}
+			c.vars[st.SaveID] = v
+		}
+		if st.SaveBody != "" {
+			c.bodies[st.SaveBody] = string(resp)
+		}
+		c.ex.Examples = append(c.ex.Examples, e)
+	}
+	return nil
+}
+
+// jsonField is the value at a dotted path ("Member.Port") of a JSON
+// object, as text.
+func jsonField(body []byte, path string) (string, error) {
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return "", fmt.Errorf("no %s in %q: %w", path, body, err)
+	}
+	for _, k := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return "", fmt.Errorf("no %s in %q", path, body)
+		}
+		v = m[k]
+	}
+	switch v := v.(type) {
+	case string:
+		if v != "" {
+			return v, nil
+		}
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), nil
+	}
+	return "", fmt.Errorf("no %s in %q", path, body)
 }
 
 // sendUntil sends st; with st.WaitFor it repeats the request until the
 // response contains it or waitForLimit passes.
-func sendUntil(ctx context.Context, st exampleStep, target string) (int, []byte, error) {
+func sendUntil(ctx context.Context, st exampleStep, target, reqBody, token string) (int, []byte, error) {
 	deadline := time.Now().Add(waitForLimit)
 	for {
-		status, body, _, err := send(ctx, st.Method, target, st.Body)
+		status, body, _, err := send(ctx, st.Method, target, reqBody, token)
 		if err != nil || st.WaitFor == "" || bytes.Contains(body, []byte(st.WaitFor)) {
 			return status, body, err
 		}
@@ -105,7 +167,8 @@ func routeMatcher() func(method, target string) string {
 	}
 }
 
-func send(ctx context.Context, method, target, body string) (int, []byte, http.Header, error) {
+// send sends one request, with token (if any) in X-Consul-Token.
+func send(ctx context.Context, method, target, body, token string) (int, []byte, http.Header, error) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -113,6 +176,9 @@ func send(ctx context.Context, method, target, body string) (int, []byte, http.H
 	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
 		return 0, nil, nil, err
+	}
+	if token != "" {
+		req.Header.Set("X-Consul-Token", token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -147,13 +213,28 @@ func showResponse(route string, body []byte) (shown, shape string) {
 // jsonShape describes the structure of v: its kind, an object's keys (in
 // order) with the shapes of their values one level down, an array's first
 // element's shape. Values, and the keys of objects keyed by data (more than
-// 20 keys), are left out, so equal shapes mean a client parses both alike.
+// 20 keys, or keyed by UUIDs such as node IDs), are left out, so equal
+// shapes mean a client parses both alike.
 func jsonShape(v any) string { return shapeDepth(v, 2) }
+
+// uuidRE matches a UUID, e.g. a node ID.
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// keyedByUUID reports whether every key of a non-empty object is a UUID:
+// an object keyed by data (autopilot's servers by node ID).
+func keyedByUUID(m map[string]any) bool {
+	for k := range m {
+		if !uuidRE.MatchString(k) {
+			return false
+		}
+	}
+	return len(m) > 0
+}
 
 func shapeDepth(v any, depth int) string {
 	switch v := v.(type) {
 	case map[string]any:
-		if depth == 0 || len(v) > 20 {
+		if depth == 0 || len(v) > 20 || keyedByUUID(v) {
 			return "object"
 		}
 		keys := make([]string, 0, len(v))
@@ -185,7 +266,7 @@ func shapeDepth(v any, depth int) string {
 
 // probeRoutes finds out, for every GET route, whether it supports blocking
 // queries and consistency modes, by asking the agent.
-func probeRoutes(ctx context.Context, base string, exs []Example) (map[string]RouteFacts, error) {
+func probeRoutes(ctx context.Context, base, token string, exs []Example) (map[string]RouteFacts, error) {
 	paths := map[string]string{}
 	for _, ex := range exs {
 		if ex.Method == "GET" && paths[ex.Route] == "" {
@@ -212,7 +293,7 @@ func probeRoutes(ctx context.Context, base string, exs []Example) (map[string]Ro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f, err := probeRoute(ctx, base, p)
+			f, err := probeRoute(ctx, base, token, p)
 			if err != nil {
 				errs <- err
 				return
@@ -231,7 +312,7 @@ func probeRoutes(ctx context.Context, base string, exs []Example) (map[string]Ro
 // away (Consul's /v1/agent/monitor): they are not probed.
 var streamingRoutes = map[string]bool{"/v1/agent/monitor": true}
 
-func probeRoute(ctx context.Context, base, p string) (RouteFacts, error) {
+func probeRoute(ctx context.Context, base, token, p string) (RouteFacts, error) {
 	var f RouteFacts
 	withQuery := func(q string) string {
 		if strings.Contains(p, "?") {
@@ -239,11 +320,11 @@ func probeRoute(ctx context.Context, base, p string) (RouteFacts, error) {
 		}
 		return base + p + "?" + q
 	}
-	plain, _, h, err := send(ctx, "GET", base+p, "")
+	plain, _, h, err := send(ctx, "GET", base+p, "", token)
 	if err != nil {
 		return f, err
 	}
-	both, _, _, err := send(ctx, "GET", withQuery("stale&consistent"), "")
+	both, _, _, err := send(ctx, "GET", withQuery("stale&consistent"), "", token)
 	if err != nil {
 		return f, err
 	}
@@ -254,7 +335,7 @@ func probeRoute(ctx context.Context, base, p string) (RouteFacts, error) {
 	}
 	for attempt := 0; attempt < 3 && !f.Blocking; attempt++ {
 		start := time.Now()
-		_, _, h2, err := send(ctx, "GET", withQuery(url.Values{"index": {strconv.FormatUint(idx, 10)}, "wait": {blockingWait.String()}}.Encode()), "")
+		_, _, h2, err := send(ctx, "GET", withQuery(url.Values{"index": {strconv.FormatUint(idx, 10)}, "wait": {blockingWait.String()}}.Encode()), "", token)
 		if err != nil {
 			return f, err
 		}

@@ -19,6 +19,9 @@ type Example struct {
 	Method string
 	Path   string
 	Body   string `json:",omitempty"`
+	// BodyFile, if set, names the file sent as the body instead (the
+	// snapshot a GET /v1/snapshot example saved).
+	BodyFile string `json:",omitempty"`
 	// Status is the response status; Response its body, pretty-printed when
 	// JSON and trimmed to responseLines lines.
 	Status   int
@@ -62,30 +65,79 @@ func LoadExamples(path string) (Examples, error) {
 }
 
 // exampleStep is one request the capture sends, in order: later steps read
-// what earlier ones wrote. "{{session}}" in Path is replaced by the ID the
-// session/create step returned.
+// what earlier ones wrote. "{{name}}" in Path or Body is replaced by the
+// value an earlier step saved as name (SaveID).
 type exampleStep struct {
 	Method, Path, Body string
-	// SaveID names a variable set from the response's "ID" field.
-	SaveID string
+	// SaveID names a variable set from the response's Field ("ID" when
+	// empty; a dotted path reads nested objects). The variable "token" is
+	// sent as X-Consul-Token with every later request, and by the probe.
+	SaveID, Field string
+	// SaveBody keeps the raw response under a file name; BodyFile sends
+	// a kept response as the body.
+	SaveBody, BodyFile string
 	// WaitFor, if set, repeats the request until its response contains it:
 	// for what the agent does in the background (anti-entropy, the
 	// scheduler) after an earlier step.
 	WaitFor string
 }
 
+// Gossip keys of the capture agent (encrypt): published examples, not
+// secrets of any cluster.
+const (
+	captureKey = "pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s="
+	newGossip  = "T9jncgl9mbLus+baTTa7q7nPSUrXwbDi2dhbtqir37s="
+)
+
 // exampleSteps are the requests of the API reference, run against a fresh
-// single-server agent. They touch no host state: the service spec has zero
+// single-server agent with ACLs enabled (default deny) and gossip
+// encryption on. The first step bootstraps the ACL system; every later
+// request carries the management token it returned (the curl commands
+// leave it out). They touch no host state: the service spec has zero
 // replicas, so nothing is started.
 var exampleSteps = []exampleStep{
+	{Method: "PUT", Path: "/v1/acl/bootstrap", SaveID: "token", Field: "SecretID"},
+	{Method: "PUT", Path: "/v1/agent/token/agent", Body: `{"Token": "{{token}}"}`},
 	{Method: "GET", Path: "/v1/status/leader"},
 	{Method: "GET", Path: "/v1/status/peers"},
 	{Method: "GET", Path: "/v1/agent/members"},
-	{Method: "GET", Path: "/v1/agent/self"},
+	{Method: "GET", Path: "/v1/agent/self", SaveID: "serfport", Field: "Member.Port"},
+	{Method: "GET", Path: "/v1/agent/version"},
+	{Method: "GET", Path: "/v1/agent/host"},
 	{Method: "GET", Path: "/v1/agent/metrics", WaitFor: `"Gauges":[{`},
+	{Method: "PUT", Path: "/v1/agent/join/127.0.0.1:{{serfport}}"},
 	{Method: "PUT", Path: "/v1/agent/force-leave/ghost"},
 	{Method: "GET", Path: "/v1/operator/raft/configuration"},
 	{Method: "DELETE", Path: "/v1/operator/raft/peer"},
+	{Method: "GET", Path: "/v1/operator/autopilot/configuration"},
+	{Method: "GET", Path: "/v1/operator/autopilot/health", WaitFor: `"Healthy":true`},
+	{Method: "GET", Path: "/v1/operator/autopilot/state"},
+	{Method: "GET", Path: "/v1/operator/keyring"},
+	{Method: "POST", Path: "/v1/operator/keyring", Body: `{"Key": "` + newGossip + `"}`},
+	{Method: "PUT", Path: "/v1/operator/keyring", Body: `{"Key": "` + newGossip + `"}`},
+	{Method: "DELETE", Path: "/v1/operator/keyring", Body: `{"Key": "` + captureKey + `"}`},
+	{Method: "GET", Path: "/v1/coordinate/datacenters"},
+	{Method: "GET", Path: "/v1/coordinate/nodes", WaitFor: `"docs"`},
+	{Method: "GET", Path: "/v1/coordinate/node/docs"},
+
+	{Method: "PUT", Path: "/v1/acl/policy", Body: `{"Name": "app-kv-read", "Rules": "key_prefix \"app/\" { policy = \"read\" }"}`, SaveID: "policy"},
+	{Method: "GET", Path: "/v1/acl/policy/{{policy}}"},
+	{Method: "PUT", Path: "/v1/acl/policy/{{policy}}", Body: `{"Name": "app-kv-read", "Description": "read app/ keys", "Rules": "key_prefix \"app/\" { policy = \"read\" }"}`},
+	{Method: "GET", Path: "/v1/acl/policy/name/app-kv-read"},
+	{Method: "GET", Path: "/v1/acl/policies"},
+	{Method: "PUT", Path: "/v1/acl/role", Body: `{"Name": "app-reader", "Policies": [{"Name": "app-kv-read"}]}`, SaveID: "role"},
+	{Method: "GET", Path: "/v1/acl/role/{{role}}"},
+	{Method: "PUT", Path: "/v1/acl/role/{{role}}", Body: `{"Name": "app-reader", "Description": "the app's read access", "Policies": [{"Name": "app-kv-read"}]}`},
+	{Method: "GET", Path: "/v1/acl/role/name/app-reader"},
+	{Method: "GET", Path: "/v1/acl/roles"},
+	{Method: "PUT", Path: "/v1/acl/token", Body: `{"Description": "app", "Roles": [{"Name": "app-reader"}]}`, SaveID: "apptoken", Field: "AccessorID"},
+	{Method: "GET", Path: "/v1/acl/token/self"},
+	{Method: "GET", Path: "/v1/acl/token/{{apptoken}}"},
+	{Method: "PUT", Path: "/v1/acl/token/{{apptoken}}", Body: `{"Description": "app, read-only", "Roles": [{"Name": "app-reader"}]}`},
+	{Method: "GET", Path: "/v1/acl/tokens"},
+	{Method: "DELETE", Path: "/v1/acl/token/{{apptoken}}"},
+	{Method: "DELETE", Path: "/v1/acl/role/{{role}}"},
+	{Method: "DELETE", Path: "/v1/acl/policy/{{policy}}"},
 
 	{Method: "PUT", Path: "/v1/kv/app/config", Body: `{"port": 8080}`},
 	{Method: "PUT", Path: "/v1/kv/app/flags?cas=0", Body: "on"},
@@ -102,6 +154,8 @@ var exampleSteps = []exampleStep{
 	{Method: "GET", Path: "/v1/session/list"},
 	{Method: "PUT", Path: "/v1/session/renew/{{session}}"},
 	{Method: "PUT", Path: "/v1/session/destroy/{{session}}"},
+	{Method: "PUT", Path: "/v1/event/fire/deploy", Body: "v2"},
+	{Method: "GET", Path: "/v1/event/list?name=deploy", WaitFor: `"deploy"`},
 
 	{Method: "PUT", Path: "/v1/agent/service/register", Body: `{"ID": "web1", "Name": "web", "Port": 8080, "Tags": ["v1"], "Check": {"TTL": "30s"}}`},
 	{Method: "PUT", Path: "/v1/agent/check/register", Body: `{"ID": "disk", "Name": "disk space", "TTL": "1m"}`},
@@ -128,12 +182,19 @@ var exampleSteps = []exampleStep{
 	{Method: "GET", Path: "/v1/health/checks/web", WaitFor: `"service:web1"`},
 	{Method: "GET", Path: "/v1/health/node/docs"},
 	{Method: "GET", Path: "/v1/health/state/passing", WaitFor: `"service:web1"`},
+	{Method: "POST", Path: "/v1/query", Body: `{"Name": "web-nearby", "Service": {"Service": "web", "OnlyPassing": true}}`, SaveID: "query"},
+	{Method: "GET", Path: "/v1/query"},
+	{Method: "GET", Path: "/v1/query/{{query}}"},
+	{Method: "PUT", Path: "/v1/query/{{query}}", Body: `{"Name": "web-nearby", "Service": {"Service": "web", "OnlyPassing": true, "Tags": ["v1"]}}`},
+	{Method: "GET", Path: "/v1/query/{{query}}/execute", WaitFor: `"web1"`},
+	{Method: "DELETE", Path: "/v1/query/{{query}}"},
 	{Method: "PUT", Path: "/v1/catalog/deregister", Body: `{"Node": "db-host"}`},
 	{Method: "PUT", Path: "/v1/agent/check/deregister/disk"},
 	{Method: "PUT", Path: "/v1/agent/service/deregister/web1"},
 	{Method: "PUT", Path: "/v1/agent/reload"},
 
 	{Method: "POST", Path: "/v1/shoal/validate", Body: `{"name": "Web", "image": "", "replicas": -1}`},
+	{Method: "PUT", Path: "/v1/shoal/validate", Body: `{"name": "web", "driver": "exec", "command": "/bin/sleep", "args": ["600"], "replicas": 2}`},
 	{Method: "PUT", Path: "/v1/kv/shoal/services/sleeper", Body: `{"name": "sleeper", "driver": "exec", "command": "/bin/sleep", "args": ["600"], "replicas": 0}`},
 	{Method: "GET", Path: "/v1/shoal/services", WaitFor: `"sleeper"`},
 	{Method: "GET", Path: "/v1/shoal/services/sleeper", WaitFor: `"sleeper"`},
@@ -144,5 +205,20 @@ var exampleSteps = []exampleStep{
 	{Method: "GET", Path: "/v1/shoal/allocs?service=sleeper"},
 	{Method: "GET", Path: "/v1/shoal/allocs/none/logs"},
 	{Method: "GET", Path: "/v1/shoal/overlay"},
-	{Method: "GET", Path: "/v1/snapshot"},
+	{Method: "GET", Path: "/v1/snapshot", SaveBody: "backup.snap"},
+	{Method: "PUT", Path: "/v1/snapshot", BodyFile: "backup.snap"},
+}
+
+// finalSteps run after the routes were probed: they end the agent.
+var finalSteps = []exampleStep{
+	{Method: "PUT", Path: "/v1/agent/leave"},
+}
+
+// noExample are the routes the reference has no captured example of,
+// and why. Every other route and method must have one
+// (TestReferenceCoversTables).
+var noExample = map[string]string{
+	// A stream of the agent's log lines that lasts until the client goes
+	// away: a captured response would be an arbitrary cut of it.
+	"GET /v1/agent/monitor": "it streams the agent's log until the client disconnects: try `curl -N 'http://localhost:8500/v1/agent/monitor?loglevel=debug'`",
 }

@@ -53,7 +53,11 @@ func genAPI(in *Inputs) ([]byte, error) {
 	b.WriteString("# HTTP API reference\n\n")
 	fmt.Fprintf(&b, "Every agent serves this API on its HTTP port (default `127.0.0.1:8500`). "+
 		"This page is generated from the agent's route table: it lists all %d routes, "+
-		"and each example is a request sent to a real single-server agent with the response it gave.\n\n", len(routes))
+		"and each example is a request sent to a real single-server agent with the response it gave. "+
+		"That agent ran with [ACLs](../guides/acl.html) enabled (default deny) and gossip encryption on: "+
+		"the first example bootstraps the ACL system, and every later request carried the management token it returned "+
+		"in `X-Consul-Token` — left out of the commands below. With ACLs enabled, add "+
+		"`-H \"X-Consul-Token: $CONSUL_HTTP_TOKEN\"` to each.\n\n", len(routes))
 	b.WriteString("Shoal speaks Consul's API: its official clients and `curl` scripts work unchanged. " +
 		"Errors are plain text with a 4xx or 5xx status; `?pretty` indents JSON on every route.\n\n" +
 		"## Blocking queries and consistency modes\n\n" +
@@ -145,9 +149,10 @@ func writeRoute(b *strings.Builder, rt agent.RouteInfo, f RouteFacts, query []st
 		}
 		b.WriteString(".\n\n")
 	}
-	if len(exs) == 0 {
-		b.WriteString("No captured example.\n\n")
-		return
+	for _, m := range rt.Methods {
+		if why := noExample[m+" "+rt.Pattern]; why != "" {
+			fmt.Fprintf(b, "No captured example of `%s`: %s.\n\n", m, why)
+		}
 	}
 	for _, ex := range exs {
 		fmt.Fprintf(b, "```sh\n%s\n```\n\n", CurlCommand(ex))
@@ -174,6 +179,9 @@ func CurlCommand(ex Example) string {
 	}
 	if ex.Body != "" {
 		parts = append(parts, "--data", shellQuote(ex.Body))
+	}
+	if ex.BodyFile != "" {
+		parts = append(parts, "--data-binary", "@"+ex.BodyFile)
 	}
 	if ex.Route == "/v1/snapshot" && ex.Method == "GET" {
 		parts = append(parts, "-o", "backup.snap")

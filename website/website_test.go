@@ -142,18 +142,30 @@ func TestReferenceCoversTables(t *testing.T) {
 		}
 		withExample := map[string]bool{}
 		for _, e := range ex.Examples {
-			withExample[e.Route] = true
+			withExample[e.Method+" "+e.Route] = true
 		}
 		n := 0
 		for _, rt := range agent.Routes() {
 			if _, probed := ex.Routes[rt.Pattern]; hasGet(rt) && !probed {
 				t.Errorf("GET %s was never probed: run `go test ./website -run TestAPIExamples -update`", rt.Pattern)
 			}
-			if withExample[rt.Pattern] {
+			all := true
+			for _, m := range rt.Methods {
+				k := m + " " + rt.Pattern
+				_, exempt := noExample[k]
+				switch {
+				case withExample[k] && exempt:
+					t.Errorf("%s has an example and is in noExample: drop it from noExample", k)
+				case !withExample[k] && !exempt:
+					all = false
+					t.Errorf("%s has no curl example: add a step to exampleSteps (website/examples.go) and run `go test ./website -run TestAPIExamples -update`", k)
+				}
+			}
+			if all {
 				n++
 			}
 		}
-		t.Logf("%d of %d routes have a curl example with a real response", n, len(agent.Routes()))
+		t.Logf("%d of %d routes have a curl example with a real response for every method (or are in noExample)", n, len(agent.Routes()))
 	})
 }
 
@@ -165,6 +177,10 @@ func TestAPIExamples(t *testing.T) {
 	c := testcluster.New(t, testcluster.Options{Servers: 1, Configure: func(i int, cfg *config.Config) {
 		cfg.NodeName = "docs"
 		cfg.BootstrapExpect, cfg.Bootstrap = 0, true
+		// ACLs on (default deny) so the /v1/acl examples succeed: the
+		// first step bootstraps them; gossip encryption on for the keyring.
+		cfg.ACL.Enabled = true
+		cfg.Encrypt = captureKey
 	}})
 	n := c.WaitForLeader(15 * time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
