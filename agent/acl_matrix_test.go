@@ -189,6 +189,7 @@ func matrixCases(ids map[string]string) []matrixCase {
 		{pattern: "/v1/agent/monitor", method: "GET", path: "/v1/agent/monitor", least: `agent "s1" ` + r("read"),
 			wrong: `agent "s2" ` + r("read"), anon: deny, leastWant: allow, wrongWant: deny, stream: true},
 		chk("GET", "/v1/operator/autopilot/configuration", "/v1/operator/autopilot/configuration", "", `operator = "read"`, `keyring = "read"`),
+		chk("PUT", "/v1/operator/autopilot/configuration", "/v1/operator/autopilot/configuration", `{"CleanupDeadServers": true}`, `operator = "write"`, `operator = "read"`),
 		chk("GET", "/v1/operator/autopilot/health", "/v1/operator/autopilot/health", "", `operator = "read"`, `keyring = "read"`),
 		chk("GET", "/v1/operator/autopilot/state", "/v1/operator/autopilot/state", "", `operator = "read"`, `keyring = "read"`),
 		chk("PUT", "/v1/event/fire/{name...}", "/v1/event/fire/deploy", "", `event "deploy" `+r("write"), `event "deploy" `+r("read")),

@@ -94,15 +94,20 @@ func routeACLs() map[string]routeACL {
 		"/v1/agent/version":          {none: "the build version (Consul requires none)"},
 		"/v1/coordinate/datacenters": {none: "the datacenter name only (Consul requires none)"},
 
-		"/v1/agent/host":                       {check: needGlobal(acl.GlobalOperator, read)},
-		"/v1/agent/monitor":                    {check: needAgent(read)},
-		"/v1/operator/autopilot/configuration": {check: needGlobal(acl.GlobalOperator, read)},
-		"/v1/operator/autopilot/health":        {check: needGlobal(acl.GlobalOperator, read)},
-		"/v1/operator/autopilot/state":         {check: needGlobal(acl.GlobalOperator, read)},
-		"/v1/event/fire/{name...}":             {check: needPath(acl.ResourceEvent, "name", write)},
-		"/v1/event/list":                       {filter: filterBy(aclField{acl.ResourceEvent, "Name"})},
-		"/v1/coordinate/nodes":                 {filter: filterBy(nodeField)},
-		"/v1/coordinate/node/{node...}":        {check: needPath(acl.ResourceNode, "node", read)},
+		"/v1/agent/host":    {check: needGlobal(acl.GlobalOperator, read)},
+		"/v1/agent/monitor": {check: needAgent(read)},
+		"/v1/operator/autopilot/configuration": {check: func(_ *Agent, z *acl.Authorizer, r *http.Request) error {
+			if r.Method == http.MethodPut {
+				return z.CheckGlobal(acl.GlobalOperator, write)
+			}
+			return z.CheckGlobal(acl.GlobalOperator, read)
+		}},
+		"/v1/operator/autopilot/health": {check: needGlobal(acl.GlobalOperator, read)},
+		"/v1/operator/autopilot/state":  {check: needGlobal(acl.GlobalOperator, read)},
+		"/v1/event/fire/{name...}":      {check: needPath(acl.ResourceEvent, "name", write)},
+		"/v1/event/list":                {filter: filterBy(aclField{acl.ResourceEvent, "Name"})},
+		"/v1/coordinate/nodes":          {filter: filterBy(nodeField)},
+		"/v1/coordinate/node/{node...}": {check: needPath(acl.ResourceNode, "node", read)},
 		// Prepared queries: query rules here; they are stored in KV, so the
 		// servers also apply key rules on shoal/queries/ (docs/acl.md).
 		"/v1/query": {check: checkQueryCreate, filter: &resultFilter{fields: []aclField{{acl.ResourceQuery, "Name"}},

@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -8,11 +10,11 @@ import (
 )
 
 // autopilotRoutes serves /v1/operator/autopilot/*: the configuration
-// (read-only: Shoal's autopilot is configured by the servers' flags), the
-// servers' health and the autopilot state, shaped as Consul's.
+// (read, and stored through Raft with PUT), the servers' health and the
+// autopilot state, shaped as Consul's.
 func (a *Agent) autopilotRoutes() []route {
 	return []route{
-		{"/v1/operator/autopilot/configuration", get, a.autopilotConfiguration},
+		{"/v1/operator/autopilot/configuration", getPut, a.autopilotConfiguration},
 		{"/v1/operator/autopilot/health", get, a.autopilotHealth},
 		{"/v1/operator/autopilot/state", get, a.autopilotState},
 	}
@@ -23,6 +25,28 @@ type duration time.Duration
 
 func (d duration) MarshalJSON() ([]byte, error) {
 	return []byte(`"` + time.Duration(d).String() + `"`), nil
+}
+
+// UnmarshalJSON accepts what Consul's ReadableDuration does: a duration
+// string ("200ms") or a number of nanoseconds.
+func (d *duration) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch v := v.(type) {
+	case string:
+		p, err := time.ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		*d = duration(p)
+	case float64:
+		*d = duration(time.Duration(v))
+	default:
+		return errors.New("a duration is a string like \"200ms\" or a number of nanoseconds")
+	}
+	return nil
 }
 
 // autopilotConfigJSON is Consul's api.AutopilotConfiguration.
@@ -88,16 +112,64 @@ func (a *Agent) serverHealth(r *http.Request) (*rpcapi.OperatorHealthReply, erro
 }
 
 func (a *Agent) autopilotConfiguration(w http.ResponseWriter, r *http.Request) (any, error) {
-	reply, err := a.serverHealth(r)
-	if err != nil {
+	if r.Method == http.MethodPut {
+		return a.autopilotSetConfiguration(r)
+	}
+	var args rpcapi.DCRequest
+	if err := parseQuery(r, &args.QueryOptions); err != nil {
 		return nil, err
 	}
+	var reply rpcapi.AutopilotConfigReply
+	if err := a.delegate.RPC(r.Context(), "Operator.AutopilotGetConfiguration", &args, &reply); err != nil {
+		return nil, err
+	}
+	setMeta(w, &reply.QueryMeta)
 	c := reply.Config
 	return autopilotConfigJSON{
 		CleanupDeadServers: c.CleanupDeadServers, LastContactThreshold: duration(c.LastContactThreshold),
 		MaxTrailingLogs: c.MaxTrailingLogs, MinQuorum: c.MinQuorum,
 		ServerStabilizationTime: duration(c.ServerStabilizationTime),
+		RedundancyZoneTag:       c.RedundancyZoneTag, DisableUpgradeMigration: c.DisableUpgradeMigration,
+		UpgradeVersionTag: c.UpgradeVersionTag, CreateIndex: reply.CreateIndex, ModifyIndex: reply.ModifyIndex,
 	}, nil
+}
+
+// autopilotSetConfiguration stores the body's configuration; fields it
+// leaves out take Consul's defaults (api.NewAutopilotConfiguration). With
+// ?cas=<ModifyIndex> it answers whether the write took effect; without,
+// true.
+func (a *Agent) autopilotSetConfiguration(r *http.Request) (any, error) {
+	body := autopilotConfigJSON{
+		CleanupDeadServers: true, LastContactThreshold: duration(200 * time.Millisecond),
+		MaxTrailingLogs: 250, ServerStabilizationTime: duration(10 * time.Second),
+	}
+	if err := decodeBody(r, &body); err != nil {
+		return nil, err
+	}
+	if body.LastContactThreshold < 0 || body.ServerStabilizationTime < 0 {
+		return nil, badRequest("Error parsing autopilot config: durations must not be negative")
+	}
+	q := r.URL.Query()
+	args := rpcapi.AutopilotSetConfigRequest{Config: rpcapi.AutopilotConfig{
+		CleanupDeadServers: body.CleanupDeadServers, LastContactThreshold: time.Duration(body.LastContactThreshold),
+		MaxTrailingLogs: body.MaxTrailingLogs, MinQuorum: body.MinQuorum,
+		ServerStabilizationTime: time.Duration(body.ServerStabilizationTime),
+		RedundancyZoneTag:       body.RedundancyZoneTag, DisableUpgradeMigration: body.DisableUpgradeMigration,
+		UpgradeVersionTag: body.UpgradeVersionTag,
+	}}
+	args.Datacenter = q.Get("dc")
+	if _, ok := q["cas"]; ok {
+		idx, err := parseUintParam(q.Get("cas"), "cas index")
+		if err != nil {
+			return nil, err
+		}
+		args.CAS, args.ModifyIndex = true, idx
+	}
+	var ok bool
+	if err := a.delegate.RPC(r.Context(), "Operator.AutopilotSetConfiguration", &args, &ok); err != nil {
+		return nil, err
+	}
+	return ok || !args.CAS, nil
 }
 
 // autopilotHealth answers 429 with the body when any server is unhealthy,

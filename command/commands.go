@@ -51,10 +51,14 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"snapshot restore": func() (cli.Command, error) { return newSnapshotRestoreCommand(ui), nil },
 		"snapshot inspect": func() (cli.Command, error) { return newSnapshotInspectCommand(ui), nil },
 
-		"operator":                  func() (cli.Command, error) { return newOperatorCommand(), nil },
-		"operator raft":             func() (cli.Command, error) { return newOperatorRaftCommand(), nil },
-		"operator raft list-peers":  func() (cli.Command, error) { return newRaftListPeersCommand(ui), nil },
-		"operator raft remove-peer": func() (cli.Command, error) { return newRaftRemovePeerCommand(ui), nil },
+		"operator":                      func() (cli.Command, error) { return newOperatorCommand(), nil },
+		"operator raft":                 func() (cli.Command, error) { return newOperatorRaftCommand(), nil },
+		"operator autopilot":            func() (cli.Command, error) { return newOperatorAutopilotCommand(), nil },
+		"operator autopilot get-config": func() (cli.Command, error) { return newAutopilotGetConfigCommand(ui), nil },
+		"operator autopilot set-config": func() (cli.Command, error) { return newAutopilotSetConfigCommand(ui), nil },
+		"operator autopilot state":      func() (cli.Command, error) { return newAutopilotStateCommand(ui), nil },
+		"operator raft list-peers":      func() (cli.Command, error) { return newRaftListPeersCommand(ui), nil },
+		"operator raft remove-peer":     func() (cli.Command, error) { return newRaftRemovePeerCommand(ui), nil },
 	}
 	for _, group := range []map[string]cli.CommandFactory{svcCommands(ui), svcHistoryCommands(ui), overlayCommands(ui), securityCommands(ui), aclCommands(ui)} {
 		for name, f := range group {

@@ -104,6 +104,10 @@ func TestConsulCLI(t *testing.T) {
 			}
 			run("agent:", "info")
 			run("CleanupDeadServers", "operator", "autopilot", "get-config")
+			run("Configuration updated!", "operator", "autopilot", "set-config", "-cleanup-dead-servers=false")
+			run("CleanupDeadServers = false", "operator", "autopilot", "get-config")
+			run("Configuration updated!", "operator", "autopilot", "set-config", "-cleanup-dead-servers=true")
+			run("CleanupDeadServers = true", "operator", "autopilot", "get-config")
 			run("Healthy:", "operator", "autopilot", "state")
 
 			run("Success!", "kv", "put", key+"/a", "1")

@@ -120,3 +120,70 @@ func (u unhealthy) Error() string {
 }
 
 func errUnhealthy(r *api.OperatorHealthReply) error { return unhealthy{r} }
+
+// TestAutopilotSetConfiguration: the configuration is stored through
+// Raft; a plain set always applies, a CAS only on the ModifyIndex last
+// read, and every agent reads back what was stored.
+func TestAutopilotSetConfiguration(t *testing.T) {
+	forEach(t, func(t *testing.T, n *testcluster.Node, c *api.Client) {
+		op := c.Operator()
+		t.Cleanup(func() {
+			def := api.NewAutopilotConfiguration()
+			if err := op.AutopilotSetConfiguration(&def, nil); err != nil {
+				t.Errorf("restore the defaults: %v", err)
+			}
+		})
+		set := api.NewAutopilotConfiguration()
+		set.CleanupDeadServers = false
+		set.MaxTrailingLogs = 300
+		set.LastContactThreshold = api.NewReadableDuration(time.Second)
+		if err := op.AutopilotSetConfiguration(&set, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, other := range entries {
+			got, err := other.node.API(t).Operator().AutopilotGetConfiguration(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.CleanupDeadServers || got.MaxTrailingLogs != 300 || got.LastContactThreshold.Duration() != time.Second ||
+				got.ServerStabilizationTime.Duration() != 10*time.Second || got.ModifyIndex == 0 || got.CreateIndex == 0 {
+				t.Fatalf("%s reads %+v after the set", other.name, got)
+			}
+		}
+		cur, err := op.AutopilotGetConfiguration(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases := []struct {
+			name  string
+			index uint64
+			want  bool
+		}{
+			{"stale index", cur.ModifyIndex - 1, false},
+			{"current index", cur.ModifyIndex, true},
+			{"index already used", cur.ModifyIndex, false},
+		}
+		for i, tc := range cases {
+			set.MaxTrailingLogs = uint64(400 + i)
+			set.ModifyIndex = tc.index
+			ok, err := op.AutopilotCASConfiguration(&set, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok != tc.want {
+				t.Fatalf("%s: CAS answered %v, want %v", tc.name, ok, tc.want)
+			}
+			got, err := op.AutopilotGetConfiguration(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if applied := got.MaxTrailingLogs == set.MaxTrailingLogs; applied != tc.want {
+				t.Fatalf("%s: MaxTrailingLogs %d after the CAS, applied %v, want %v", tc.name, got.MaxTrailingLogs, applied, tc.want)
+			}
+		}
+		resp, body := rawHTTP(t, n, "PUT", "/v1/operator/autopilot/configuration", `{"LastContactThreshold": "soon"}`)
+		if resp.StatusCode != 400 {
+			t.Fatalf("a bad duration: %d %s, want 400", resp.StatusCode, body)
+		}
+	})
+}

@@ -183,13 +183,38 @@ type RaftStats struct {
 }
 
 // AutopilotConfig is the autopilot configuration in force (Consul's
-// api.AutopilotConfiguration, read-only in Shoal).
+// api.AutopilotConfiguration): the servers' flags until an operator
+// stores one through Operator.AutopilotSetConfiguration.
 type AutopilotConfig struct {
 	CleanupDeadServers      bool
 	LastContactThreshold    time.Duration
 	MaxTrailingLogs         uint64
 	MinQuorum               uint
 	ServerStabilizationTime time.Duration
+	// Stored only, for Consul clients that round-trip them: Shoal has no
+	// redundancy zones or upgrade migrations.
+	RedundancyZoneTag       string
+	DisableUpgradeMigration bool
+	UpgradeVersionTag       string
+}
+
+// AutopilotConfigReply answers Operator.AutopilotGetConfiguration. The
+// indexes are the stored configuration's; both 0 while none is stored.
+type AutopilotConfigReply struct {
+	Config      AutopilotConfig
+	CreateIndex uint64
+	ModifyIndex uint64
+	QueryMeta
+}
+
+// AutopilotSetConfigRequest stores an autopilot configuration; with CAS
+// only if the stored one's ModifyIndex is still ModifyIndex (0: none
+// stored yet). The reply reports whether it was stored.
+type AutopilotSetConfigRequest struct {
+	WriteRequest
+	Config      AutopilotConfig
+	CAS         bool
+	ModifyIndex uint64
 }
 
 // ServerHealth is one server's health as the leader sees it.

@@ -94,9 +94,11 @@ func rpcACLs() map[string]rpcACL {
 		"Session.List":         {filter: filterSessions},
 		"Session.NodeSessions": {filter: filterSessions},
 
-		"Operator.RaftGetConfiguration": {check: func(_ *Server, z *acl.Authorizer, _ any) error { return z.CheckGlobal(acl.GlobalOperator, read) }},
-		"Operator.ServerHealth":         {check: func(_ *Server, z *acl.Authorizer, _ any) error { return z.CheckGlobal(acl.GlobalOperator, read) }},
-		"Operator.RaftRemovePeer":       {check: func(_ *Server, z *acl.Authorizer, _ any) error { return z.CheckGlobal(acl.GlobalOperator, write) }},
+		"Operator.RaftGetConfiguration":      {check: func(_ *Server, z *acl.Authorizer, _ any) error { return z.CheckGlobal(acl.GlobalOperator, read) }},
+		"Operator.ServerHealth":              {check: func(_ *Server, z *acl.Authorizer, _ any) error { return z.CheckGlobal(acl.GlobalOperator, read) }},
+		"Operator.AutopilotGetConfiguration": {check: func(_ *Server, z *acl.Authorizer, _ any) error { return z.CheckGlobal(acl.GlobalOperator, read) }},
+		"Operator.AutopilotSetConfiguration": {check: func(_ *Server, z *acl.Authorizer, _ any) error { return z.CheckGlobal(acl.GlobalOperator, write) }},
+		"Operator.RaftRemovePeer":            {check: func(_ *Server, z *acl.Authorizer, _ any) error { return z.CheckGlobal(acl.GlobalOperator, write) }},
 
 		"Sched.NodeAllocs":    {filter: filterAllocs},
 		"Sched.ServiceAllocs": {filter: filterAllocs},

@@ -2,21 +2,30 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
+	"github.com/shoalproject/shoal/kv"
 	"github.com/shoalproject/shoal/rpcapi"
+	"github.com/shoalproject/shoal/server/fsm"
 )
 
 // Autopilot's health thresholds, Consul's defaults: a server is healthy
 // while it is alive in Serf, heard from the leader within
 // LastContactThreshold, on the leader's term and at most MaxTrailingLogs
-// behind it. Shoal's configuration is read-only: these constants and
-// Config.CleanupDeadServers.
+// behind it. These constants and Config.CleanupDeadServers are the
+// configuration until an operator stores one (Operator.AutopilotSetConfiguration),
+// as JSON in the KV store at autopilotConfigKey, replicated by Raft.
 const (
+	autopilotConfigKey = "shoal/autopilot/config"
+
 	autopilotLastContactThreshold    = 200 * time.Millisecond
 	autopilotMaxTrailingLogs         = 250
 	autopilotServerStabilizationTime = 10 * time.Second
@@ -101,14 +110,86 @@ func (s *Server) raftStats(ctx context.Context, servers []raft.Server) map[raft.
 	return out
 }
 
-// autopilotConfig is the configuration in force.
+// autopilotConfig is the configuration in force: the stored one, else
+// the defaults.
 func (s *Server) autopilotConfig() rpcapi.AutopilotConfig {
+	tx := s.State().ReadTxn()
+	defer tx.Abort()
+	var reply rpcapi.AutopilotConfigReply
+	if _, err := s.readAutopilotConfig(tx, nil, &reply); err != nil {
+		s.logger.Error("autopilot: stored configuration unreadable, using defaults", "error", err)
+		return s.defaultAutopilotConfig()
+	}
+	return reply.Config
+}
+
+func (s *Server) defaultAutopilotConfig() rpcapi.AutopilotConfig {
 	return rpcapi.AutopilotConfig{
 		CleanupDeadServers:      s.cfg.CleanupDeadServers,
 		LastContactThreshold:    autopilotLastContactThreshold,
 		MaxTrailingLogs:         autopilotMaxTrailingLogs,
 		ServerStabilizationTime: autopilotServerStabilizationTime,
 	}
+}
+
+// readAutopilotConfig fills reply with the stored configuration, or the
+// defaults (indexes 0) when none is stored, and returns the key's index
+// for blocking queries.
+func (s *Server) readAutopilotConfig(tx *memdb.Txn, ws memdb.WatchSet, reply *rpcapi.AutopilotConfigReply) (uint64, error) {
+	idx, ent, err := kv.Get(tx, ws, autopilotConfigKey)
+	if err != nil {
+		return 0, err
+	}
+	if ent == nil {
+		reply.Config, reply.CreateIndex, reply.ModifyIndex = s.defaultAutopilotConfig(), 0, 0
+		return idx, nil
+	}
+	var c rpcapi.AutopilotConfig
+	if err := json.Unmarshal(ent.Value, &c); err != nil {
+		return 0, fmt.Errorf("autopilot: decode %s: %w", autopilotConfigKey, err)
+	}
+	reply.Config, reply.CreateIndex, reply.ModifyIndex = c, ent.CreateIndex, ent.ModifyIndex
+	return idx, nil
+}
+
+// AutopilotGetConfiguration reads the autopilot configuration (Consul's
+// GET /v1/operator/autopilot/configuration); a blocking query.
+func (e *Operator) AutopilotGetConfiguration(args *rpcapi.DCRequest, reply *rpcapi.AutopilotConfigReply) error {
+	if done, err := e.s.forward("Operator.AutopilotGetConfiguration", args, args, reply); done {
+		return err
+	}
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
+		return e.s.readAutopilotConfig(tx, ws, reply)
+	})
+}
+
+// ErrInvalidAutopilotConfig means a configuration to store is malformed.
+var ErrInvalidAutopilotConfig = errors.New("invalid autopilot configuration")
+
+// AutopilotSetConfiguration stores the autopilot configuration through
+// Raft, with CAS when asked; reply reports whether it was stored.
+func (e *Operator) AutopilotSetConfiguration(args *rpcapi.AutopilotSetConfigRequest, reply *bool) error {
+	if done, err := e.s.forward("Operator.AutopilotSetConfiguration", args, args, reply); done {
+		return err
+	}
+	c := args.Config
+	if c.LastContactThreshold < 0 || c.ServerStabilizationTime < 0 {
+		return fmt.Errorf("%w: durations must not be negative", ErrInvalidAutopilotConfig)
+	}
+	val, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	req := kv.Request{Op: kv.OpSet, Entry: kv.Entry{Key: autopilotConfigKey, Value: val}, Now: time.Now().UnixNano()}
+	if args.CAS {
+		req.Op, req.Entry.ModifyIndex = kv.OpCAS, args.ModifyIndex
+	}
+	res, err := e.s.raftApply(fsm.KVSRequestType, &req)
+	if err != nil {
+		return err
+	}
+	*reply, _ = res.(bool)
+	return nil
 }
 
 // ServerHealth reports the health of every Raft server, as the leader

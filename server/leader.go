@@ -81,8 +81,8 @@ func (s *Server) leaderLoop(stop chan struct{}) {
 		case <-reconcile.C:
 			s.reconcileAll()
 		case <-cleanup.C:
-			if s.cfg.CleanupDeadServers {
-				s.pruneDeadServers(time.Now())
+			if c := s.autopilotConfig(); c.CleanupDeadServers {
+				s.pruneDeadServers(time.Now(), c.MinQuorum)
 			}
 		}
 	}
@@ -278,8 +278,9 @@ func (s *Server) removeServer(id raft.ServerID) error {
 
 // pruneDeadServers removes voters that have been failed for longer than
 // the grace period, one at a time, and only while the healthy voters left
-// would still be a majority of the smaller configuration.
-func (s *Server) pruneDeadServers(now time.Time) {
+// would still be a majority of the smaller configuration, and never below
+// minQuorum voters (autopilot's MinQuorum; 0 for no floor).
+func (s *Server) pruneDeadServers(now time.Time, minQuorum uint) {
 	cf := s.raft.GetConfiguration()
 	if cf.Error() != nil {
 		return
@@ -308,6 +309,10 @@ func (s *Server) pruneDeadServers(now time.Time) {
 		healthy := voters - failed
 		if healthy < (voters-1)/2+1 {
 			s.logger.Warn("not removing dead server: the rest would lack a quorum", "id", id)
+			return
+		}
+		if voters-1 < int(minQuorum) {
+			s.logger.Warn("not removing dead server: autopilot's MinQuorum", "id", id, "min_quorum", minQuorum)
 			return
 		}
 		s.logger.Info("removing dead server after grace period", "id", id, "grace", s.cfg.DeadServerGrace)
