@@ -47,7 +47,12 @@ func TestACLDisablesActions(t *testing.T) {
 	if _, err := mgmt.KV().Put(&api.KVPair{Key: "app/x", Value: []byte("v1")}, nil); err != nil {
 		t.Fatal(err)
 	}
-	readTok := tokenWith(t, mgmt, "app-read", `key_prefix "app/" { policy = "read" }`)
+	readTok := tokenWith(t, mgmt, "app-read", `key_prefix "app/" { policy = "read" }
+session_prefix "" { policy = "read" }`)
+	sid, _, err := mgmt.Session().Create(&api.SessionEntry{Name: "ui-acl", Node: n.Name, Checks: []string{}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	writeTok := tokenWith(t, mgmt, "app-write", `key_prefix "app/" { policy = "write" }`)
 	b := newBrowser(t, n.HTTPAddr())
 
@@ -70,6 +75,17 @@ func TestACLDisablesActions(t *testing.T) {
 			}
 		}
 		b.screenshot("acl-kv-read-only")
+
+		// Sessions: listed (session:read) but not destroyable.
+		b.goTo("#/sessions")
+		destroy := fmt.Sprintf(`document.querySelector('tr[data-session=%q] .confirm button')`, sid)
+		b.waitJS(5*time.Second, "destroy disabled", destroy+`?.disabled === true`)
+		want := fmt.Sprintf(`Not allowed: your ACL token lacks session:write on %q`, n.Name)
+		if title := eval[string](b, destroy+`.title`); title != want {
+			t.Errorf("destroy tooltip %q, want %q", title, want)
+		}
+		b.goTo("#/kv/app/x")
+		b.waitJS(5*time.Second, "editor again", `document.querySelector('#kv-value')?.value === 'v1'`)
 	})
 
 	b.subtest(t, "token change in the open view enables them", func(t *testing.T) {

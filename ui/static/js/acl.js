@@ -66,7 +66,7 @@ function mark(el, missing) {
 // the agent's own error.
 export function permissions(signal) {
   const answers = new Map(); // qkey → Allow
-  const gated = []; // {el, needs}
+  let gated = []; // {root, el, needs, attached}
   let generation = 0;
   let scheduled = false;
 
@@ -112,7 +112,10 @@ export function permissions(signal) {
 
   return {
     gate(el, ...needs) {
-      const g = {el: target(el), needs};
+      // Forget elements a re-render removed (a live list rebuilds its rows).
+      for (const g of gated) if (g.root.isConnected) g.attached = true;
+      gated = gated.filter((g) => !g.attached || g.root.isConnected);
+      const g = {root: el, el: target(el), needs, attached: false};
       gated.push(g);
       apply(g);
       if (needs.some((n) => !answers.has(qkey(n)))) schedule();
