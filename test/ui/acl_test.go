@@ -48,7 +48,13 @@ func TestACLDisablesActions(t *testing.T) {
 		t.Fatal(err)
 	}
 	readTok := tokenWith(t, mgmt, "app-read", `key_prefix "app/" { policy = "read" }
-session_prefix "" { policy = "read" }`)
+session_prefix "" { policy = "read" }
+key_prefix "shoal/services/" { policy = "read" }
+deploy_prefix "" { policy = "read" }`)
+	spec := `{"name": "uiacl", "driver": "exec", "command": "/bin/sleep", "args": ["600"], "replicas": 0}`
+	if _, err := mgmt.KV().Put(&api.KVPair{Key: "shoal/services/uiacl", Value: []byte(spec)}, nil); err != nil {
+		t.Fatal(err)
+	}
 	sid, _, err := mgmt.Session().Create(&api.SessionEntry{Name: "ui-acl", Node: n.Name, Checks: []string{}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -106,5 +112,20 @@ session_prefix "" { policy = "read" }`)
 	b.subtest(t, "read-only again disables them without a reload", func(t *testing.T) {
 		eval[bool](b, fmt.Sprintf(`import('/ui/js/api.js').then((m) => { m.setToken(%q); return true; })`, readTok))
 		b.waitJS(5*time.Second, "save and delete disabled", state(true))
+	})
+
+	b.subtest(t, "read-only token: deployment actions disabled", func(t *testing.T) {
+		b.goTo("#/deployments/uiacl")
+		b.waitJS(10*time.Second, "deployment shown", `!!document.querySelector('#counts')`)
+		b.waitJS(5*time.Second, "scale and remove disabled, edit link inert", `(() => {
+			const remove = [...document.querySelectorAll('main .confirm button')].find((e) => e.textContent === 'Remove');
+			const edit = [...document.querySelectorAll('main a.button')].find((e) => e.textContent === 'Edit spec');
+			return document.querySelector('#scale')?.disabled === true && remove?.disabled === true &&
+				edit?.getAttribute('aria-disabled') === 'true' && !edit.hasAttribute('href'); })()`)
+		want := `Not allowed: your ACL token lacks key:write on "shoal/services/uiacl" and deploy:write on "uiacl"`
+		if title := eval[string](b, `document.querySelector('#scale').title`); title != want {
+			t.Errorf("scale tooltip %q, want %q", title, want)
+		}
+		b.screenshot("acl-deployment-read-only")
 	})
 }
