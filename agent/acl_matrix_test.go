@@ -185,6 +185,7 @@ func matrixCases(ids map[string]string) []matrixCase {
 
 		all("GET", "/v1/agent/version", "/v1/agent/version", ""),
 		all("GET", "/v1/coordinate/datacenters", "/v1/coordinate/datacenters", ""),
+		all("POST", "/v1/internal/acl/authorize", "/v1/internal/acl/authorize", `[{"Resource":"key","Segment":"app/x","Access":"write"}]`),
 		chk("GET", "/v1/agent/host", "/v1/agent/host", "", `operator = "read"`, `keyring = "read"`),
 		{pattern: "/v1/agent/monitor", method: "GET", path: "/v1/agent/monitor", least: `agent "s1" ` + r("read"),
 			wrong: `agent "s2" ` + r("read"), anon: deny, leastWant: allow, wrongWant: deny, stream: true},

@@ -58,6 +58,7 @@ func (a *Agent) apiRoutes() []route {
 	routes = append(routes, a.snapshotRoutes()...)
 	routes = append(routes, a.keyringRoutes()...)
 	routes = append(routes, a.aclRoutes()...)
+	routes = append(routes, a.internalRoutes()...)
 	return routes
 }
 

@@ -93,6 +93,7 @@ func routeACLs() map[string]routeACL {
 		"/v1/shoal/validate":         {none: "validates the posted spec; reads and writes nothing"},
 		"/v1/agent/version":          {none: "the build version (Consul requires none)"},
 		"/v1/coordinate/datacenters": {none: "the datacenter name only (Consul requires none)"},
+		"/v1/internal/acl/authorize": {none: "answers for the caller's own token only (Consul requires none)"},
 
 		"/v1/agent/host":    {check: needGlobal(acl.GlobalOperator, read)},
 		"/v1/agent/monitor": {check: needAgent(read)},

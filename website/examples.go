@@ -196,6 +196,7 @@ var exampleSteps = []exampleStep{
 
 	{Method: "POST", Path: "/v1/shoal/validate", Body: `{"name": "Web", "image": "", "replicas": -1}`},
 	{Method: "PUT", Path: "/v1/shoal/validate", Body: `{"name": "web", "driver": "exec", "command": "/bin/sleep", "args": ["600"], "replicas": 2}`},
+	{Method: "POST", Path: "/v1/internal/acl/authorize", Body: `[{"Resource": "key", "Segment": "app/config", "Access": "write"}, {"Resource": "operator", "Access": "read"}]`},
 	{Method: "PUT", Path: "/v1/kv/shoal/services/sleeper", Body: `{"name": "sleeper", "driver": "exec", "command": "/bin/sleep", "args": ["600"], "replicas": 0}`},
 	{Method: "GET", Path: "/v1/shoal/services", WaitFor: `"sleeper"`},
 	{Method: "GET", Path: "/v1/shoal/services/sleeper", WaitFor: `"sleeper"`},

@@ -18,6 +18,15 @@ export function token() {
 export function setToken(t) {
   if (t) localStorage.setItem(TOKEN_KEY, t);
   else localStorage.removeItem(TOKEN_KEY);
+  window.dispatchEvent(new Event(TOKEN_EVENT));
+}
+
+const TOKEN_EVENT = 'shoal-token';
+// onTokenChange calls fn whenever the token changes, in this page
+// (setToken) or in another tab of the same UI, until signal aborts.
+export function onTokenChange(fn, signal) {
+  window.addEventListener(TOKEN_EVENT, () => fn(), {signal});
+  window.addEventListener('storage', (e) => { if (e.key === TOKEN_KEY || e.key === null) fn(); }, {signal});
 }
 
 // APIError is a failed request: status is the HTTP status (0 when the

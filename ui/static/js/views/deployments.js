@@ -5,6 +5,7 @@
 // and the spec editor, validated by the server before deploying.
 import {follow, watch, request, kvPath, b64bytes} from '../api.js';
 import {h, add, replace, empty, table, chip, confirmButton, enc} from '../dom.js';
+import {permissions, need} from '../acl.js';
 
 const SPEC_PREFIX = 'shoal/services/';
 
@@ -19,6 +20,12 @@ const TEMPLATE = `{
 `;
 
 // state summarises a service: its chip class and text.
+// specNeeds are the permissions writing (or deleting) the spec of
+// service name takes: key write on its key and deploy write on it.
+function specNeeds(name) {
+  return [need('key', SPEC_PREFIX + name, 'write'), need('deploy', name, 'write')];
+}
+
 function state(s) {
   if (s.Error) return ['critical', 'spec error'];
   if (s.Update?.Halted) return ['critical', 'update halted'];
@@ -129,12 +136,14 @@ export function detail({main, params: [name], signal}) {
     }
   }
 
+  const perms = permissions(signal);
+  const specWrite = specNeeds(name);
   add(main, [h('p', {class: 'crumbs'}, h('a', {href: '#/deployments'}, 'Deployments'), ' / '), h('h1', null, name), status, head,
     h('div', {class: 'toolbar'},
       h('label', {for: 'scale-replicas'}, 'Replicas'), replicas,
-      h('button', {type: 'button', id: 'scale', onclick: scale}, 'Scale'), ' ',
-      h('a', {class: 'button', href: `#/deploy/${enc(name)}`}, 'Edit spec'), ' ',
-      confirmButton('Remove', `Remove ${name} and stop all its replicas?`, remove)),
+      perms.gate(h('button', {type: 'button', id: 'scale', onclick: scale}, 'Scale'), ...specWrite), ' ',
+      perms.gate(h('a', {class: 'button', href: `#/deploy/${enc(name)}`}, 'Edit spec'), ...specWrite), ' ',
+      perms.gate(confirmButton('Remove', `Remove ${name} and stop all its replicas?`, remove), ...specWrite)),
     h('h2', null, 'Versions'), versionsEl,
     h('h2', null, 'Allocations'),
     h('div', {class: 'toolbar'}, showAll, h('label', {for: 'show-stopped'}, 'Show stopped allocations')),
@@ -184,7 +193,8 @@ export function detail({main, params: [name], signal}) {
         h('td', {class: 'mono'}, v.Version,
           h('details', null, h('summary', null, 'Spec'), h('pre', {class: 'output', tabindex: 0}, v.Spec))),
         h('td', null, v.Current ? chip('passing', 'deployed') :
-          confirmButton('Roll back', `Deploy version ${v.ID} of ${name} again?`, () => rollback(v), 'rollback')))]);
+          perms.gate(confirmButton('Roll back', `Deploy version ${v.ID} of ${name} again?`, () => rollback(v), 'rollback'),
+            need('deploy', name, 'write'))))]);
     }
     replace(versionsEl, t);
   }, (e) => replace(versionsEl, h('p', {class: 'error'}, e.message)));
@@ -246,13 +256,16 @@ export function editor({main, params, signal}) {
       say('error', `Not deployed: ${e.message}`);
     }
   }
+  const deployButton = h('button', {type: 'button', class: 'primary', id: 'deploy', onclick: deploy}, 'Deploy');
   add(main, [h('p', {class: 'crumbs'}, h('a', {href: '#/deployments'}, 'Deployments'), ' / '),
     h('h1', null, name ? `Edit ${name}` : 'Deploy a service'),
     h('p', {class: 'muted'}, 'The spec is JSON (see docs/scheduler.md). The server validates it before it is stored at shoal/services/<name>.'),
     h('label', {for: 'spec'}, 'Spec'), ta, result,
     h('div', {class: 'toolbar'},
       h('button', {type: 'button', id: 'validate', onclick: check}, 'Validate'), ' ',
-      h('button', {type: 'button', class: 'primary', id: 'deploy', onclick: deploy}, 'Deploy'))]);
+      // A new service's name is known only from the spec: the server
+      // then answers for it.
+      name ? permissions(signal).gate(deployButton, ...specNeeds(name)) : deployButton)]);
   if (name) {
     readSpec(name, signal).then((cur) => {
       if (!cur) {

@@ -4,6 +4,7 @@
 // is reported, not overwritten.
 import {watch, request, kvPath, b64bytes, APIError} from '../api.js';
 import {h, add, replace, empty, confirmButton, enc, fmtBytes} from '../dom.js';
+import {permissions, need} from '../acl.js';
 
 // PAGE is how many keys of one folder are rendered at a time.
 const PAGE = 500;
@@ -33,17 +34,19 @@ function crumbs(path) {
 function folder({main, signal}, prefix) {
   const list = h('div', null, h('p', {class: 'empty'}, 'Loading…'));
   const status = h('p', {class: 'status', role: 'status'});
+  const perms = permissions(signal);
+  const write = need('key', prefix, 'write');
   const actions = h('div', {class: 'toolbar'},
-    h('a', {class: 'button', href: `#/kv/${enc(prefix)}?new`}, 'Create key'));
+    perms.gate(h('a', {class: 'button', href: `#/kv/${enc(prefix)}?new`}, 'Create key'), write));
   if (prefix) {
-    add(actions, confirmButton('Delete folder', `Delete ${prefix} and every key under it?`, async () => {
+    add(actions, perms.gate(confirmButton('Delete folder', `Delete ${prefix} and every key under it?`, async () => {
       try {
         await request('DELETE', `${kvPath(prefix)}?recurse`);
         location.hash = `#/kv/${enc(parentOf(prefix))}`;
       } catch (e) {
         replace(status, h('span', {class: 'error'}, e.message));
       }
-    }));
+    }), write));
   }
   add(main, [crumbs(prefix), h('h1', null, prefix || 'Key/Value'), actions, status, list]);
   let limit = PAGE;
@@ -113,6 +116,8 @@ function editor({main, signal}, key) {
   const status = h('div', {class: 'status', role: 'status', 'aria-live': 'polite'});
   const body = h('div', null, h('p', {class: 'empty'}, 'Loading…'));
   add(main, [crumbs(key), h('h1', null, key), status, body]);
+  const perms = permissions(signal);
+  const keyWrite = need('key', key, 'write');
   let opened = null; // the entry as loaded into the editor
   let latest = null; // the entry as last seen from the server
   let dirty = false;
@@ -150,8 +155,8 @@ function editor({main, signal}, key) {
     save.addEventListener('click', () => write(getValue(), Number(flags.value || 0), opened.ModifyIndex));
     replace(body, info, valueEl,
       h('div', {class: 'field'}, h('label', {for: 'kv-flags'}, 'Flags'), flags),
-      h('div', {class: 'toolbar'}, save, ' ',
-        confirmButton('Delete', `Delete ${key}?`, remove)));
+      h('div', {class: 'toolbar'}, perms.gate(save, keyWrite), ' ',
+        perms.gate(confirmButton('Delete', `Delete ${key}?`, remove), keyWrite)));
   }
 
   async function write(value, flags, cas) {
@@ -211,7 +216,7 @@ function editor({main, signal}, key) {
   }, (e) => say('error', e instanceof APIError ? e.message : String(e)));
 }
 
-function create({main, query}, prefix) {
+function create({main, query, signal}, prefix) {
   const name = h('input', {type: 'text', id: 'kv-new-key', value: query.get('key') || prefix, autocomplete: 'off', spellcheck: 'false'});
   const value = h('textarea', {id: 'kv-new-value', rows: 10, spellcheck: 'false'});
   const flags = h('input', {type: 'number', id: 'kv-new-flags', min: 0, value: '0'});
@@ -240,7 +245,8 @@ function create({main, query}, prefix) {
     h('div', {class: 'field'}, h('label', {for: 'kv-new-value'}, 'Value'), value),
     h('div', {class: 'field'}, h('label', {for: 'kv-new-flags'}, 'Flags'), flags),
     status,
-    h('div', {class: 'toolbar'}, h('button', {type: 'button', class: 'primary', id: 'kv-create', onclick: go}, 'Create'), ' ',
+    h('div', {class: 'toolbar'}, permissions(signal).gate(h('button', {type: 'button', class: 'primary', id: 'kv-create', onclick: go}, 'Create'),
+      need('key', prefix, 'write')), ' ',
       h('a', {class: 'button', href: `#/kv/${enc(prefix)}`}, 'Cancel'))]);
   name.focus();
 }
