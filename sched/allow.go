@@ -53,6 +53,16 @@ func (p Permission) What() string {
 // "scheduler.allow_privileged".
 func (p Permission) Setting() string { return "scheduler.allow_" + string(p) }
 
+// NotAllowed says that node (a name; "" for any node) does not allow p,
+// naming the setting that would, such as "node n2 does not allow
+// privileged containers (scheduler.allow_privileged)".
+func (p Permission) NotAllowed(node string) string {
+	if node != "" {
+		node += " "
+	}
+	return "node " + node + "does not allow " + p.What() + " (" + p.Setting() + ")"
+}
+
 // Needs returns the permissions a canonical spec needs of its node, in the
 // order of Permissions; none for a spec that stays inside its container.
 func (s *Spec) Needs() []Permission {

@@ -58,7 +58,7 @@ func staticCheckers(s *Spec) (checkerChain, error) {
 	for _, p := range s.Needs() {
 		chain = append(chain, feasibilityChecker{
 			check:  func(n *Node) bool { return n.allows(p) },
-			reason: fixed(fmt.Sprintf(ReasonNotAllowed, p.What(), p.Setting())),
+			reason: fixed(p.NotAllowed("")),
 		})
 	}
 	// Each constraint is its own stage so that metrics name it.

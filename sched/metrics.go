@@ -8,7 +8,8 @@ import (
 )
 
 // Filter reasons: formats of the keys of Metrics.Filtered, one per static
-// feasibility checker (see feasible.go).
+// feasibility checker (see feasible.go); a missing host permission's is
+// Permission.NotAllowed("").
 const (
 	// ReasonNodeStatus: the node's status is not ready; %q is the status.
 	ReasonNodeStatus = "node status %q"
@@ -18,10 +19,6 @@ const (
 	ReasonConstraint = "constraint %q"
 	// ReasonCpuset: the node lacks a CPU of the cpuset; %q is the cpuset.
 	ReasonCpuset = "cpuset %q"
-	// ReasonNotAllowed: the node's agent configuration does not allow a
-	// permission the spec needs; the first %s is Permission.What, the
-	// second Permission.Setting.
-	ReasonNotAllowed = "node does not allow %s (%s)"
 	// ReasonPinned: a stateful replica's node (the only one it may run on,
 	// holding its host volume) cannot take it now.
 	ReasonPinned = "host volume pins the replica to its node, which"
