@@ -25,12 +25,20 @@ import (
 const sourceScheduler = "scheduler"
 
 // schedTags are the Serf tags that tell the scheduler what this node can
-// run: CPU (MHz), memory (MB), drivers, and the HTTP port for `svc logs`.
+// run: CPU (MHz), memory (MB), drivers, the host permissions its config
+// allows, and the HTTP port for `svc logs`.
 func (a *Agent) schedTags(drivers []string) map[string]string {
 	tags := map[string]string{
 		server.TagCPU:     strconv.Itoa(runtime.NumCPU() * 1000),
 		server.TagMemory:  strconv.Itoa(memoryMB()),
 		server.TagDrivers: strings.Join(drivers, ","),
+	}
+	var allows []string
+	for _, p := range a.cfg.Scheduler.Allows() {
+		allows = append(allows, string(p))
+	}
+	if len(allows) > 0 {
+		tags[server.TagAllow] = strings.Join(allows, ",")
 	}
 	if a.cfg.Ports.HTTP > 0 {
 		tags[server.TagHTTP] = strconv.Itoa(a.cfg.Ports.HTTP)
@@ -62,7 +70,7 @@ func (a *Agent) startRealiser() {
 	done := make(chan struct{})
 	r := realiser.New(realiser.Config{
 		NodeID: a.nodeID, NodeName: a.cfg.NodeName, AdvertiseAddr: a.cfg.AdvertiseAddr,
-		Drivers: a.drivers, Server: rpcSchedServer{rpc: a.delegate.RPC}, Overlay: a.overlayTarget, Unhealthy: a.unhealthyServices,
+		Drivers: a.drivers, Allows: a.cfg.Scheduler.Allows(), Server: rpcSchedServer{rpc: a.delegate.RPC}, Overlay: a.overlayTarget, Unhealthy: a.unhealthyServices,
 		Registry: &localRegistry{mgr: a.local.mgr, state: a.local.state},
 		Logger:   a.logger,
 	})

@@ -8,7 +8,8 @@ import (
 //
 //  1. Static checkers (this file's feasibilityChecker chain) depend only on
 //     the node and the spec, so they run once per node per evaluation: node
-//     status, driver, each constraint, cpuset. A node that fails one is
+//     status, driver, host permissions, each constraint,
+//     cpuset. A node that fails one is
 //     filtered for that reason and never ranked.
 //  2. The dynamic check (fits) depends on what is already placed: CPU,
 //     memory, static host ports, room in the dynamic port range. Within one
@@ -51,6 +52,14 @@ func staticCheckers(s *Spec) (checkerChain, error) {
 			check:  func(n *Node) bool { return n.hasDriver(s.Driver) },
 			reason: fixed(fmt.Sprintf(ReasonDriver, s.Driver)),
 		},
+	}
+	// Each host permission the spec needs is its own stage, naming the
+	// agent setting that grants it.
+	for _, p := range s.Needs() {
+		chain = append(chain, feasibilityChecker{
+			check:  func(n *Node) bool { return n.allows(p) },
+			reason: fixed(p.NotAllowed("")),
+		})
 	}
 	// Each constraint is its own stage so that metrics name it.
 	for _, raw := range s.Constraints {

@@ -37,7 +37,8 @@ func withRole(r string) func(*Node)       { return func(n *Node) { n.Role = r } 
 func withRes(cpu, mem int) func(*Node) {
 	return func(n *Node) { n.Resources.CPU, n.Resources.MemoryMB = cpu, mem }
 }
-func withDrivers(d ...Driver) func(*Node) { return func(n *Node) { n.Drivers = d } }
+func withDrivers(d ...Driver) func(*Node)    { return func(n *Node) { n.Drivers = d } }
+func withAllows(p ...Permission) func(*Node) { return func(n *Node) { n.Allows = p } }
 
 // testNodes returns n default nodes n00, n01, ...
 func testNodes(n int, opts ...func(*Node)) []*Node {

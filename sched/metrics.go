@@ -8,7 +8,8 @@ import (
 )
 
 // Filter reasons: formats of the keys of Metrics.Filtered, one per static
-// feasibility checker (see feasible.go).
+// feasibility checker (see feasible.go); a missing host permission's is
+// Permission.NotAllowed("").
 const (
 	// ReasonNodeStatus: the node's status is not ready; %q is the status.
 	ReasonNodeStatus = "node status %q"

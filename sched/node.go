@@ -44,6 +44,10 @@ type Node struct {
 	// Drivers are the drivers the node can run now, such as "docker" when
 	// its engine answers. A replica is only placed where its driver is.
 	Drivers []Driver
+	// Allows are the host permissions its agent configuration grants
+	// (Permission). A replica is only placed where every permission its
+	// spec needs (Spec.Needs) is allowed.
+	Allows []Permission
 	// Status is the node's lifecycle state.
 	Status NodeStatus
 }

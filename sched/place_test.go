@@ -104,6 +104,53 @@ func TestPlan(t *testing.T) {
 			},
 		},
 		{
+			name: "privileged only where allowed",
+			spec: testSpec(2, func(s *Spec) { s.Privileged = true }),
+			nodes: []*Node{
+				testNode("n1"),
+				testNode("n2", withAllows(AllowHostVolumes)),
+				testNode("n3", withAllows(AllowPrivileged)),
+			},
+			wantPlace: map[string]int{"n3": 2},
+		},
+		{
+			name: "no node allows what the spec needs",
+			spec: testSpec(1, func(s *Spec) {
+				s.Privileged, s.CapAdd, s.Network = true, []string{"NET_ADMIN"}, NetworkHost
+				s.Volumes = []Volume{{Source: "/var/run/docker.sock", Target: "/var/run/docker.sock"}}
+			}),
+			nodes: []*Node{
+				testNode("n1"),
+				testNode("n2", withAllows(AllowPrivileged)),
+				testNode("n3", withAllows(AllowPrivileged, AllowCapAdd, AllowHostVolumes)),
+			},
+			wantUnplaced: 1,
+			wantReasons: []string{
+				`node does not allow added capabilities (scheduler.allow_cap_add) filtered 1 node`,
+				`node does not allow privileged containers (scheduler.allow_privileged) filtered 1 node`,
+				`node does not allow the host network (scheduler.allow_host_network) filtered 1 node`,
+			},
+		},
+		{
+			name: "devices and host volumes need their permissions",
+			spec: testSpec(2, func(s *Spec) {
+				s.Devices = []string{"/dev/fuse"}
+				s.Volumes = []Volume{{Source: "/srv/data", Target: "/data"}, {Source: "cache", Target: "/cache"}}
+			}),
+			nodes: []*Node{
+				testNode("n1", withAllows(AllowDevices)),
+				testNode("n2", withAllows(AllowHostVolumes)),
+				testNode("n3", withAllows(AllowDevices, AllowHostVolumes)),
+			},
+			wantPlace: map[string]int{"n3": 2},
+		},
+		{
+			name:      "exec shares the host network without a permission",
+			spec:      testSpec(2, func(s *Spec) { s.Driver, s.Image, s.Command = DriverExec, "", "/bin/sleep" }),
+			nodes:     []*Node{testNode("n1")},
+			wantPlace: map[string]int{"n1": 2},
+		},
+		{
 			name: "cpuset needs the cores",
 			spec: testSpec(2, func(s *Spec) { s.Resources.Cpuset = "4-5" }),
 			nodes: []*Node{

@@ -23,13 +23,13 @@ func TestStatefulReplicasStayOnTheirNode(t *testing.T) {
 	}{
 		{
 			name:    "node down: replica kept, nothing placed",
-			nodes:   []*Node{testNode("n0", withStatus(NodeDown)), testNode("n1"), testNode("n2")},
+			nodes:   []*Node{testNode("n0", withStatus(NodeDown), hostVols), testNode("n1", hostVols), testNode("n2", hostVols)},
 			current: []*Allocation{liveAlloc(spec, "a0", "n0", 0), liveAlloc(spec, "a1", "n1", 1)},
 			spec:    spec,
 		},
 		{
 			name:  "failed replica replaced on its own node",
-			nodes: testNodes(3),
+			nodes: testNodes(3, hostVols),
 			current: func() []*Allocation {
 				a := liveAlloc(spec, "a0", "n00", 0)
 				a.ClientStatus = ClientFailed
@@ -41,7 +41,7 @@ func TestStatefulReplicasStayOnTheirNode(t *testing.T) {
 		},
 		{
 			name:        "new version replaces in place",
-			nodes:       testNodes(3),
+			nodes:       testNodes(3, hostVols),
 			current:     []*Allocation{liveAlloc(spec, "a0", "n00", 0), liveAlloc(spec, "a1", "n01", 1)},
 			spec:        testSpec(2, stateful, func(s *Spec) { s.Image = "nginx:1.28"; s.Update.Parallelism = 2 }),
 			wantPlaceOn: []string{"n00", "n01"},
@@ -49,7 +49,7 @@ func TestStatefulReplicasStayOnTheirNode(t *testing.T) {
 		},
 		{
 			name:  "its node cannot take it: unplaced, not moved",
-			nodes: []*Node{testNode("n00", withStatus(NodeDisconnected)), testNode("n01"), testNode("n02")},
+			nodes: []*Node{testNode("n00", withStatus(NodeDisconnected), hostVols), testNode("n01", hostVols), testNode("n02", hostVols)},
 			current: func() []*Allocation {
 				a := liveAlloc(spec, "a0", "n00", 0)
 				a.ClientStatus = ClientFailed
@@ -83,10 +83,13 @@ func TestStatefulReplicasStayOnTheirNode(t *testing.T) {
 	}
 
 	// Rebalancing never moves a stateful replica onto an empty node.
-	nodes := testNodes(4)
+	nodes := testNodes(4, hostVols)
 	current := []*Allocation{liveAlloc(spec, "a0", "n00", 0), liveAlloc(spec, "a1", "n00", 1)}
 	rb, err := Rebalance(spec, nodes, current, 1, 2)
 	if err != nil || !rb.IsNoOp() {
 		t.Fatalf("rebalance of a stateful service: %+v, %v", rb, err)
 	}
 }
+
+// hostVols lets a test node run host volumes, which stateful services use.
+var hostVols = withAllows(AllowHostVolumes)

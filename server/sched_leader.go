@@ -22,6 +22,7 @@ const (
 	TagMemory  = "mem"     // MB available for replicas
 	TagDrivers = "drivers" // comma-separated driver names
 	TagHTTP    = "http"    // HTTP API port, for `svc logs`
+	TagAllow   = "allow"   // comma-separated sched.Permission values the agent config allows
 )
 
 // schedulerLoop is the leader's scheduler, in Nomad's shape: it watches
@@ -239,6 +240,11 @@ func (s *Server) schedNodes(members []serf.Member, catNodes map[string]*catalog.
 		for _, d := range strings.Split(m.Tags[TagDrivers], ",") {
 			if d != "" {
 				n.Drivers = append(n.Drivers, sched.Driver(d))
+			}
+		}
+		for _, p := range strings.Split(m.Tags[TagAllow], ",") {
+			if p != "" {
+				n.Allows = append(n.Allows, sched.Permission(p))
 			}
 		}
 		switch m.Status {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/shoalproject/shoal/sched"
 )
 
 // Config is the complete, merged configuration of one agent. Field comments
@@ -128,6 +130,9 @@ type Config struct {
 	// overlaySet records that -overlay or overlay.enabled was given, which
 	// -dev then leaves as it is.
 	overlaySet bool
+	// allowSet records that a scheduler.allow_* setting was given, which
+	// -dev then leaves as it is.
+	allowSet bool
 
 	// Ignored lists the Consul settings found in config files that Shoal
 	// does not implement and ignored (the agent logs them).
@@ -264,4 +269,57 @@ type Scheduler struct {
 	// (-max-replicas), in 1..100000. 0 means the default, 1000. The
 	// leader's value decides; the validate endpoint checks the local one.
 	MaxReplicas int `json:"max_replicas"`
+
+	// The allow_* settings let this node run replicas that reach the host
+	// (as Nomad's docker plugin options allow_privileged and
+	// volumes.enabled). Each defaults to false — on with -dev unless the
+	// configuration sets one of them. The node advertises what it allows;
+	// the scheduler places a spec only where everything it needs is
+	// allowed, and the realiser refuses the rest. The exec driver has no
+	// switch: like the docker driver it is on when it works here.
+
+	// AllowPrivileged allows "privileged": true.
+	AllowPrivileged bool `json:"allow_privileged"`
+	// AllowCapAdd allows cap_add.
+	AllowCapAdd bool `json:"allow_cap_add"`
+	// AllowDevices allows devices.
+	AllowDevices bool `json:"allow_devices"`
+	// AllowHostVolumes allows host volumes: an absolute source, the
+	// Docker socket among them.
+	AllowHostVolumes bool `json:"allow_host_volumes"`
+	// AllowHostNetwork allows "network": "host" for docker replicas.
+	AllowHostNetwork bool `json:"allow_host_network"`
+}
+
+// Allows returns the host permissions the settings grant, in the order of
+// sched.Permissions.
+func (s Scheduler) Allows() []sched.Permission {
+	var out []sched.Permission
+	for _, p := range sched.Permissions {
+		if s.allows(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (s Scheduler) allows(p sched.Permission) bool {
+	switch p {
+	case sched.AllowPrivileged:
+		return s.AllowPrivileged
+	case sched.AllowCapAdd:
+		return s.AllowCapAdd
+	case sched.AllowDevices:
+		return s.AllowDevices
+	case sched.AllowHostVolumes:
+		return s.AllowHostVolumes
+	case sched.AllowHostNetwork:
+		return s.AllowHostNetwork
+	}
+	return false
+}
+
+// allowAll turns every allow_* setting on (-dev).
+func (s *Scheduler) allowAll() {
+	s.AllowPrivileged, s.AllowCapAdd, s.AllowDevices, s.AllowHostVolumes, s.AllowHostNetwork = true, true, true, true, true
 }

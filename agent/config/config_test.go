@@ -6,9 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shoalproject/shoal/sched"
 )
 
 // writeFiles writes files (name → content; a name ending in "/" makes a
@@ -506,6 +509,11 @@ func TestOverlayAndSchedulerSettings(t *testing.T) {
 			func(c *Config) bool {
 				return c.Overlay.CIDR == "10.60.0.0/16" && c.Overlay.Port == 8472 && c.Scheduler.NodeLostGrace == time.Second
 			}, ""},
+		{"host permissions default off", nil, "", func(c *Config) bool { return len(c.Scheduler.Allows()) == 0 }, ""},
+		{"host permissions from a file", nil, "scheduler {\n  allow_privileged = true\n  allow_host_volumes = true\n}\n",
+			func(c *Config) bool {
+				return slices.Equal(c.Scheduler.Allows(), []sched.Permission{sched.AllowPrivileged, sched.AllowHostVolumes})
+			}, ""},
 		{"check_update_interval from a file", nil, "check_update_interval = \"30s\"\n",
 			func(c *Config) bool { return c.CheckUpdateInterval == 30*time.Second }, ""},
 		{"consul-only settings are ignored and listed", nil,
@@ -555,5 +563,16 @@ func TestOverlayAndSchedulerSettings(t *testing.T) {
 	c, err := Load([]string{"-dev"})
 	if err != nil || c.Overlay.Enabled {
 		t.Fatalf("-dev must turn the overlay off: %v %+v", err, c.Overlay)
+	}
+	if got := c.Scheduler.Allows(); !slices.Equal(got, sched.Permissions) {
+		t.Errorf("-dev allows %v, want every host permission", got)
+	}
+	path := dir + "/dev_allow.json"
+	if err := os.WriteFile(path, []byte(`{"scheduler": {"allow_host_network": true}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Load([]string{"-dev", "-config-file", path})
+	if got := c.Scheduler.Allows(); err != nil || !slices.Equal(got, []sched.Permission{sched.AllowHostNetwork}) {
+		t.Errorf("-dev with allow_host_network set allows %v (err %v), want only host_network", got, err)
 	}
 }

@@ -80,6 +80,12 @@ func (c *Config) finish() error {
 		if !c.overlaySet {
 			c.Overlay.Enabled = false
 		}
+		if !c.allowSet {
+			// A dev agent is one node on its user's machine, run by that
+			// user, listening on loopback: it runs what a spec asks, as it
+			// always has (ACLs, when on, still gate who may ask).
+			c.Scheduler.allowAll()
+		}
 	}
 	if c.BindAddr == "" {
 		c.BindAddr = "0.0.0.0"
@@ -265,6 +271,13 @@ func (c *Config) merge(m map[string]interface{}) error {
 	if o, ok := m["overlay"].(map[string]interface{}); ok {
 		if _, ok := o["enabled"]; ok {
 			c.overlaySet = true
+		}
+	}
+	if sc, ok := m["scheduler"].(map[string]interface{}); ok {
+		for k := range sc {
+			if strings.HasPrefix(k, "allow_") {
+				c.allowSet = true
+			}
 		}
 	}
 	data, err := json.Marshal(m)

@@ -79,7 +79,11 @@ type Config struct {
 	NodeName      string
 	AdvertiseAddr string
 	// Drivers by name; a spec's driver must be among them.
-	Drivers  map[string]driver.Driver
+	Drivers map[string]driver.Driver
+	// Allows are the host permissions this node's configuration grants;
+	// an allocation whose spec needs another one fails without starting
+	// (the scheduler should not have placed it here).
+	Allows   []sched.Permission
 	Server   Server
 	Registry Registry
 	// Resync is the period of a full convergence pass (driver state is
@@ -461,6 +465,13 @@ func (r *Realiser) shouldRestart(a *sched.Alloc, exitCode int) bool {
 
 // start starts (or restarts, after the back-off) a task.
 func (r *Realiser) start(ctx context.Context, d driver.Driver, a *sched.Alloc, u sched.ClientUpdate, why string) (sched.ClientUpdate, bool) {
+	// Defense in depth: never start what this node's configuration does
+	// not allow, whatever the scheduler decided.
+	if missing := sched.Missing(a.Spec.Needs(), r.cfg.Allows); len(missing) > 0 {
+		u.ClientStatus, u.Healthy = sched.ClientFailed, false
+		u.ClientDescription = missing[0].NotAllowed(r.nodeName())
+		return r.changed(u)
+	}
 	rs := r.restartFor(a.ID)
 	now := r.now()
 	if now.Before(rs.notUntil) {

@@ -234,6 +234,32 @@ func TestConverge(t *testing.T) {
 			}
 		},
 	}, {
+		name: "refuses a spec needing a permission this node does not allow",
+		setup: func(h *harness, d *fakeDriver) {
+			h.r.cfg.Allows = []sched.Permission{sched.AllowHostVolumes}
+			h.srv.set(1, newAlloc(idA, 0, func(s *sched.Spec) { s.Privileged = true }))
+		},
+		check: func(t *testing.T, h *harness, d *fakeDriver) {
+			if starts := d.startsOf(idA); len(starts) != 0 {
+				t.Errorf("started a privileged replica on a node that does not allow it")
+			}
+			want := "node n1 does not allow privileged containers (scheduler.allow_privileged)"
+			if u := h.srv.last(t, idA); u.ClientStatus != sched.ClientFailed || u.ClientDescription != want {
+				t.Errorf("report %+v, want failed: %s", u, want)
+			}
+		},
+	}, {
+		name: "starts a spec whose permissions this node allows",
+		setup: func(h *harness, d *fakeDriver) {
+			h.r.cfg.Allows = []sched.Permission{sched.AllowPrivileged}
+			h.srv.set(1, newAlloc(idA, 0, func(s *sched.Spec) { s.Privileged = true }))
+		},
+		check: func(t *testing.T, h *harness, d *fakeDriver) {
+			if u := h.srv.last(t, idA); len(d.startsOf(idA)) != 1 || u.ClientStatus != sched.ClientRunning {
+				t.Errorf("starts %d, report %+v; want one start, running", len(d.startsOf(idA)), u)
+			}
+		},
+	}, {
 		name: "a missing image fails for good",
 		setup: func(h *harness, d *fakeDriver) {
 			h.srv.set(1, newAlloc(idA, 0, nil))
