@@ -250,12 +250,12 @@ func (e *ACL) TokenGet(args *rpcapi.ACLTokenGetRequest, reply *rpcapi.ACLTokenRe
 		}
 		showSecret = authz.GlobalAllowed(acl.GlobalACL, acl.AccessWrite)
 	}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
-		var idx uint64
-		var t *acl.Token
-		var err error
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
+		var (
+			idx uint64
+			t   *acl.Token
+			err error
+		)
 		if args.Self {
 			secret := args.AuthToken
 			if secret == "" {
@@ -269,14 +269,14 @@ func (e *ACL) TokenGet(args *rpcapi.ACLTokenGetRequest, reply *rpcapi.ACLTokenRe
 		} else {
 			idx, t, err = acl.TokenByAccessor(tx, ws, args.AccessorID)
 		}
-		reply.Index, reply.Token = idx, nil
+		reply.Token = nil
 		if t != nil {
 			if !showSecret {
 				t = t.Redacted()
 			}
 			reply.Token = t
 		}
-		return err
+		return idx, err
 	})
 }
 
@@ -290,15 +290,13 @@ func (e *ACL) TokenList(args *rpcapi.ACLTokenListRequest, reply *rpcapi.ACLToken
 	if _, err := e.aclCheck(args, acl.AccessRead); err != nil {
 		return err
 	}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
 		idx, toks, err := acl.Tokens(tx, ws, args.Policy, args.Role)
-		reply.Index, reply.Tokens = idx, make([]*acl.Token, 0, len(toks))
+		reply.Tokens = make([]*acl.Token, 0, len(toks))
 		for _, t := range toks {
 			reply.Tokens = append(reply.Tokens, t.Redacted())
 		}
-		return err
+		return idx, err
 	})
 }
 
@@ -374,16 +372,15 @@ func (e *ACL) PolicyGet(args *rpcapi.ACLGetRequest, reply *rpcapi.ACLPolicyReply
 	if _, err := e.aclCheck(args, acl.AccessRead); err != nil {
 		return err
 	}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
-		var err error
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
 		if args.Name != "" {
-			reply.Index, reply.Policy, err = acl.PolicyByName(tx, ws, args.Name)
-		} else {
-			reply.Index, reply.Policy, err = acl.PolicyByID(tx, ws, args.ID)
+			idx, p, err := acl.PolicyByName(tx, ws, args.Name)
+			reply.Policy = p
+			return idx, err
 		}
-		return err
+		idx, p, err := acl.PolicyByID(tx, ws, args.ID)
+		reply.Policy = p
+		return idx, err
 	})
 }
 
@@ -395,12 +392,10 @@ func (e *ACL) PolicyList(args *rpcapi.ACLListRequest, reply *rpcapi.ACLPolicyLis
 	if _, err := e.aclCheck(args, acl.AccessRead); err != nil {
 		return err
 	}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
-		var err error
-		reply.Index, reply.Policies, err = acl.Policies(tx, ws)
-		return err
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
+		idx, list, err := acl.Policies(tx, ws)
+		reply.Policies = list
+		return idx, err
 	})
 }
 
@@ -456,16 +451,15 @@ func (e *ACL) RoleGet(args *rpcapi.ACLGetRequest, reply *rpcapi.ACLRoleReply) er
 	if _, err := e.aclCheck(args, acl.AccessRead); err != nil {
 		return err
 	}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
-		var err error
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
 		if args.Name != "" {
-			reply.Index, reply.Role, err = acl.RoleByName(tx, ws, args.Name)
-		} else {
-			reply.Index, reply.Role, err = acl.RoleByID(tx, ws, args.ID)
+			idx, p, err := acl.RoleByName(tx, ws, args.Name)
+			reply.Role = p
+			return idx, err
 		}
-		return err
+		idx, p, err := acl.RoleByID(tx, ws, args.ID)
+		reply.Role = p
+		return idx, err
 	})
 }
 
@@ -477,12 +471,10 @@ func (e *ACL) RoleList(args *rpcapi.ACLListRequest, reply *rpcapi.ACLRoleList) e
 	if _, err := e.aclCheck(args, acl.AccessRead); err != nil {
 		return err
 	}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
-		var err error
-		reply.Index, reply.Roles, err = acl.Roles(tx, ws)
-		return err
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
+		idx, list, err := acl.Roles(tx, ws)
+		reply.Roles = list
+		return idx, err
 	})
 }
 
@@ -512,12 +504,10 @@ func (e *ACL) Resolve(args *rpcapi.ACLResolveRequest, reply *rpcapi.ACLResolveRe
 	if secret == "" {
 		secret = acl.AnonymousTokenSecret
 	}
-	return e.s.blockingQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, st *state.Store) error {
-		tx := st.ReadTxn()
-		defer tx.Abort()
-		reply.Index = state.MaxIndexWatch(tx, ws, acl.TableTokens, acl.TablePolicies, acl.TableRoles)
+	return e.s.readQuery(&args.QueryOptions, &reply.QueryMeta, func(ws memdb.WatchSet, tx *memdb.Txn) (uint64, error) {
+		idx := state.MaxIndexWatch(tx, ws, acl.TableTokens, acl.TablePolicies, acl.TableRoles)
 		res, err := acl.Resolve(tx, secret, time.Now())
 		reply.Resolved = res
-		return err
+		return idx, err
 	})
 }
