@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,66 +30,32 @@ import (
 func TestSecureThreeHosts(t *testing.T) {
 	lab := newLab(t, "sh", 82, 5)
 	dir := t.TempDir()
-	shoal := func(env []string, args ...string) (string, error) {
-		cmd := exec.Command(shoalBin, args...)
-		cmd.Dir = dir
-		cmd.Env = append(cmd.Environ(), env...)
-		out, err := cmd.CombinedOutput()
-		return strings.TrimSpace(string(out)), err
-	}
-	must := func(out string, err error) string {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%v: %s", err, out)
-		}
-		return out
-	}
+	c := secureCLI{t, dir}
 	// The cluster's CA, one server certificate valid for the three hosts'
 	// addresses, one client certificate; and a second CA the servers do not trust.
-	must(shoal(nil, "tls", "ca", "create"))
+	c.must(nil, "tls", "ca", "create")
 	srvArgs := []string{"tls", "cert", "create", "-server"}
 	for _, h := range lab.Hosts[:3] {
 		srvArgs = append(srvArgs, "-additional-ipaddress", h.Addr)
 	}
-	must(shoal(nil, srvArgs...))
-	must(shoal(nil, "tls", "cert", "create", "-client"))
+	c.must(nil, srvArgs...)
+	c.must(nil, "tls", "cert", "create", "-client")
 	rogue := filepath.Join(dir, "rogue")
 	if err := os.Mkdir(rogue, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	rogueCA := exec.Command(shoalBin, "tls", "ca", "create")
-	rogueCA.Dir = rogue
-	if out, err := rogueCA.CombinedOutput(); err != nil {
-		t.Fatalf("rogue CA: %v: %s", err, out)
-	}
-	rogueCert := exec.Command(shoalBin, "tls", "cert", "create", "-client")
-	rogueCert.Dir = rogue
-	if out, err := rogueCert.CombinedOutput(); err != nil {
-		t.Fatalf("rogue cert: %v: %s", err, out)
-	}
-	oldKey := must(shoal(nil, "keygen"))
-	wrongKey := must(shoal(nil, "keygen"))
+	secureCLI{t, rogue}.must(nil, "tls", "ca", "create")
+	secureCLI{t, rogue}.must(nil, "tls", "cert", "create", "-client")
+	oldKey := c.must(nil, "keygen")
+	wrongKey := c.must(nil, "keygen")
 	const https = 8501
 	conf := func(name, key, tlsDir, cert string) string {
 		path := filepath.Join(dir, name+".hcl")
-		writeFile(t, path, fmt.Sprintf(`encrypt = %q
-tls {
-  defaults {
-    ca_file = %q
-    cert_file = %q
-    key_file = %q
-    verify_incoming = true
-    verify_outgoing = true
-  }
-  internal_rpc { verify_server_hostname = true }
-}
-ports { https = %d }
-acl {
+		writeFile(t, path, secureHCL(key, tlsDir, cert, https, `acl {
   enabled = true
   default_policy = "deny"
 }
-`, key, filepath.Join(tlsDir, "consul-agent-ca.pem"), filepath.Join(tlsDir, cert+".pem"),
-			filepath.Join(tlsDir, cert+"-key.pem"), https))
+`))
 		return path
 	}
 	srvConf := conf("server", oldKey, dir, "dc1-server-consul-0")
@@ -203,12 +168,11 @@ acl {
 	// is a serf member, but the servers refuse its RPC, so writes fail.
 	rog := client(lab.Hosts[4], "c5rogue", conf("rogue", oldKey, rogue, "dc1-client-consul-0"))
 	waitAlive("s1", "s2", "s3", "c4", "c5rogue")
-	// As long as the trusted client had to get its first write through.
-	for i := 0; i < 6; i++ {
+	// For a few seconds, as long as the trusted client had to get its first write through.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
 		if code, body, err := call(rog, "PUT", "/v1/kv/from-rogue", mgmt, "x"); err == nil && code == 200 {
 			t.Fatalf("write through the agent with an untrusted certificate succeeded: %s", body)
 		}
-		time.Sleep(time.Second)
 	}
 	if code, _, _ := call(s1, "GET", "/v1/kv/from-rogue", mgmt, ""); code != 404 {
 		t.Fatalf("the untrusted agent's write reached the servers (HTTP %d)", code)
@@ -221,34 +185,30 @@ acl {
 
 	// Key rotation over HTTPS with the CLI while s3 is killed and restarted.
 	env := func(p *proccluster.Proc) []string {
-		return []string{"SHOAL_HTTP_ADDR=", "CONSUL_HTTP_ADDR=https://" + net.JoinHostPort(p.Addr, fmt.Sprint(https)),
-			"CONSUL_HTTP_TOKEN=" + mgmt,
-			"CONSUL_CACERT=" + filepath.Join(dir, "consul-agent-ca.pem"),
-			"CONSUL_CLIENT_CERT=" + filepath.Join(dir, "dc1-client-consul-0.pem"),
-			"CONSUL_CLIENT_KEY=" + filepath.Join(dir, "dc1-client-consul-0-key.pem")}
+		return append(httpsEnv(dir, p.Addr, https), "CONSUL_HTTP_TOKEN="+mgmt)
 	}
-	newKey := must(shoal(nil, "keygen"))
+	newKey := c.must(nil, "keygen")
 	start := time.Now()
-	must(shoal(env(s1), "keyring", "-install", newKey))
+	c.must(env(s1), "keyring", "-install", newKey)
 	s3.Kill9()
 	if err := s3.Start(); err != nil {
 		t.Fatal(err)
 	}
 	testcluster.Eventually(t, 30*time.Second, func() error {
-		out, err := shoal(env(s1), "keyring", "-list")
+		out, err := c.run(env(s1), "keyring", "-list")
 		if err != nil || !strings.Contains(out, newKey+" [3/3]") {
 			return fmt.Errorf("keyring -list: %v\n%s", err, out)
 		}
 		return nil
 	})
-	must(shoal(env(s1), "keyring", "-use", newKey))
-	must(shoal(env(s1), "keyring", "-remove", oldKey))
+	c.must(env(s1), "keyring", "-use", newKey)
+	c.must(env(s1), "keyring", "-remove", oldKey)
 	t.Logf("rotation with a kill -9 and restart of s3 took %v", time.Since(start).Round(time.Millisecond))
-	if out := must(shoal(env(s1), "keyring", "-list")); !strings.Contains(out, newKey+" [3/3]") || strings.Contains(out, oldKey) {
+	if out := c.must(env(s1), "keyring", "-list"); !strings.Contains(out, newKey+" [3/3]") || strings.Contains(out, oldKey) {
 		t.Fatalf("after the rotation:\n%s", out)
 	}
 	testcluster.Eventually(t, 15*time.Second, func() error {
-		out, err := shoal(env(s3), "kv", "get", "-stale", "secure")
+		out, err := c.run(env(s3), "kv", "get", "-stale", "secure")
 		if err != nil || out != "yes" {
 			return fmt.Errorf("kv get via the restarted s3: %v %q", err, out)
 		}
