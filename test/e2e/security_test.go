@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,42 +18,16 @@ import (
 // over HTTPS with curl-equivalent settings (CONSUL_* variables).
 func TestSecureClusterKeyRotationWithCLI(t *testing.T) {
 	dir := t.TempDir()
-	shoal := func(env []string, args ...string) (string, error) {
-		cmd := exec.Command(shoalBin, args...)
-		cmd.Dir = dir
-		cmd.Env = append(cmd.Environ(), env...)
-		out, err := cmd.CombinedOutput()
-		return strings.TrimSpace(string(out)), err
-	}
-	must := func(out string, err error) string {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%v: %s", err, out)
-		}
-		return out
-	}
-	must(shoal(nil, "tls", "ca", "create"))
-	must(shoal(nil, "tls", "cert", "create", "-server", "-additional-ipaddress", "127.0.0.2", "-additional-ipaddress", "127.0.0.3"))
-	must(shoal(nil, "tls", "cert", "create", "-client"))
-	oldKey := must(shoal(nil, "keygen"))
+	c := secureCLI{t, dir}
+	c.must(nil, "tls", "ca", "create")
+	c.must(nil, "tls", "cert", "create", "-server", "-additional-ipaddress", "127.0.0.2", "-additional-ipaddress", "127.0.0.3")
+	c.must(nil, "tls", "cert", "create", "-client")
+	oldKey := c.must(nil, "keygen")
 	fp := testcluster.FreePorts(t, 4)
 	ports := proccluster.Ports{HTTP: fp[0], Serf: fp[1], Server: fp[2]}
 	https := fp[3]
 	conf := filepath.Join(dir, "secure.hcl")
-	writeFile(t, conf, fmt.Sprintf(`encrypt = %q
-tls {
-  defaults {
-    ca_file = %q
-    cert_file = %q
-    key_file = %q
-    verify_incoming = true
-    verify_outgoing = true
-  }
-  internal_rpc { verify_server_hostname = true }
-}
-ports { https = %d }
-`, oldKey, filepath.Join(dir, "consul-agent-ca.pem"), filepath.Join(dir, "dc1-server-consul-0.pem"),
-		filepath.Join(dir, "dc1-server-consul-0-key.pem"), https))
+	writeFile(t, conf, secureHCL(oldKey, dir, "dc1-server-consul-0", https, ""))
 	procs := proccluster.Servers(shoalBin, t.TempDir(), 3, ports)
 	for _, p := range procs {
 		p.Args = append(p.Args, "-config-file", conf)
@@ -64,25 +36,20 @@ ports { https = %d }
 	waitLeader(t, procs, ports, 30*time.Second)
 
 	// The CLI over HTTPS with the client certificate, as an operator would.
-	env := func(p *proccluster.Proc) []string {
-		return []string{"SHOAL_HTTP_ADDR=", "CONSUL_HTTP_ADDR=https://" + net.JoinHostPort(p.Addr, fmt.Sprint(https)),
-			"CONSUL_CACERT=" + filepath.Join(dir, "consul-agent-ca.pem"),
-			"CONSUL_CLIENT_CERT=" + filepath.Join(dir, "dc1-client-consul-0.pem"),
-			"CONSUL_CLIENT_KEY=" + filepath.Join(dir, "dc1-client-consul-0-key.pem")}
-	}
+	env := func(p *proccluster.Proc) []string { return httpsEnv(dir, p.Addr, https) }
 	s1, s3 := procs[0], procs[2]
 	testcluster.Eventually(t, 15*time.Second, func() error {
-		out, err := shoal(env(s1), "members")
+		out, err := c.run(env(s1), "members")
 		if err != nil || strings.Count(out, "alive") != 3 {
 			return fmt.Errorf("members: %v\n%s", err, out)
 		}
 		return nil
 	})
-	must(shoal(env(s1), "kv", "put", "secure", "yes"))
+	c.must(env(s1), "kv", "put", "secure", "yes")
 
-	newKey := must(shoal(nil, "keygen"))
+	newKey := c.must(nil, "keygen")
 	start := time.Now()
-	must(shoal(env(s1), "keyring", "-install", newKey))
+	c.must(env(s1), "keyring", "-install", newKey)
 	// s3 restarts in the middle of the rotation: its keyring file holds
 	// both keys, so it rejoins and takes part in the rest.
 	s3.Stop(10 * time.Second)
@@ -90,22 +57,22 @@ ports { https = %d }
 		t.Fatal(err)
 	}
 	testcluster.Eventually(t, 30*time.Second, func() error {
-		out, err := shoal(env(s1), "keyring", "-list")
+		out, err := c.run(env(s1), "keyring", "-list")
 		if err != nil || !strings.Contains(out, newKey+" [3/3]") {
 			return fmt.Errorf("keyring -list: %v\n%s", err, out)
 		}
 		return nil
 	})
-	must(shoal(env(s1), "keyring", "-use", newKey))
-	must(shoal(env(s1), "keyring", "-remove", oldKey))
+	c.must(env(s1), "keyring", "-use", newKey)
+	c.must(env(s1), "keyring", "-remove", oldKey)
 	t.Logf("rotation with a restart of s3 took %v", time.Since(start).Round(time.Millisecond))
-	out := must(shoal(env(s1), "keyring", "-list"))
+	out := c.must(env(s1), "keyring", "-list")
 	if !strings.Contains(out, newKey+" [3/3]") || strings.Contains(out, oldKey) {
 		t.Fatalf("after the rotation:\n%s", out)
 	}
 	// The restarted server serves the data over HTTPS.
 	testcluster.Eventually(t, 15*time.Second, func() error {
-		out, err := shoal(env(s3), "kv", "get", "-stale", "secure")
+		out, err := c.run(env(s3), "kv", "get", "-stale", "secure")
 		if err != nil || out != "yes" {
 			return fmt.Errorf("kv get via s3: %v %q", err, out)
 		}
@@ -113,7 +80,7 @@ ports { https = %d }
 	})
 	// Plain HTTPS without the client certificate is refused (verify_incoming).
 	e := env(s3)
-	if out, err := shoal(e[:3], "kv", "get", "secure"); err == nil {
+	if out, err := c.run(e[:3], "kv", "get", "secure"); err == nil {
 		t.Fatalf("https without a client certificate: %q", out)
 	}
 }
