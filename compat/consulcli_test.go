@@ -21,10 +21,16 @@ const EnvConsulBin = "SHOAL_CONSUL_BIN"
 // consulCLI runs the real consul CLI against node and returns its output.
 func consulCLI(t *testing.T, bin string, n *testcluster.Node, args ...string) (string, error) {
 	t.Helper()
+	return consulCLIEnv(t, bin, []string{"CONSUL_HTTP_ADDR=" + n.HTTPAddr()}, args...)
+}
+
+// consulCLIEnv runs the real consul CLI with env added to the environment.
+func consulCLIEnv(t *testing.T, bin string, env []string, args ...string) (string, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), "CONSUL_HTTP_ADDR="+n.HTTPAddr())
+	cmd.Env = append(os.Environ(), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
