@@ -64,15 +64,7 @@ func GenerateCA(opts CAOptions) (PEMPair, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return PEMPair{}, fmt.Errorf("tls: CA key: %w", err)
-	}
-	serial, err := serialNumber()
-	if err != nil {
-		return PEMPair{}, err
-	}
-	id, err := keyID(key.Public())
+	key, serial, id, err := newKeyMaterial("CA key")
 	if err != nil {
 		return PEMPair{}, err
 	}
@@ -135,15 +127,7 @@ func GenerateCert(ca PEMPair, opts CertOptions) (PEMPair, error) {
 	}
 	names = append(append(names, "localhost"), opts.DNSNames...)
 	ips := append([]net.IP{net.IPv4(127, 0, 0, 1)}, opts.IPAddresses...)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return PEMPair{}, fmt.Errorf("tls: key: %w", err)
-	}
-	serial, err := serialNumber()
-	if err != nil {
-		return PEMPair{}, err
-	}
-	id, err := keyID(key.Public())
+	key, serial, id, err := newKeyMaterial("key")
 	if err != nil {
 		return PEMPair{}, err
 	}
@@ -208,6 +192,24 @@ func encodePair(der []byte, key *ecdsa.PrivateKey) (PEMPair, error) {
 		Cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		Key:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}),
 	}, nil
+}
+
+// newKeyMaterial makes what a new certificate needs: a P-256 key, a
+// random serial number and the key's ID. what names the key in errors.
+func newKeyMaterial(what string) (*ecdsa.PrivateKey, *big.Int, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("tls: %s: %w", what, err)
+	}
+	serial, err := serialNumber()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	id, err := keyID(key.Public())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return key, serial, id, nil
 }
 
 func serialNumber() (*big.Int, error) {
