@@ -625,10 +625,12 @@ func TestRunActsOnNothingUntilTheServersAnswer(t *testing.T) {
 		t.Fatalf("%d starts before the servers answered", n)
 	}
 
+	// The servers' answer is set before they become reachable, so that the
+	// first answer the realiser gets is this one.
+	h.srv.set(5, a, newAlloc(idB, 1, nil))
 	h.srv.mu.Lock()
 	h.srv.allocsErr = nil
 	h.srv.mu.Unlock()
-	h.srv.set(5, a, newAlloc(idB, 1, nil))
 	waitFor(t, "A adopted, B started, the ghost stopped", func() bool {
 		return slices.Equal(d.running(), []string{idA, idB}) && reportedStatus(h.srv, idA) == sched.ClientRunning
 	})
