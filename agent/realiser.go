@@ -22,7 +22,7 @@ import (
 
 // sourceScheduler marks service instances the realiser registered (they
 // are not persisted: the realiser re-registers them after a restart).
-const sourceScheduler = "scheduler"
+const sourceScheduler = local.SourceScheduler
 
 // schedTags are the Serf tags that tell the scheduler what this node can
 // run: CPU (MHz), memory (MB), drivers, the host permissions its config

@@ -50,19 +50,23 @@ type Runner interface {
 	Stop()
 }
 
-// loop runs fn after a random stagger and then every interval until stop
-// is closed. It is the skeleton of every periodic check.
+// loop runs fn after a random stagger (or at once) and then every interval
+// until stop is closed. It is the skeleton of every periodic check.
 type loop struct {
 	stopOnce sync.Once
 	stopCh   chan struct{}
 	doneCh   chan struct{}
 }
 
-func (l *loop) start(interval time.Duration, fn func()) {
+func (l *loop) start(interval time.Duration, atOnce bool, fn func()) {
 	l.stopCh, l.doneCh = make(chan struct{}), make(chan struct{})
+	first := stagger(interval)
+	if atOnce {
+		first = 0
+	}
 	go func() {
 		defer close(l.doneCh)
-		next := time.NewTimer(stagger(interval))
+		next := time.NewTimer(first)
 		defer next.Stop()
 		for {
 			select {

@@ -41,7 +41,7 @@ var grpcServingStatus = map[uint64]string{0: "UNKNOWN", 1: "SERVING", 2: "NOT_SE
 // Start implements Runner.
 func (c *GRPC) Start() {
 	c.setup()
-	c.loop.start(c.Interval, c.Check)
+	c.loop.start(c.Interval, false, c.Check)
 }
 
 func (c *GRPC) setup() {

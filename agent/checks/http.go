@@ -37,8 +37,12 @@ type HTTP struct {
 	// DisableRedirects makes any 3xx answer the result.
 	DisableRedirects bool
 	OutputMaxSize    int // default DefaultOutputMaxSize
-	Notify           Notify
-	Logger           hclog.Logger
+	// AtOnce runs the first check as soon as it starts instead of after
+	// a random stagger (a replica the scheduler has just started, whose
+	// first passing check may gate a rolling update).
+	AtOnce bool
+	Notify Notify
+	Logger hclog.Logger
 
 	client *http.Client
 	loop   loop
@@ -61,7 +65,7 @@ func (c *HTTP) Start() {
 		},
 	}
 	c.client = &http.Client{Transport: tr, Timeout: c.Timeout, CheckRedirect: c.checkRedirect}
-	c.loop.start(c.Interval, c.Check)
+	c.loop.start(c.Interval, c.AtOnce, c.Check)
 }
 
 // Stop implements Runner.

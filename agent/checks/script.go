@@ -26,7 +26,7 @@ type Script struct {
 }
 
 // Start implements Runner.
-func (c *Script) Start() { c.loop.start(c.Interval, c.Check) }
+func (c *Script) Start() { c.loop.start(c.Interval, false, c.Check) }
 
 // Stop implements Runner.
 func (c *Script) Stop() { c.loop.stop() }

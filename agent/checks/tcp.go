@@ -15,14 +15,18 @@ type TCP struct {
 	Address  string
 	Interval time.Duration
 	Timeout  time.Duration // default DefaultTimeout
-	Notify   Notify
-	Logger   hclog.Logger
+	// AtOnce runs the first check as soon as it starts instead of after
+	// a random stagger (a replica the scheduler has just started, whose
+	// first passing check may gate a rolling update).
+	AtOnce bool
+	Notify Notify
+	Logger hclog.Logger
 
 	loop loop
 }
 
 // Start implements Runner.
-func (c *TCP) Start() { c.loop.start(c.Interval, c.Check) }
+func (c *TCP) Start() { c.loop.start(c.Interval, c.AtOnce, c.Check) }
 
 // Stop implements Runner.
 func (c *TCP) Stop() { c.loop.stop() }

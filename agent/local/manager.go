@@ -169,20 +169,21 @@ func (m *Manager) addCheckLocked(def *CheckDefinition, source string) error {
 		return err
 	}
 	m.stopRunnerLocked(hc.CheckID)
-	m.startRunnerLocked(def)
+	m.startRunnerLocked(def, source)
 	if source == SourceAPI {
 		return m.persistCheck(hc, def)
 	}
 	return nil
 }
 
-func (m *Manager) startRunnerLocked(def *CheckDefinition) {
+func (m *Manager) startRunnerLocked(def *CheckDefinition, source string) {
 	id := def.CheckID
 	var notify checks.Notify = m.state
 	if def.SuccessBeforePassing > 0 || def.FailuresBeforeCritical > 0 || def.FailuresBeforeWarning > 0 {
 		notify = checks.NewStatusHandler(m.state, def.SuccessBeforePassing, def.FailuresBeforeWarning, def.FailuresBeforeCritical)
 	}
 	interval := max(time.Duration(def.Interval), checks.MinInterval)
+	atOnce := source == SourceScheduler
 	var r checks.Runner
 	switch def.Type() {
 	case TypeTTL:
@@ -193,10 +194,10 @@ func (m *Manager) startRunnerLocked(def *CheckDefinition) {
 		r = &checks.HTTP{CheckID: id, URL: def.HTTP, Method: def.Method, Header: def.Header, Body: def.Body,
 			Interval: interval, Timeout: time.Duration(def.Timeout), TLSSkipVerify: def.TLSSkipVerify,
 			TLSServerName: def.TLSServerName, DisableRedirects: def.DisableRedirects, OutputMaxSize: def.OutputMaxSize,
-			Notify: notify, Logger: m.logger}
+			AtOnce: atOnce, Notify: notify, Logger: m.logger}
 	case TypeTCP:
 		r = &checks.TCP{CheckID: id, Address: def.TCP, Interval: interval, Timeout: time.Duration(def.Timeout),
-			Notify: notify, Logger: m.logger}
+			AtOnce: atOnce, Notify: notify, Logger: m.logger}
 	case TypeGRPC:
 		r = &checks.GRPC{CheckID: id, Target: def.GRPC, UseTLS: def.GRPCUseTLS, TLSSkipVerify: def.TLSSkipVerify,
 			TLSServerName: def.TLSServerName, Interval: interval, Timeout: time.Duration(def.Timeout),

@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -251,5 +252,43 @@ func TestManagerReportsPersistFailure(t *testing.T) {
 				t.Fatalf("got %v, want an error naming the data dir and wrapping ENOTDIR", err)
 			}
 		})
+	}
+}
+
+// TestSchedulerChecksProbeAtOnce checks that the HTTP and TCP checks of a
+// replica the scheduler registers run their first probe at once, not after
+// Consul's random stagger of up to a second: a health-gated rollout waits
+// for that first passing result before its next batch. Five checks, so that
+// a stagger would show (each would land within the bound with chance 3 in 10).
+func TestSchedulerChecksProbeAtOnce(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	m := NewManager(ManagerConfig{}, testState(t, newFakeServers(t), nil), nil)
+	defer m.Stop()
+	const n = 5
+	start := time.Now()
+	for i := range n {
+		kind := `"HTTP":"` + srv.URL + `"`
+		if i%2 == 1 {
+			kind = `"TCP":"` + srv.Listener.Addr().String() + `"`
+		}
+		def, err := DecodeService([]byte(fmt.Sprintf(`{"ID":"web-%d","Name":"web","Check":{%s,"Interval":"30s"}}`, i, kind)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.AddService(def, SourceScheduler, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() bool {
+		for i := range n {
+			if c := m.State().Check(fmt.Sprintf("service:web-%d", i)); c == nil || c.Status != catalog.HealthPassing {
+				return false
+			}
+		}
+		return true
+	})
+	if took := time.Since(start); took > 300*time.Millisecond {
+		t.Fatalf("the scheduler's checks first passed %v after registration; want their first probe at once", took)
 	}
 }

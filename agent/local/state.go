@@ -66,10 +66,15 @@ type RPC interface {
 }
 
 // Sources of a service or check: config files are reloaded, the API's
-// registrations persisted.
+// registrations persisted. The scheduler's (replicas the realiser started)
+// are neither: the realiser re-registers them after a restart, and their
+// HTTP and TCP checks run their first probe at once rather than after
+// Consul's random stagger, so that a health-gated rollout moves on as soon
+// as a new replica answers.
 const (
-	SourceAPI    = "api"
-	SourceConfig = "config"
+	SourceAPI       = "api"
+	SourceConfig    = "config"
+	SourceScheduler = "scheduler"
 )
 
 type serviceState struct {
