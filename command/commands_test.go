@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -119,7 +120,7 @@ func TestRun(t *testing.T) {
 		wantHelp string // fragment of the help/version writer output
 	}{
 		{name: "version flag", args: []string{"-v"}, wantHelp: version.String() + "\n"},
-		{name: "version command", args: []string{"version"}, wantOut: version.String() + "\nProtocol 1\n"},
+		{name: "version command", args: []string{"version"}, wantOut: version.String() + "\nProtocol " + strconv.Itoa(version.ProtocolVersion) + "\n"},
 		{name: "no command lists commands", wantCode: 127, wantHelp: "Usage: shoal [--version] [--help] <command> [<args>]"},
 		{name: "unknown command", args: []string{"frobnicate"}, wantCode: 127, wantHelp: "members"},
 		{name: "operator prints help", args: []string{"operator"}, wantCode: 1, wantHelp: "Usage: shoal operator <subcommand>"},

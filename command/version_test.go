@@ -1,6 +1,7 @@
 package command
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/shoalproject/shoal/version"
@@ -14,7 +15,7 @@ func TestVersionCommand(t *testing.T) {
 		wantOut  string
 		wantErr  []string
 	}{
-		{name: "prints version and protocol", wantOut: version.String() + "\nProtocol 1\n"},
+		{name: "prints version and protocol", wantOut: version.String() + "\nProtocol " + strconv.Itoa(version.ProtocolVersion) + "\n"},
 		{
 			name:     "positional argument is a usage error",
 			args:     []string{"extra"},

@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ func TestMembersCarryConsulTags(t *testing.T) {
 		roles[m.Tags["role"]]++
 		want := map[string]string{
 			"dc": "dc1", "build": version.Version + ":" + version.GitCommit, "vsn": "2", "vsn_min": "2",
-			"vsn_max": "3", "raft_vsn": "3", "segment": "", "shoal_vsn": "1",
+			"vsn_max": "3", "raft_vsn": "3", "segment": "", "shoal_vsn": strconv.Itoa(version.ProtocolVersion),
 		}
 		for k, v := range want {
 			if got, ok := m.Tags[k]; !ok || got != v {

@@ -6,8 +6,9 @@
 // State goes in (specs, nodes, every allocation, statuses), plans come out;
 // nothing here talks to the network, Docker, Raft or the clock. The leader
 // (package server) watches the state store, builds a State from one read
-// transaction, calls Evaluate, and commits each service's PlanRequest
-// through its Planner (one Raft apply); agents realise the allocations.
+// transaction, calls Evaluate, and commits the PlanRequests its Planner
+// received (all of one evaluation in one Raft entry); agents realise the
+// allocations.
 // Evaluate (eval.go) decides status, last good version, rollback, removal
 // of services whose spec is gone, garbage and Limits; Plan places one spec.
 // Drivers and the reconciliation loop live elsewhere.

@@ -24,8 +24,9 @@ type State interface {
 	LastGood(service string) ([]byte, error)
 }
 
-// Planner commits plans: the leader's implementation writes each one
-// through one Raft apply; the test Harness applies them to memory.
+// Planner commits plans: the leader's implementation collects an
+// evaluation's plans and writes them in one Raft entry (or one entry per
+// plan, as a fallback); the test Harness applies them to memory.
 // SubmitPlan is called from one goroutine at a time and returns an error if
 // and only if the plan was not committed. It must not modify the plan.
 type Planner interface {

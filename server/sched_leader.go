@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -29,8 +30,8 @@ const (
 // the specs, the nodes (catalog and serfHealth) and the allocations; on any
 // change — or when a node's grace period or a rolling update's delay runs
 // out — it builds a read-only sched.State from one read transaction, runs
-// sched.Evaluate, and commits each service's plan through raftPlanner (one
-// Raft apply per plan). Every scheduling decision is sched's; this loop owns
+// sched.Evaluate, and commits the evaluation's plans in one Raft entry
+// (Server.evaluate). Every scheduling decision is sched's; this loop owns
 // only the watch, the clock and Raft.
 func (s *Server) schedulerLoop(stop <-chan struct{}) {
 	sc := &schedulerState{notBefore: map[string]time.Time{}}
@@ -92,13 +93,14 @@ func (s *Server) schedule(sc *schedulerState, ws memdb.WatchSet, now time.Time) 
 		return true
 	}
 	start := time.Now()
-	ev, err := sched.Evaluate(view, raftPlanner{s}, sched.EvalConfig{Seed: s.raft.AppliedIndex(), Limits: s.cfg.schedLimits(), Due: due, Now: now})
+	cfg := sched.EvalConfig{Seed: s.raft.AppliedIndex(), Limits: s.cfg.schedLimits(), Due: due, Now: now}
+	ev, err := s.evaluate(view, cfg)
 	if err != nil {
 		return 0, err
 	}
 	if len(ev.Submitted) > 0 {
 		// Timestamps along the path (docs/performance.md): this evaluation,
-		// its plans and their Raft commits (one per service).
+		// its plans and their Raft commit (one entry for them all).
 		place, stop := 0, 0
 		for _, req := range ev.Submitted {
 			place, stop = place+len(req.Place), stop+len(req.Stop)
@@ -121,6 +123,76 @@ func (s *Server) schedule(sc *schedulerState, ws memdb.WatchSet, now time.Time) 
 		wantSoon(d)
 	}
 	return next, nil
+}
+
+// evaluate runs sched.Evaluate and commits its plans: all of them in one
+// Raft entry (one log append, one replication round and one transaction for
+// the whole evaluation) when every server can apply such an entry, else
+// one entry per plan.
+//
+// If the batch is refused by the FSM (the store is then unchanged), the
+// evaluation runs again over the same view with one entry per plan, so
+// that one plan the store refuses never holds back the others. If its
+// outcome is unknown (leadership lost) or it never reached a log, nothing
+// is re-sent: the plans are reported as errors and the next evaluation,
+// by whichever server leads then, starts from the state as committed.
+func (s *Server) evaluate(view *schedView, cfg sched.EvalConfig) (*sched.Evaluation, error) {
+	if !s.serversSpeak(2) {
+		return sched.Evaluate(view, raftPlanner{s}, cfg)
+	}
+	var col planCollector
+	ev, err := sched.Evaluate(view, &col, cfg)
+	if err != nil || len(col.plans) == 0 {
+		return ev, err
+	}
+	if len(col.plans) == 1 {
+		err = raftPlanner{s}.SubmitPlan(col.plans[0])
+	} else {
+		_, err = s.raftApply(fsm.AllocPlanBatchRequestType, &fsm.PlanBatch{Plans: col.plans})
+	}
+	switch {
+	case err == nil:
+		return ev, nil
+	case len(col.plans) > 1 && !errors.Is(err, errNotLeader) && !errors.Is(err, errLeadershipLost) && !errors.Is(err, errShutdown):
+		s.logger.Warn("scheduler: the store refused a batch of plans; committing them one by one",
+			"plans", len(col.plans), "error", err)
+		return sched.Evaluate(view, raftPlanner{s}, cfg)
+	}
+	for _, req := range col.plans {
+		ev.Errors[req.Service] = err
+		delete(ev.Delays, req.Service)
+	}
+	ev.Submitted = nil
+	return ev, nil
+}
+
+// serversSpeak reports whether every server in Serf (alive or failed)
+// advertises cluster protocol v or later.
+func (s *Server) serversSpeak(v int) bool { return membersSpeak(s.serf.Members(), v) }
+
+// membersSpeak reports whether every server among members that has not
+// left advertises cluster protocol v or later (a missing or unreadable
+// shoal_vsn counts as older).
+func membersSpeak(members []serf.Member, v int) bool {
+	for _, m := range members {
+		if MemberRole(m.Tags) != RoleServer || m.Status == serf.StatusLeft {
+			continue
+		}
+		if n, err := strconv.Atoi(m.Tags["shoal_vsn"]); err != nil || n < v {
+			return false
+		}
+	}
+	return true
+}
+
+// planCollector is a sched.Planner that accepts every plan, for
+// Server.evaluate to commit them together.
+type planCollector struct{ plans []*sched.PlanRequest }
+
+// SubmitPlan implements sched.Planner.
+func (c *planCollector) SubmitPlan(req *sched.PlanRequest) error {
+	c.plans = append(c.plans, req)
+	return nil
 }
 
 // raftPlanner is the production sched.Planner: one Raft apply per plan.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/serf/serf"
 	"github.com/shoalproject/shoal/allocs"
 	"github.com/shoalproject/shoal/kv"
 	"github.com/shoalproject/shoal/rpcapi"
@@ -134,5 +135,77 @@ func TestDependencyCycleRecorded(t *testing.T) {
 	}
 	if n := liveAllocs(s, "b"); n != 0 {
 		t.Errorf("b: %d replicas placed, want none", n)
+	}
+}
+
+// TestOneEvaluationIsOneRaftEntry checks that the plans of one evaluation
+// (here four services deployed in one transaction) are committed in one
+// Raft entry: every new allocation carries the same CreateIndex, where one
+// entry per service gave four.
+func TestOneEvaluationIsOneRaftEntry(t *testing.T) {
+	s := newSchedServer(t, nil)
+	var ops []kv.TxnOp
+	names := []string{"a", "b", "c", "d"}
+	for _, n := range names {
+		doc := fmt.Sprintf(`{"name": %q, "driver": "exec", "command": "/bin/sleep", "args": ["60"], "replicas": 2}`, n)
+		ops = append(ops, kv.TxnOp{Verb: kv.OpSet, Entry: kv.Entry{Key: sched.SpecPrefix + n, Value: []byte(doc)}})
+	}
+	var out rpcapi.TxnResponse
+	if err := s.RPC(context.Background(), "Txn.Apply", &rpcapi.TxnRequest{Ops: ops}, &out); err != nil || len(out.Errors) > 0 {
+		t.Fatalf("deploy: %v %v", err, out.Errors)
+	}
+	created := map[uint64][]string{}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		clear(created)
+		n := 0
+		tx := s.State().ReadTxn()
+		_, all, _ := allocs.All(tx, nil)
+		tx.Abort()
+		for _, a := range all {
+			created[a.CreateIndex] = append(created[a.CreateIndex], a.Service)
+			n++
+		}
+		if n == 2*len(names) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d allocations placed within 10s", n, 2*len(names))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(created) != 1 {
+		t.Fatalf("the four services' allocations were created by %d Raft entries, want 1: %v", len(created), created)
+	}
+}
+
+// TestMembersSpeak checks when the leader may send entries of a newer
+// cluster protocol: only when every server that has not left speaks it.
+func TestMembersSpeak(t *testing.T) {
+	member := func(role, vsn string, st serf.MemberStatus) serf.Member {
+		tags := map[string]string{"role": role}
+		if vsn != "" {
+			tags["shoal_vsn"] = vsn
+		}
+		return serf.Member{Tags: tags, Status: st}
+	}
+	tests := []struct {
+		name    string
+		members []serf.Member
+		want    bool
+	}{
+		{"all servers speak 2", []serf.Member{member(RoleTagServer, "2", serf.StatusAlive), member(RoleTagServer, "3", serf.StatusAlive)}, true},
+		{"one server speaks 1", []serf.Member{member(RoleTagServer, "2", serf.StatusAlive), member(RoleTagServer, "1", serf.StatusAlive)}, false},
+		{"a failed server speaking 1 may return", []serf.Member{member(RoleTagServer, "2", serf.StatusAlive), member(RoleTagServer, "1", serf.StatusFailed)}, false},
+		{"a server that left is not asked", []serf.Member{member(RoleTagServer, "2", serf.StatusAlive), member(RoleTagServer, "1", serf.StatusLeft)}, true},
+		{"a server without the tag", []serf.Member{member(RoleTagServer, "2", serf.StatusAlive), member(RoleTagServer, "", serf.StatusAlive)}, false},
+		{"clients do not apply entries", []serf.Member{member(RoleTagServer, "2", serf.StatusAlive), member(RoleTagClient, "1", serf.StatusAlive)}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := membersSpeak(tc.members, 2); got != tc.want {
+				t.Fatalf("membersSpeak = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -8,8 +8,14 @@ import "fmt"
 const Version = "0.1.0"
 
 // ProtocolVersion is the version of the Shoal cluster protocol spoken by
-// this build.
-const ProtocolVersion = 1
+// this build; servers advertise it in the Serf tag shoal_vsn.
+//
+//   - 2: the scheduler's plans of one evaluation may be one Raft entry
+//     (fsm.AllocPlanBatchRequestType). A leader sends such entries only
+//     when every server advertises 2 or more, so that a cluster being
+//     upgraded one server at a time never logs an entry a server cannot
+//     apply.
+const ProtocolVersion = 2
 
 // GitCommit is the git commit the binary was built from. It is empty unless
 // set at link time, e.g.

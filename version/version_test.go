@@ -28,7 +28,7 @@ func TestString(t *testing.T) {
 	if Version != "0.1.0" {
 		t.Errorf("Version = %q, want 0.1.0", Version)
 	}
-	if ProtocolVersion != 1 {
-		t.Errorf("ProtocolVersion = %d, want 1", ProtocolVersion)
+	if ProtocolVersion != 2 {
+		t.Errorf("ProtocolVersion = %d, want 2", ProtocolVersion)
 	}
 }

@@ -14,10 +14,29 @@ import (
 const (
 	AllocPlanRequestType   MessageType = 30
 	AllocUpdateRequestType MessageType = 31
+	// AllocPlanBatchRequestType commits the plans of one evaluation
+	// (several services) in one entry and one transaction: all or none.
+	// Servers before cluster protocol 2 cannot apply it; the leader sends
+	// it only when every server speaks 2 (version.ProtocolVersion).
+	AllocPlanBatchRequestType MessageType = 32
 )
+
+// PlanBatch is the body of an AllocPlanBatchRequestType command: the
+// plans in the order the evaluation made them.
+type PlanBatch struct {
+	Plans []*sched.PlanRequest
+}
 
 func schedCommands(c commands) {
 	register(c, AllocPlanRequestType, "alloc plan", applyAllocPlan)
+	register(c, AllocPlanBatchRequestType, "alloc plan batch", func(tx *memdb.Txn, idx uint64, req *PlanBatch) (any, error) {
+		for _, p := range req.Plans {
+			if _, err := applyAllocPlan(tx, idx, p); err != nil {
+				return nil, fmt.Errorf("fsm: plan of %s: %w", p.Service, err)
+			}
+		}
+		return nil, nil
+	})
 	register(c, AllocUpdateRequestType, "alloc update", func(tx *memdb.Txn, idx uint64, req *sched.UpdateRequest) (any, error) {
 		return nil, allocs.ApplyUpdate(tx, idx, req)
 	})
