@@ -506,6 +506,8 @@ func (r *Realiser) start(ctx context.Context, d driver.Driver, a *sched.Alloc, u
 			return r.changed(u)
 		}
 	}
+	// Timestamps along the start, for the debug line below.
+	t0 := r.now()
 	if p, ok := d.(driver.Preparer); ok {
 		ready, progress, err := p.Prepare(ctx, task)
 		if err != nil {
@@ -529,7 +531,9 @@ func (r *Realiser) start(ctx context.Context, d driver.Driver, a *sched.Alloc, u
 		}
 		rs.prepareFailures = 0
 	}
+	t1 := r.now()
 	st, err := d.Start(ctx, task)
+	t2 := r.now()
 	delay := a.Spec.Restart.Delay.Std()
 	if delay <= 0 {
 		delay = sched.DefaultRestartDelay.Std()
@@ -553,6 +557,8 @@ func (r *Realiser) start(ctx context.Context, d driver.Driver, a *sched.Alloc, u
 	}
 	healthy, known := r.cfg.Registry.Health(inst.ID)
 	u.Healthy = healthy || (!known && a.Spec.Check == nil)
+	r.log.Debug("task started", "alloc", a.ID, "service", a.Service, "prepare", t1.Sub(t0).Round(time.Millisecond),
+		"start", t2.Sub(t1).Round(time.Millisecond), "register", r.now().Sub(t2).Round(time.Millisecond))
 	return r.changed(u)
 }
 

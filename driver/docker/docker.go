@@ -136,6 +136,8 @@ func (d *Driver) Start(ctx context.Context, t *driver.Task) (driver.Status, erro
 	unlock := d.locks.Lock(t.AllocID)
 	defer unlock()
 
+	// The time of each engine call, for the debug line below.
+	t0 := time.Now()
 	if err := d.removeAll(ctx, t.AllocID, 0); err != nil {
 		return driver.Status{}, fmt.Errorf("docker: start %s: remove the old container: %w", t.AllocID, err)
 	}
@@ -146,6 +148,7 @@ func (d *Driver) Start(ctx context.Context, t *driver.Task) (driver.Status, erro
 	if err != nil {
 		return driver.Status{}, fmt.Errorf("docker: start %s: %w", t.AllocID, err)
 	}
+	t1 := time.Now()
 	created, err := d.cli.ContainerCreate(ctx, opts)
 	if cerrdefs.IsConflict(err) && d.removeStrayName(ctx, opts.Name) {
 		created, err = d.cli.ContainerCreate(ctx, opts)
@@ -156,6 +159,7 @@ func (d *Driver) Start(ctx context.Context, t *driver.Task) (driver.Status, erro
 	for _, w := range created.Warnings {
 		d.logger.Warn("engine warning on create", "alloc", t.AllocID, "container", opts.Name, "warning", w)
 	}
+	t2 := time.Now()
 	if _, err := d.cli.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
 		rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
@@ -164,11 +168,14 @@ func (d *Driver) Start(ctx context.Context, t *driver.Task) (driver.Status, erro
 		}
 		return driver.Status{}, fmt.Errorf("docker: start %s: start %s: %w", t.AllocID, opts.Name, err)
 	}
+	t3 := time.Now()
 	st, err := d.inspect(ctx, created.ID)
 	if err != nil {
 		return driver.Status{}, fmt.Errorf("docker: start %s: %w", t.AllocID, err)
 	}
-	d.logger.Debug("started", "alloc", t.AllocID, "container", opts.Name, "id", shortID(created.ID), "ip", st.IP)
+	d.logger.Debug("started", "alloc", t.AllocID, "container", opts.Name, "id", shortID(created.ID), "ip", st.IP,
+		"prepare", t1.Sub(t0).Round(time.Millisecond), "create", t2.Sub(t1).Round(time.Millisecond),
+		"start", t3.Sub(t2).Round(time.Millisecond), "inspect", time.Since(t3).Round(time.Millisecond))
 	return st, nil
 }
 
