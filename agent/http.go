@@ -91,13 +91,14 @@ func (a *Agent) wrap(rt route) http.Handler {
 	metricKey := []string{"api", "http"}
 	decision := a.routeACL(rt.pattern)
 	share := sharedRoutes[rt.pattern]
+	path := metricPath(rt.pattern)
+	allow := strings.Join(append([]string{http.MethodOptions}, rt.methods...), ",")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		defer func() {
 			metrics.MeasureSinceWithLabels(metricKey, start, []metrics.Label{
-				{Name: "method", Value: r.Method}, {Name: "path", Value: metricPath(rt.pattern)}})
+				{Name: "method", Value: r.Method}, {Name: "path", Value: path}})
 		}()
-		allow := strings.Join(append([]string{http.MethodOptions}, rt.methods...), ",")
 		if r.Method == http.MethodOptions {
 			// As Consul: 200, no body, the methods in Allow.
 			w.Header().Set("Allow", allow)
