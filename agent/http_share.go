@@ -29,11 +29,12 @@ import (
 //
 // Each caller keeps its own wait, as Consul's: it answers at the latest
 // when its wait (plus up to 1/16 of jitter) is over. The shared call
-// carries the wait of the caller that started it; when it ends with no
-// change (index unchanged) before a joiner's wait is over, the joiner
-// joins or starts the next call with the rest of its wait; when the
-// joiner's own deadline passes first, it leaves the call (which goes on
-// for the others) and answers with a read of its own that does not block.
+// carries the wait of the caller that started it, whose answer it is
+// however it ends; when it ends with no change (index unchanged) before a
+// joiner's wait is over, the joiner joins or starts the next call with
+// the rest of its wait; when the joiner's own deadline passes first, it
+// leaves the call (which goes on for the others) and answers with a read
+// of its own that does not block.
 
 // sharedRoutes are the routes whose blocking GETs share one call.
 var sharedRoutes = map[string]bool{
@@ -177,7 +178,7 @@ func (a *Agent) serveShared(w http.ResponseWriter, r *http.Request, serve func(h
 	key := sharedKey(r)
 	for {
 		rest := time.Until(start.Add(wait))
-		res, _, err := a.flights.Do(ctx, key, func(fctx context.Context) (*sharedResponse, error) {
+		res, joined, err := a.flights.Do(ctx, key, func(fctx context.Context) (*sharedResponse, error) {
 			rec := &responseRecorder{header: http.Header{}}
 			serve(&typedWriter{ResponseWriter: rec}, withQuery(fctx, r, "wait", rest.String()))
 			return &sharedResponse{code: rec.code, header: rec.header, body: rec.body.Bytes()}, nil
@@ -195,8 +196,11 @@ func (a *Agent) serveShared(w http.ResponseWriter, r *http.Request, serve func(h
 			a.writeError(w, r, err)
 			return true
 		}
-		if got, ok := res.index(); ok && got == index && time.Now().Before(start.Add(wait)) {
-			continue // the call timed out with no change before this caller's wait
+		if got, ok := res.index(); ok && got == index && joined && time.Now().Before(start.Add(wait)) {
+			// Another caller's call timed out with no change before this
+			// caller's wait is over. (A call this caller started carried
+			// its own wait: its answer is this caller's timeout answer.)
+			continue
 		}
 		res.replay(w)
 		return true

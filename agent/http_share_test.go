@@ -26,6 +26,7 @@ type blockingKV struct {
 
 	reads   atomic.Int32 // KVS reads served
 	blocked atomic.Int32 // reads blocked now
+	noBlock bool         // answer at once, as a read that cannot block
 
 	mu      sync.Mutex
 	index   uint64
@@ -74,7 +75,7 @@ func (d *blockingKV) RPC(ctx context.Context, method string, args, reply any) er
 			}
 		}
 		d.mu.Unlock()
-		if o.MinQueryIndex == 0 || index > o.MinQueryIndex || timeout == nil {
+		if o.MinQueryIndex == 0 || index > o.MinQueryIndex || timeout == nil || d.noBlock {
 			meta := rpcapi.QueryMeta{Index: index, KnownLeader: true}
 			switch r := reply.(type) {
 			case *rpcapi.IndexedEntries:
@@ -325,6 +326,23 @@ func TestSharedBlockingQueryOwnWait(t *testing.T) {
 				t.Fatalf("answered after %v, want its own wait %v (plus at most 1/16)", took, tc.laterWait)
 			}
 		})
+	}
+}
+
+// TestSharedBlockingQueryUnblockedAnswer: a read that answers at once
+// with the caller's index (one that cannot block) is the caller's answer
+// — the agent does not ask again until the wait is over.
+func TestSharedBlockingQueryUnblockedAnswer(t *testing.T) {
+	d := newBlockingKV(5, map[string]string{"k": "old"})
+	d.noBlock = true
+	_, base := shareTestAgent(t, d)
+	start := time.Now()
+	ans := shareGet(t.Context(), base, "/v1/kv/k?index=5&wait=2s", "")
+	if ans.code != http.StatusOK || ans.index != "5" || time.Since(start) > time.Second {
+		t.Fatalf("answer %+v after %v, want 200 with index 5 at once", ans, time.Since(start))
+	}
+	if r := d.reads.Load(); r != 1 {
+		t.Fatalf("%d reads, want 1", r)
 	}
 }
 
