@@ -23,6 +23,7 @@ import (
 	"github.com/hashicorp/serf/coordinate"
 	"github.com/hashicorp/serf/serf"
 	"github.com/shoalproject/shoal/agent/config"
+	"github.com/shoalproject/shoal/agent/flight"
 	"github.com/shoalproject/shoal/agent/realiser"
 	"github.com/shoalproject/shoal/driver"
 	"github.com/shoalproject/shoal/overlay"
@@ -105,6 +106,9 @@ type Agent struct {
 	// local holds the agent's services, checks and anti-entropy
 	// (http_agent_services.go).
 	local *agentLocal
+
+	// flights are the shared blocking queries in flight (http_share.go).
+	flights flight.Group[*sharedResponse]
 
 	httpServers []*http.Server
 	httpAddrs   []net.Addr

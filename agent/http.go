@@ -85,17 +85,20 @@ func (a *Agent) handler() http.Handler {
 }
 
 // wrap adapts an endpoint: method check, ACL decision (routeACLs),
-// metrics, JSON or error output.
+// metrics, JSON or error output; identical blocking queries of the
+// sharedRoutes share one call (http_share.go).
 func (a *Agent) wrap(rt route) http.Handler {
 	metricKey := []string{"api", "http"}
 	decision := a.routeACL(rt.pattern)
+	share := sharedRoutes[rt.pattern]
+	path := metricPath(rt.pattern)
+	allow := strings.Join(append([]string{http.MethodOptions}, rt.methods...), ",")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		defer func() {
 			metrics.MeasureSinceWithLabels(metricKey, start, []metrics.Label{
-				{Name: "method", Value: r.Method}, {Name: "path", Value: metricPath(rt.pattern)}})
+				{Name: "method", Value: r.Method}, {Name: "path", Value: path}})
 		}()
-		allow := strings.Join(append([]string{http.MethodOptions}, rt.methods...), ",")
 		if r.Method == http.MethodOptions {
 			// As Consul: 200, no body, the methods in Allow.
 			w.Header().Set("Allow", allow)
@@ -112,24 +115,34 @@ func (a *Agent) wrap(rt route) http.Handler {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodySize)
 		r = r.WithContext(rpcapi.WithAuthToken(r.Context(), a.requestToken(r)))
-		z, err := a.authorize(r, decision)
-		if err != nil {
-			a.writeError(w, r, err)
+		serve := func(w http.ResponseWriter, r *http.Request) { a.serveEndpoint(w, r, rt, decision) }
+		if share && a.serveShared(w, r, serve) {
 			return
 		}
-		obj, err := rt.fn(w, r)
-		if err == nil {
-			obj, err = a.filterResult(w, r, decision, z, obj)
-		}
-		if err != nil {
-			a.writeError(w, r, aclError(err))
-			return
-		}
-		if obj == nil {
-			return
-		}
-		writeJSON(w, r, obj)
+		serve(w, r)
 	})
+}
+
+// serveEndpoint answers r with rt's endpoint: ACL decision, the endpoint,
+// ACL filtering of its result, JSON or error output.
+func (a *Agent) serveEndpoint(w http.ResponseWriter, r *http.Request, rt route, decision routeACL) {
+	z, err := a.authorize(r, decision)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	obj, err := rt.fn(w, r)
+	if err == nil {
+		obj, err = a.filterResult(w, r, decision, z, obj)
+	}
+	if err != nil {
+		a.writeError(w, r, aclError(err))
+		return
+	}
+	if obj == nil {
+		return
+	}
+	writeJSON(w, r, obj)
 }
 
 func metricPath(pattern string) string {
