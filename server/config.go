@@ -74,7 +74,7 @@ type Config struct {
 	UserEvents func(serf.UserEvent)
 
 	// NodeLostGrace is how long a node may stay failed in Serf before the
-	// scheduler re-places its replicas elsewhere. Default 1.5s.
+	// scheduler re-places its replicas elsewhere. Default 1s.
 	NodeLostGrace time.Duration
 	// MaxReplicas is the most replicas one replicated spec may ask; a spec
 	// beyond it is not scheduled and its status records why. In
@@ -141,7 +141,7 @@ func (c Config) withDefaults() Config {
 		c.RPCHoldTimeout = 7 * time.Second
 	}
 	if c.NodeLostGrace == 0 {
-		c.NodeLostGrace = 1500 * time.Millisecond
+		c.NodeLostGrace = time.Second
 	}
 	if c.ACL.DefaultPolicy == "" {
 		c.ACL.DefaultPolicy = "deny"

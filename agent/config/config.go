@@ -164,7 +164,7 @@ func Default() *Config {
 		Limits:        Limits{HTTPMaxConnsPerClient: 200, HTTPIdleTimeout: 90 * time.Second},
 		Domain:        "consul.",
 		Overlay:       Overlay{Enabled: true, CIDR: "10.42.0.0/16", SubnetBits: 24, VNI: 1, Port: 4789},
-		Scheduler:     Scheduler{NodeLostGrace: 1500 * time.Millisecond},
+		Scheduler:     Scheduler{NodeLostGrace: time.Second},
 		ACL:           ACL{DefaultPolicy: "deny", DownPolicy: "extend-cache", TokenTTL: 30 * time.Second},
 		Mesh:          Mesh{Enabled: true},
 	}
@@ -263,7 +263,7 @@ type RegistryCredential struct {
 // Scheduler tunes the KV-driven scheduler.
 type Scheduler struct {
 	// NodeLostGrace is how long a node may be failed before its replicas
-	// are re-placed (-node-lost-grace). Default 1.5s.
+	// are re-placed (-node-lost-grace). Default 1s.
 	NodeLostGrace time.Duration `json:"node_lost_grace"`
 	// MaxReplicas is the most replicas one replicated spec may ask
 	// (-max-replicas), in 1..100000. 0 means the default, 1000. The

@@ -61,7 +61,7 @@ func TestDefault(t *testing.T) {
 		Autopilot:   Autopilot{CleanupDeadServers: true, DeadServerGrace: 2 * time.Minute},
 		Limits:      Limits{HTTPMaxConnsPerClient: 200, HTTPIdleTimeout: 90 * time.Second}, Domain: "consul.",
 		Overlay:   Overlay{Enabled: true, CIDR: "10.42.0.0/16", SubnetBits: 24, VNI: 1, Port: 4789},
-		Scheduler: Scheduler{NodeLostGrace: 1500 * time.Millisecond}, Mesh: Mesh{Enabled: true},
+		Scheduler: Scheduler{NodeLostGrace: time.Second}, Mesh: Mesh{Enabled: true},
 		ACL: ACL{DefaultPolicy: "deny", DownPolicy: "extend-cache", TokenTTL: 30 * time.Second},
 	}
 	if !reflect.DeepEqual(c, want) {

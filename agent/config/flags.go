@@ -129,7 +129,7 @@ func newFlagSet(st *flagState) *flag.FlagSet {
 	integer("overlay-vni", "VXLAN network identifier. Default 1.", func(c *Config, v int) { c.Overlay.VNI = v })
 	integer("overlay-port", "VXLAN UDP port. Default 4789.", func(c *Config, v int) { c.Overlay.Port = v })
 	integer("max-replicas", "Most replicas one service spec may ask, 1..100000. Default 1000.", func(c *Config, v int) { c.Scheduler.MaxReplicas = v })
-	def("node-lost-grace", "DUR", "How long a node may be failed before its replicas move. Default 1.5s.", func(s string) (func(*Config), error) {
+	def("node-lost-grace", "DUR", "How long a node may be failed before its replicas move. Default 1s.", func(s string) (func(*Config), error) {
 		d, err := time.ParseDuration(s)
 		if err != nil {
 			return nil, errors.New(`not a duration such as "3s"`)
