@@ -219,11 +219,39 @@ func (d *Driver) removeAll(ctx context.Context, allocID string, grace time.Durat
 			}
 		}
 		if _, err := d.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
-			return fmt.Errorf("remove %s: %w", shortID(id), err)
+			// A forced removal conflicts only with one already under way
+			// (an operator's `docker rm -f`, the engine's own clean-up):
+			// wait for that one instead of failing, which would cost a
+			// restart its back-off.
+			if !cerrdefs.IsConflict(err) || !d.waitRemoved(ctx, id) {
+				return fmt.Errorf("remove %s: %w", shortID(id), err)
+			}
 		}
 		d.logger.Debug("removed", "alloc", allocID, "container", shortID(id))
 	}
 	return nil
+}
+
+// removalWait bounds how long removeAll waits for a removal someone else
+// started.
+const removalWait = 30 * time.Second
+
+// waitRemoved reports whether the container id is gone within
+// removalWait, polling the engine.
+func (d *Driver) waitRemoved(ctx context.Context, id string) bool {
+	ctx, cancel := context.WithTimeout(ctx, removalWait)
+	defer cancel()
+	for {
+		_, err := d.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+		if cerrdefs.IsNotFound(err) {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // find returns the IDs of the containers labelled with allocID, running or

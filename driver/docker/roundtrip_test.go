@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/shoalproject/shoal/driver"
 )
@@ -22,6 +23,9 @@ type countingEngine struct {
 	srv *httptest.Server
 	mu  sync.Mutex
 	n   map[string]int
+	// intercept, when set (before the first request), may answer a
+	// request itself instead of the engine: it returns true if it did.
+	intercept func(w http.ResponseWriter, r *http.Request, engine http.Handler) bool
 }
 
 // imageInspect matches GET /v1.xx/images/<ref>/json.
@@ -45,6 +49,9 @@ func newCountingEngine(t *testing.T, host string) *countingEngine {
 			c.mu.Lock()
 			c.n["image inspect"]++
 			c.mu.Unlock()
+		}
+		if c.intercept != nil && c.intercept(w, r, proxy) {
+			return
 		}
 		proxy.ServeHTTP(w, r)
 	}))
@@ -98,5 +105,59 @@ func TestStartAsksForTheImageOnce(t *testing.T) {
 				t.Errorf("the engine was asked about the image %d times, want 1", n)
 			}
 		})
+	}
+}
+
+// containerDelete matches DELETE /v1.xx/containers/<id>.
+var containerDelete = regexp.MustCompile(`^(/v[0-9.]+)?/containers/[^/]+$`)
+
+// TestStartWaitsForARemovalUnderWay checks that a restart whose old
+// container is already being removed by someone else (the engine answers
+// the forced removal 409 "removal ... is already in progress", as it did
+// to an e2e test's `docker rm -f`) waits for that removal and starts,
+// instead of failing the start (which costs the restart its back-off).
+// The proxy answers the first removal 409 itself and lets the engine
+// remove the container a moment later.
+func TestStartWaitsForARemovalUnderWay(t *testing.T) {
+	t.Parallel()
+	ce := newCountingEngine(t, engine(t))
+	var once sync.Once
+	var removed sync.WaitGroup
+	ce.intercept = func(w http.ResponseWriter, r *http.Request, engine http.Handler) bool {
+		if r.Method != http.MethodDelete || !containerDelete.MatchString(r.URL.Path) {
+			return false
+		}
+		took := false
+		once.Do(func() {
+			took = true
+			removed.Add(1)
+			bg := r.Clone(context.Background())
+			go func() {
+				defer removed.Done()
+				time.Sleep(300 * time.Millisecond)
+				engine.ServeHTTP(httptest.NewRecorder(), bg)
+			}()
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusConflict)
+			_, _ = w.Write([]byte(`{"message":"removal of container is already in progress"}`))
+		})
+		return took
+	}
+	d := newDriver(t, ce.host(), Options{})
+	ctx := ctxT(t)
+	task := newTask(t, "rmrace", nil)
+	first, err := d.Start(ctx, task)
+	if err != nil {
+		t.Fatalf("first start: %v", err)
+	}
+	t.Cleanup(func() { _ = d.Stop(context.Background(), task.AllocID, 0) })
+	// The restart removes the first container: its removal is "under way".
+	second, err := d.Start(ctx, task)
+	removed.Wait()
+	if err != nil {
+		t.Fatalf("restart while the old container's removal was under way: %v", err)
+	}
+	if second.ID == first.ID || second.State != driver.StateRunning {
+		t.Fatalf("restart = %+v, want a new running container (the first was %s)", second, first.ID)
 	}
 }
