@@ -137,7 +137,7 @@ func (s *Server) schedule(sc *schedulerState, ws memdb.WatchSet, now time.Time) 
 // is re-sent: the plans are reported as errors and the next evaluation,
 // by whichever server leads then, starts from the state as committed.
 func (s *Server) evaluate(view *schedView, cfg sched.EvalConfig) (*sched.Evaluation, error) {
-	if !s.serversSpeak(2) {
+	if !view.batchPlans {
 		return sched.Evaluate(view, raftPlanner{s}, cfg)
 	}
 	var col planCollector
@@ -166,9 +166,9 @@ func (s *Server) evaluate(view *schedView, cfg sched.EvalConfig) (*sched.Evaluat
 	return ev, nil
 }
 
-// serversSpeak reports whether every server in Serf (alive or failed)
-// advertises cluster protocol v or later.
-func (s *Server) serversSpeak(v int) bool { return membersSpeak(s.serf.Members(), v) }
+// planBatchProtocol is the cluster protocol (version.ProtocolVersion)
+// from which servers apply fsm.AllocPlanBatchRequestType entries.
+const planBatchProtocol = 2
 
 // membersSpeak reports whether every server among members that has not
 // left advertises cluster protocol v or later (a missing or unreadable
@@ -215,6 +215,9 @@ type schedView struct {
 	statuses map[string]*sched.ServiceStatus
 	// wake is the time until the next node grace period ends (0: none).
 	wake time.Duration
+	// batchPlans is whether every server can apply the evaluation's
+	// plans as one entry (planBatchProtocol).
+	batchPlans bool
 }
 
 var _ sched.State = (*schedView)(nil)
@@ -287,7 +290,9 @@ func (s *Server) readSchedView(v *schedView, ws memdb.WatchSet, now time.Time) e
 	for _, st := range sts {
 		v.statuses[st.Name] = st
 	}
-	v.nodes, v.wake = s.schedNodes(s.serf.Members(), catNodes, now)
+	members := s.serf.Members()
+	v.nodes, v.wake = s.schedNodes(members, catNodes, now)
+	v.batchPlans = membersSpeak(members, planBatchProtocol)
 	return nil
 }
 

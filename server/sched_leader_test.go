@@ -203,7 +203,7 @@ func TestMembersSpeak(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := membersSpeak(tc.members, 2); got != tc.want {
+			if got := membersSpeak(tc.members, planBatchProtocol); got != tc.want {
 				t.Fatalf("membersSpeak = %v, want %v", got, tc.want)
 			}
 		})
