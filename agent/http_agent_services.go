@@ -15,6 +15,7 @@ import (
 	"github.com/shoalproject/shoal/agent/config"
 	"github.com/shoalproject/shoal/agent/local"
 	"github.com/shoalproject/shoal/catalog"
+	"github.com/shoalproject/shoal/rpcapi"
 )
 
 // agentLocal is the agent's local services and checks: the state with its
@@ -225,13 +226,13 @@ func (a *Agent) agentService(w http.ResponseWriter, r *http.Request) (any, error
 	id := r.PathValue("id")
 	q := r.URL.Query()
 	hash := q.Get("hash")
-	wait := 5 * time.Minute
+	wait := rpcapi.DefaultQueryWait
 	if v := q.Get("wait"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
 			return nil, badRequest("Invalid wait time")
 		}
-		wait = min(d, 10*time.Minute)
+		wait = min(d, rpcapi.MaxQueryWait)
 	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()

@@ -47,14 +47,6 @@ var sharedRoutes = map[string]bool{
 	"/v1/health/state/{state...}":     true,
 }
 
-// Query timing, as Consul's (and the servers', server/forward.go): a
-// blocking query waits 5 min by default, at most 10 min, plus up to 1/16
-// of jitter.
-const (
-	defaultQueryWait = 5 * time.Minute
-	maxQueryWait     = 10 * time.Minute
-)
-
 // sharedResponse is one recorded HTTP answer, replayed to every caller of
 // a shared call. It is never modified once recorded.
 type sharedResponse struct {
@@ -126,17 +118,13 @@ func sharedQuery(r *http.Request) (index uint64, wait time.Duration, ok bool) {
 	if err != nil || index == 0 {
 		return 0, 0, false
 	}
-	wait = defaultQueryWait
+	var d time.Duration
 	if s := q.Get("wait"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil {
+		if d, err = time.ParseDuration(s); err != nil {
 			return 0, 0, false
 		}
-		if d > 0 {
-			wait = min(d, maxQueryWait)
-		}
 	}
-	return index, wait, true
+	return index, rpcapi.QueryWait(d), true
 }
 
 // sharedKey identifies r's query: method, path, every query parameter

@@ -53,7 +53,7 @@ func (d *blockingKV) RPC(ctx context.Context, method string, args, reply any) er
 	token, _ := rpcapi.AuthTokenFrom(ctx)
 	wait := o.MaxQueryTime
 	if wait <= 0 {
-		wait = defaultQueryWait
+		wait = rpcapi.DefaultQueryWait
 	}
 	timeout := time.NewTimer(wait)
 	defer timeout.Stop()

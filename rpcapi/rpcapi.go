@@ -56,6 +56,23 @@ type RPCInfo interface {
 }
 
 // QueryOptions are carried by every read.
+// Blocking query timing, as Consul's: a blocking query waits
+// DefaultQueryWait unless it asks for another wait, at most MaxQueryWait
+// (the server adds up to 1/16 of jitter so that many watchers spread out).
+const (
+	DefaultQueryWait = 5 * time.Minute
+	MaxQueryWait     = 10 * time.Minute
+)
+
+// QueryWait returns how long a blocking query that asked for wait blocks:
+// DefaultQueryWait when wait is not positive, at most MaxQueryWait.
+func QueryWait(wait time.Duration) time.Duration {
+	if wait <= 0 {
+		return DefaultQueryWait
+	}
+	return min(wait, MaxQueryWait)
+}
+
 type QueryOptions struct {
 	Datacenter string
 	// MinQueryIndex makes the read block until the result's index exceeds it.

@@ -74,20 +74,9 @@ func retryDelay(attempt int) time.Duration {
 	return base/2 + rand.N(base/2+1)
 }
 
-// Query timing, as Consul's: a blocking query waits 5 min by default, at
-// most 10 min, plus up to 1/16 of jitter so that many watchers spread out.
-const (
-	defaultQueryTime = 5 * time.Minute
-	maxQueryTimeCap  = 10 * time.Minute
-)
-
-func maxQueryTime(o *rpcapi.QueryOptions) time.Duration {
-	d := o.MaxQueryTime
-	if d <= 0 {
-		d = defaultQueryTime
-	}
-	return min(d, maxQueryTimeCap)
-}
+// maxQueryTime is how long a blocking query with options o blocks
+// (rpcapi.QueryWait), before its jitter.
+func maxQueryTime(o *rpcapi.QueryOptions) time.Duration { return rpcapi.QueryWait(o.MaxQueryTime) }
 
 // queryFn runs one read against the store, adds what it read to ws and
 // fills in the reply (including meta.Index).
