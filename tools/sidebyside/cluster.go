@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -35,27 +34,8 @@ func (c *cluster) pids() []int {
 	return out
 }
 
-// stop ends the servers this tool started, by PID, and waits for them.
-func (c *cluster) stop() {
-	for _, p := range c.procs {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	}
-	for _, p := range c.procs {
-		select {
-		case <-p.exited:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-	}
-}
-
-// proc is a started server process; exited is closed once it has been
-// waited for.
-type proc struct {
-	cmd    *exec.Cmd
-	exited chan struct{}
-}
+// readyTimeout bounds the wait for a new cluster's leader (or health).
+const readyTimeout = 60 * time.Second
 
 // freePort returns a TCP and UDP port free on ip at the time of the call.
 func freePort(ip string) (int, error) {
@@ -92,33 +72,46 @@ func freePorts(ip string, n int) ([]int, error) {
 	return out, nil
 }
 
-func startProc(dir, name string, bin string, args ...string) (*proc, error) {
-	log, err := os.Create(filepath.Join(dir, name+".log"))
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{cmd: cmd, exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); log.Close(); close(p.exited) }()
-	return p, nil
+// agentPorts are the ports of one Shoal or Consul server's listeners.
+type agentPorts struct {
+	http, dns, serfLAN, server int
+	// serfWAN is Consul's WAN gossip; Shoal has none.
+	serfWAN int
 }
 
-// consulLike starts three servers of Shoal or Consul (their agent flags
-// are the same) with the given extra HCL, and waits for a leader.
-func consulLike(ctx context.Context, name, bin, dir string, ipBase int, hcl string, shoal bool) (*cluster, error) {
+// agentArgs returns the agent arguments of one Shoal or Consul server
+// (their flags are the same) on ip. Every listener the product opens gets
+// its port from p, or is disabled where the tool has no use for it: left at
+// its default (Consul's gRPC-TLS on 8503, say), it would collide with a
+// second run, or another Consul, on the same address.
+func agentArgs(shoal bool, ip, node, data, join, cfg string, p agentPorts) []string {
+	args := []string{"agent", "-server", "-bootstrap-expect", "3", "-bind", ip, "-client", ip, "-node", node,
+		"-data-dir", data, "-http-port", strconv.Itoa(p.http), "-dns-port", strconv.Itoa(p.dns),
+		"-serf-lan-port", strconv.Itoa(p.serfLAN), "-server-port", strconv.Itoa(p.server),
+		"-retry-join", join, "-retry-interval", "1s", "-log-level", "warn", "-config-file", cfg}
+	if shoal {
+		// HTTPS listens only when configured; the VXLAN overlay is off.
+		return append(args, "-overlay=false")
+	}
+	// Consul 1.14 also opens serf WAN (8302), gRPC-TLS (8503) and, when
+	// set, gRPC and HTTPS. WAN gossip stays on, as on any Consul server.
+	return append(args, "-serf-wan-port", strconv.Itoa(p.serfWAN),
+		"-grpc-port", "-1", "-grpc-tls-port", "-1", "-https-port", "-1")
+}
+
+// consulLike starts three servers of Shoal or Consul with the given extra
+// HCL, and waits for a leader. Every process it starts is sup's, which
+// stops them on any error.
+func consulLike(ctx context.Context, sup *supervisor, name, bin, dir string, ipBase int, hcl string, shoal bool) (*cluster, error) {
 	c := &cluster{name: name}
 	var join string
 	for i := range 3 {
 		ip := fmt.Sprintf("127.0.0.%d", ipBase+i)
-		ports, err := freePorts(ip, 4) // http, dns, serf, server
+		ports, err := freePorts(ip, 5)
 		if err != nil {
 			return nil, err
 		}
+		p := agentPorts{http: ports[0], dns: ports[1], serfLAN: ports[2], server: ports[3], serfWAN: ports[4]}
 		node := fmt.Sprintf("%s%d", name, i+1)
 		data := filepath.Join(dir, node)
 		if err := os.MkdirAll(data, 0o755); err != nil {
@@ -129,63 +122,78 @@ func consulLike(ctx context.Context, name, bin, dir string, ipBase int, hcl stri
 			return nil, err
 		}
 		if i == 0 {
-			join = fmt.Sprintf("%s:%d", ip, ports[2])
+			join = fmt.Sprintf("%s:%d", ip, p.serfLAN)
 		}
-		args := []string{"agent", "-server", "-bootstrap-expect", "3", "-bind", ip, "-client", ip, "-node", node,
-			"-data-dir", data, "-http-port", strconv.Itoa(ports[0]), "-dns-port", strconv.Itoa(ports[1]),
-			"-serf-lan-port", strconv.Itoa(ports[2]), "-server-port", strconv.Itoa(ports[3]),
-			"-retry-join", join, "-retry-interval", "1s", "-log-level", "warn", "-config-file", cfg}
-		if shoal {
-			args = append(args, "-overlay=false")
-		} else {
-			// Consul's other listeners, moved off their fixed defaults.
-			wan, err := freePort(ip)
-			if err != nil {
-				return nil, err
-			}
-			args = append(args, "-serf-wan-port", strconv.Itoa(wan), "-grpc-port", "-1", "-https-port", "-1")
-		}
-		p, err := startProc(dir, node, bin, args...)
+		pr, err := sup.start(dir, node, bin, agentArgs(shoal, ip, node, data, join, cfg, p)...)
 		if err != nil {
-			c.stop()
 			return nil, err
 		}
-		c.procs = append(c.procs, p)
-		c.http = append(c.http, fmt.Sprintf("%s:%d", ip, ports[0]))
-		c.dns = append(c.dns, fmt.Sprintf("%s:%d", ip, ports[1]))
+		c.procs = append(c.procs, pr)
+		c.http = append(c.http, fmt.Sprintf("%s:%d", ip, p.http))
+		c.dns = append(c.dns, fmt.Sprintf("%s:%d", ip, p.dns))
 	}
-	if err := waitLeader(ctx, c); err != nil {
-		c.stop()
-		return nil, fmt.Errorf("%s: %w (logs in %s)", name, err, dir)
+	hc := &http.Client{Timeout: 5 * time.Second}
+	err := waitReady(ctx, c, func(ctx context.Context, addr string) bool {
+		if s, ok := get(ctx, hc, "http://"+addr+"/v1/status/leader"); !ok || strings.Trim(strings.TrimSpace(s), `"`) == "" {
+			return false
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+addr+"/v1/kv/sidebyside/ready", strings.NewReader("1"))
+		if err != nil {
+			return false
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: no leader: %w", name, err)
 	}
 	return c, nil
 }
 
-// waitLeader waits until every server names the same leader and a write
-// through each succeeds.
-func waitLeader(ctx context.Context, c *cluster) error {
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+// get returns the start of url's body and whether the status was 200.
+func get(ctx context.Context, hc *http.Client, url string) (string, bool) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", false
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", false
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	return string(b), resp.StatusCode == http.StatusOK
+}
+
+// errExited says a server exited while the tool waited for its cluster.
+var errExited = errors.New("server exited")
+
+// waitReady polls ready for each of c's addresses (c.http) in turn until
+// it reports true. It returns an error if a server exits first, after
+// readyTimeout, or when ctx is done.
+func waitReady(ctx context.Context, c *cluster, ready func(ctx context.Context, addr string) bool) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	for _, addr := range c.http {
-		for {
-			resp, err := http.Get("http://" + addr + "/v1/status/leader")
-			if err == nil {
-				var b [128]byte
-				n, _ := resp.Body.Read(b[:])
-				resp.Body.Close()
-				if s := strings.Trim(strings.TrimSpace(string(b[:n])), `"`); resp.StatusCode == 200 && s != "" {
-					req, _ := http.NewRequest(http.MethodPut, "http://"+addr+"/v1/kv/sidebyside/ready", strings.NewReader("1"))
-					if r2, err := http.DefaultClient.Do(req); err == nil {
-						r2.Body.Close()
-						if r2.StatusCode == 200 {
-							break
-						}
+		for !ready(ctx, addr) {
+			for _, p := range c.procs {
+				select {
+				case <-p.exited:
+					err := fmt.Errorf("%s: %w (%v)", p.name, errExited, p.cmd.ProcessState)
+					if tail := strings.TrimSpace(p.logTail(1024)); tail != "" {
+						err = fmt.Errorf("%w; its output ends:\n%s\n", err, tail)
 					}
+					return err
+				default:
 				}
 			}
 			select {
 			case <-ctx.Done():
-				return errors.New("no leader within 60 s")
+				return fmt.Errorf("%s not ready: %w", addr, context.Cause(ctx))
 			case <-time.After(200 * time.Millisecond):
 			}
 		}
@@ -194,7 +202,8 @@ func waitLeader(ctx context.Context, c *cluster) error {
 }
 
 // etcdCluster starts three etcd members and waits until each answers.
-func etcdCluster(ctx context.Context, bin, dir string, ipBase int) (*cluster, error) {
+// Every process it starts is sup's, which stops them on any error.
+func etcdCluster(ctx context.Context, sup *supervisor, bin, dir string, ipBase int) (*cluster, error) {
 	c := &cluster{name: "etcd"}
 	type member struct {
 		ip, name     string
@@ -215,38 +224,24 @@ func etcdCluster(ctx context.Context, bin, dir string, ipBase int) (*cluster, er
 	for _, m := range ms {
 		cu := fmt.Sprintf("http://%s:%d", m.ip, m.client)
 		pu := fmt.Sprintf("http://%s:%d", m.ip, m.peer)
-		p, err := startProc(dir, m.name, bin, "--name", m.name, "--data-dir", filepath.Join(dir, m.name),
+		p, err := sup.start(dir, m.name, bin, "--name", m.name, "--data-dir", filepath.Join(dir, m.name),
 			"--listen-client-urls", cu, "--advertise-client-urls", cu,
 			"--listen-peer-urls", pu, "--initial-advertise-peer-urls", pu,
 			"--initial-cluster", strings.Join(initial, ","), "--initial-cluster-state", "new",
 			"--initial-cluster-token", "sidebyside", "--log-level", "warn", "--logger", "zap")
 		if err != nil {
-			c.stop()
 			return nil, err
 		}
 		c.procs = append(c.procs, p)
 		c.http = append(c.http, cu)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	for _, u := range c.http {
-		for {
-			resp, err := http.Get(u + "/health")
-			if err == nil {
-				var b [256]byte
-				n, _ := resp.Body.Read(b[:])
-				resp.Body.Close()
-				if strings.Contains(string(b[:n]), `"true"`) {
-					break
-				}
-			}
-			select {
-			case <-ctx.Done():
-				c.stop()
-				return nil, fmt.Errorf("etcd: not healthy within 60 s (logs in %s)", dir)
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
+	hc := &http.Client{Timeout: 5 * time.Second}
+	err := waitReady(ctx, c, func(ctx context.Context, u string) bool {
+		s, _ := get(ctx, hc, u+"/health")
+		return strings.Contains(s, `"true"`)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd: not healthy: %w", err)
 	}
 	return c, nil
 }

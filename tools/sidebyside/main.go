@@ -22,13 +22,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -39,7 +41,8 @@ type workload struct {
 	latency bool
 	// kvOnly workloads run on every target; the others skip etcd.
 	kvOnly bool
-	run    func(*target, opts) (result, error)
+	// run returns early, with an error, when ctx is done.
+	run func(context.Context, *target, opts) (result, error)
 }
 
 func workloads() []workload {
@@ -58,25 +61,63 @@ func workloads() []workload {
 }
 
 func main() {
-	shoal := flag.String("shoal", "", "Path to the `shoal` binary (required).")
-	before := flag.String("shoal-before", "", "Optional second shoal `binary` (an older build), measured as target \"shoal-before\".")
-	consul := flag.String("consul", "", "Path to a `consul` binary; empty skips Consul.")
-	etcd := flag.String("etcd", "", "Path to an `etcd` binary; empty skips etcd.")
-	rounds := flag.Int("rounds", 3, "Rounds; the table reports medians over them.")
-	only := flag.String("workloads", "", "Comma-separated workloads to run (default all): "+names())
+	// A signal cancels ctx: the run stops its servers, removes its
+	// temporary directory and returns.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("interrupted, servers stopped: %w", err)
+	}
+	stop()
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(os.Stderr, "sidebyside: %v\n", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintf(os.Stderr, "sidebyside: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// errUsage marks bad flags (exit code 2).
+var errUsage = errors.New("usage")
+
+// run is the whole tool. Every server it starts is stopped, by PID,
+// before it returns, whatever the way out: the end of the rounds, an
+// error, or ctx done (a signal), which also stops the servers at once.
+// The data directory is removed unless it was given with -dir.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	fs := flag.NewFlagSet("sidebyside", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	shoal := fs.String("shoal", "", "Path to the `shoal` binary (required).")
+	before := fs.String("shoal-before", "", "Optional second shoal `binary` (an older build), measured as target \"shoal-before\".")
+	consul := fs.String("consul", "", "Path to a `consul` binary; empty skips Consul.")
+	etcd := fs.String("etcd", "", "Path to an `etcd` binary; empty skips etcd.")
+	rounds := fs.Int("rounds", 3, "Rounds; the table reports medians over them.")
+	only := fs.String("workloads", "", "Comma-separated workloads to run (default all): "+names())
 	var o opts
-	flag.IntVar(&o.clients, "clients", 32, "Concurrent clients for throughput workloads.")
-	flag.IntVar(&o.size, "size", 256, "Value size in `bytes`.")
-	flag.IntVar(&o.keys, "keys", 1000, "Distinct keys.")
-	flag.DurationVar(&o.duration, "duration", 8*time.Second, "Measuring time of each throughput run.")
-	flag.DurationVar(&o.settle, "settle", 3*time.Second, "Time given to watchers to park before the write.")
-	maxConns := flag.Int("max-conns-per-client", 4096, "limits.http_max_conns_per_client for Shoal and Consul "+
+	fs.IntVar(&o.clients, "clients", 32, "Concurrent clients for throughput workloads.")
+	fs.IntVar(&o.size, "size", 256, "Value size in `bytes`.")
+	fs.IntVar(&o.keys, "keys", 1000, "Distinct keys.")
+	fs.DurationVar(&o.duration, "duration", 8*time.Second, "Measuring time of each throughput run.")
+	fs.DurationVar(&o.settle, "settle", 3*time.Second, "Time given to watchers to park before the write.")
+	maxConns := fs.Int("max-conns-per-client", 4096, "limits.http_max_conns_per_client for Shoal and Consul "+
 		"(both default to 200; the watch workloads open up to 1,000 connections from 127.0.0.1).")
-	pprof := flag.Bool("enable-debug", false, "Start Shoal and Consul with enable_debug (/debug/pprof).")
-	dir := flag.String("dir", "", "Directory for data and logs (default: a new temporary one, removed at the end).")
-	flag.Parse()
+	pprof := fs.Bool("enable-debug", false, "Start Shoal and Consul with enable_debug (/debug/pprof).")
+	dir := fs.String("dir", "", "Directory for data and logs (default: a new temporary one, removed at the end).")
+	var sup supervisor
+	fs.DurationVar(&sup.grace, "stop-grace", defaultGrace, "Time a server has to exit after SIGTERM before SIGKILL.")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
 	if *shoal == "" {
-		fatalf("-shoal is required")
+		return fmt.Errorf("%w: -shoal is required", errUsage)
 	}
 	var ws []workload
 	for _, w := range workloads() {
@@ -85,79 +126,88 @@ func main() {
 		}
 	}
 	if len(ws) == 0 {
-		fatalf("no workload matches -workloads %q (have %s)", *only, names())
+		return fmt.Errorf("%w: no workload matches -workloads %q (have %s)", errUsage, *only, names())
 	}
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "sidebyside-")
 		if err != nil {
-			fatalf("%v", err)
+			return err
 		}
+		// Deferred first, so run after the servers are gone.
 		defer os.RemoveAll(d)
 		*dir = d
+	} else {
+		defer func() {
+			if err != nil {
+				err = fmt.Errorf("%w (logs in %s)", err, *dir)
+			}
+		}()
 	}
-	hcl := fmt.Sprintf("limits { http_max_conns_per_client = %d }\nenable_debug = %t\n", *maxConns, *pprof)
-	ctx := context.Background()
 	var targets []*target
-	var tmu sync.Mutex // targets, against the signal handler
 	defer func() {
 		for _, t := range targets {
 			if t.kv != nil {
 				t.kv.close()
 			}
-			t.c.stop()
 		}
+		sup.stopAll()
 	}()
-	// An interrupted run still stops the servers it started.
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sig
-		tmu.Lock()
-		for _, t := range targets {
-			t.c.stop()
-		}
-		os.Exit(1)
-	}()
-	add := func(name, bin string, ipBase int, shoalFlags bool) {
-		d := mkdir(*dir, name)
-		c, err := consulLike(ctx, name, bin, d, ipBase, hcl, shoalFlags)
+	// A signal stops the servers at once: any request in flight fails
+	// and the run returns.
+	defer context.AfterFunc(ctx, sup.stopAll)()
+
+	hcl := fmt.Sprintf("limits { http_max_conns_per_client = %d }\nenable_debug = %t\n", *maxConns, *pprof)
+	add := func(name, bin string, ipBase int, shoalFlags bool) error {
+		d, err := mkdir(*dir, name)
 		if err != nil {
-			fatalf("%v", err)
+			return err
+		}
+		c, err := consulLike(ctx, &sup, name, bin, d, ipBase, hcl, shoalFlags)
+		if err != nil {
+			return err
 		}
 		t := &target{name: name, c: c}
-		tmu.Lock()
 		targets = append(targets, t)
-		tmu.Unlock()
-		if t.kv, err = newConsulKV(c.http, o.clients); err != nil {
-			fatalf("%v", err)
+		kv, err := newConsulKV(c.http, o.clients)
+		if err != nil {
+			return err
 		}
-		t.api = t.kv.(*consulKV).clients
+		t.kv, t.api = kv, kv.clients
+		return nil
 	}
-	add("shoal", *shoal, 151, true)
+	if err := add("shoal", *shoal, 151, true); err != nil {
+		return err
+	}
 	if *before != "" {
-		add("shoal-before", *before, 154, true)
+		if err := add("shoal-before", *before, 154, true); err != nil {
+			return err
+		}
 	}
 	if *consul != "" {
-		add("consul", *consul, 161, false)
+		if err := add("consul", *consul, 161, false); err != nil {
+			return err
+		}
 	}
 	if *etcd != "" {
-		c, err := etcdCluster(ctx, *etcd, mkdir(*dir, "etcd"), 171)
+		d, err := mkdir(*dir, "etcd")
 		if err != nil {
-			fatalf("%v", err)
+			return err
+		}
+		c, err := etcdCluster(ctx, &sup, *etcd, d, 171)
+		if err != nil {
+			return err
 		}
 		t := &target{name: "etcd", c: c}
-		tmu.Lock()
 		targets = append(targets, t)
-		tmu.Unlock()
 		if t.kv, err = newEtcdKV(c.http); err != nil {
-			fatalf("%v", err)
+			return err
 		}
 	}
-	fmt.Printf("sidebyside: %d rounds, %d clients, %d-byte values, %d keys, %v per run; targets:", *rounds, o.clients, o.size, o.keys, o.duration)
+	fmt.Fprintf(stdout, "sidebyside: %d rounds, %d clients, %d-byte values, %d keys, %v per run; targets:", *rounds, o.clients, o.size, o.keys, o.duration)
 	for _, t := range targets {
-		fmt.Printf(" %s", t.name)
+		fmt.Fprintf(stdout, " %s", t.name)
 	}
-	fmt.Println()
+	fmt.Fprintln(stdout)
 
 	res := map[string]map[string][]result{} // workload → target → rounds
 	for r := range *rounds {
@@ -170,20 +220,24 @@ func main() {
 				if !w.kvOnly && t.api == nil {
 					continue
 				}
-				out, err := w.run(t, o)
+				out, err := w.run(ctx, t, o)
+				if ctx.Err() != nil {
+					return fmt.Errorf("round %d %s %s: interrupted: %w", r+1, w.name, t.name, context.Cause(ctx))
+				}
 				if err != nil {
-					fmt.Fprintf(os.Stderr, "round %d %s %s: %v\n", r+1, w.name, t.name, err)
+					fmt.Fprintf(stderr, "round %d %s %s: %v\n", r+1, w.name, t.name, err)
 					continue
 				}
 				if res[w.name] == nil {
 					res[w.name] = map[string][]result{}
 				}
 				res[w.name][t.name] = append(res[w.name][t.name], out)
-				fmt.Fprintf(os.Stderr, "round %d %-16s %-12s %s\n", r+1, w.name, t.name, describe(w, out))
+				fmt.Fprintf(stderr, "round %d %-16s %-12s %s\n", r+1, w.name, t.name, describe(w, out))
 			}
 		}
 	}
-	printTable(os.Stdout, ws, targets, res)
+	printTable(stdout, ws, targets, res)
+	return nil
 }
 
 func names() string {
@@ -194,12 +248,9 @@ func names() string {
 	return strings.Join(n, ",")
 }
 
-func mkdir(parent, name string) string {
-	d := parent + "/" + name
-	if err := os.MkdirAll(d, 0o755); err != nil {
-		fatalf("%v", err)
-	}
-	return d
+func mkdir(parent, name string) (string, error) {
+	d := filepath.Join(parent, name)
+	return d, os.MkdirAll(d, 0o755)
 }
 
 func describe(w workload, r result) string {
@@ -211,9 +262,4 @@ func describe(w workload, r result) string {
 		s += fmt.Sprintf(" cpu/op %v", r.cpuPerOp.Round(time.Microsecond))
 	}
 	return s
-}
-
-func fatalf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "sidebyside: "+format+"\n", args...)
-	os.Exit(1)
 }

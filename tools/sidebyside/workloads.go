@@ -46,12 +46,12 @@ type opts struct {
 }
 
 // load runs op from o.clients concurrent clients for o.duration.
-func load(t *target, o opts, op func(ctx context.Context, rng *rand.Rand) error) (result, error) {
+func load(ctx context.Context, t *target, o opts, op func(ctx context.Context, rng *rand.Rand) error) (result, error) {
 	before, err := cpuTicks(t.c.pids())
 	if err != nil {
 		return result{}, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), o.duration)
+	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
 	lat := make([][]time.Duration, o.clients)
 	var errs atomic.Int64
@@ -106,12 +106,12 @@ func key(i int) string { return "sidebyside/k" + strconv.Itoa(i) }
 
 // preload writes every key once, then reads each from every server with
 // stale reads until it is there.
-func preload(t *target, o opts) error {
+func preload(ctx context.Context, t *target, o opts) error {
 	if t.preloaded {
 		return nil
 	}
 	val := bytes.Repeat([]byte("x"), o.size)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	for i := range o.keys {
 		if err := t.kv.put(context.WithValue(ctx, clientKey{}, i), key(i), val); err != nil {
@@ -133,30 +133,30 @@ func preload(t *target, o opts) error {
 	return nil
 }
 
-func runPut(t *target, o opts) (result, error) {
+func runPut(ctx context.Context, t *target, o opts) (result, error) {
 	val := bytes.Repeat([]byte("x"), o.size)
-	return load(t, o, func(ctx context.Context, rng *rand.Rand) error {
+	return load(ctx, t, o, func(ctx context.Context, rng *rand.Rand) error {
 		return t.kv.put(ctx, key(rng.IntN(o.keys)), val)
 	})
 }
 
-func runGet(mode readMode) func(*target, opts) (result, error) {
-	return func(t *target, o opts) (result, error) {
-		if err := preload(t, o); err != nil {
+func runGet(mode readMode) func(context.Context, *target, opts) (result, error) {
+	return func(ctx context.Context, t *target, o opts) (result, error) {
+		if err := preload(ctx, t, o); err != nil {
 			return result{}, err
 		}
-		return load(t, o, func(ctx context.Context, rng *rand.Rand) error {
+		return load(ctx, t, o, func(ctx context.Context, rng *rand.Rand) error {
 			return t.kv.get(ctx, key(rng.IntN(o.keys)), mode)
 		})
 	}
 }
 
-func runMixed(t *target, o opts) (result, error) {
-	if err := preload(t, o); err != nil {
+func runMixed(ctx context.Context, t *target, o opts) (result, error) {
+	if err := preload(ctx, t, o); err != nil {
 		return result{}, err
 	}
 	val := bytes.Repeat([]byte("x"), o.size)
-	return load(t, o, func(ctx context.Context, rng *rand.Rand) error {
+	return load(ctx, t, o, func(ctx context.Context, rng *rand.Rand) error {
 		if rng.IntN(2) == 0 {
 			return t.kv.get(ctx, key(rng.IntN(o.keys)), readDefault)
 		}
@@ -166,9 +166,9 @@ func runMixed(t *target, o opts) (result, error) {
 
 // runWatch parks n watchers on one key, spread over the servers, writes
 // the key once and reports how long after the write's start each woke.
-func runWatch(n int) func(*target, opts) (result, error) {
-	return func(t *target, o opts) (result, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+func runWatch(n int) func(context.Context, *target, opts) (result, error) {
+	return func(ctx context.Context, t *target, o opts) (result, error) {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
 		k := "sidebyside/watched" + strconv.Itoa(n)
 		if err := t.kv.put(ctx, k, []byte("0")); err != nil {
@@ -233,8 +233,8 @@ var regSeq atomic.Int64
 
 // runCatalogRegister registers one service instance per request through
 // /v1/catalog/register, on every server in turn.
-func runCatalogRegister(t *target, o opts) (result, error) {
-	return load(t, o, func(ctx context.Context, rng *rand.Rand) error {
+func runCatalogRegister(ctx context.Context, t *target, o opts) (result, error) {
+	return load(ctx, t, o, func(ctx context.Context, rng *rand.Rand) error {
 		n, _ := ctx.Value(clientKey{}).(int)
 		s := regSeq.Add(1)
 		_, err := t.api[n%len(t.api)].Catalog().Register(&api.CatalogRegistration{
@@ -247,8 +247,8 @@ func runCatalogRegister(t *target, o opts) (result, error) {
 
 // runAgentRegister registers one service per request through the servers'
 // own agents (/v1/agent/service/register).
-func runAgentRegister(t *target, o opts) (result, error) {
-	return load(t, o, func(ctx context.Context, rng *rand.Rand) error {
+func runAgentRegister(ctx context.Context, t *target, o opts) (result, error) {
+	return load(ctx, t, o, func(ctx context.Context, rng *rand.Rand) error {
 		n, _ := ctx.Value(clientKey{}).(int)
 		s := regSeq.Add(1)
 		return t.api[n%len(t.api)].Agent().ServiceRegisterOpts(&api.AgentServiceRegistration{
@@ -259,14 +259,15 @@ func runAgentRegister(t *target, o opts) (result, error) {
 
 // runDNS sends A queries for a service with three instances, each client
 // on its own UDP socket to one server's DNS port.
-func runDNS(t *target, o opts) (result, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+func runDNS(ctx context.Context, t *target, o opts) (result, error) {
+	// setup bounds the registrations and the wait for the answers.
+	setup, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	for i := range 3 {
 		_, err := t.api[0].Catalog().Register(&api.CatalogRegistration{
 			Node: fmt.Sprintf("sbs-dns-%d", i), Address: fmt.Sprintf("10.2.0.%d", i+1),
 			Service: &api.AgentService{ID: "web", Service: "web", Port: 80},
-		}, (&api.WriteOptions{}).WithContext(ctx))
+		}, (&api.WriteOptions{}).WithContext(setup))
 		if err != nil {
 			return result{}, err
 		}
@@ -280,7 +281,7 @@ func runDNS(t *target, o opts) (result, error) {
 			if err == nil && len(r.Answer) == 3 {
 				break
 			}
-			if ctx.Err() != nil {
+			if setup.Err() != nil {
 				return result{}, fmt.Errorf("dns %s: no 3 answers: %v", addr, err)
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -295,7 +296,7 @@ func runDNS(t *target, o opts) (result, error) {
 			}
 		}
 	}()
-	return load(t, o, func(ctx context.Context, rng *rand.Rand) error {
+	return load(ctx, t, o, func(ctx context.Context, rng *rand.Rand) error {
 		n, _ := ctx.Value(clientKey{}).(int)
 		mu.Lock()
 		c := conns[n]
