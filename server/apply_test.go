@@ -151,7 +151,7 @@ func TestReadLease(t *testing.T) {
 
 // newCluster starts n servers with data dirs on 127.0.0.1, joined, with
 // short Raft timeouts.
-func newCluster(t *testing.T, n int) []*Server {
+func newCluster(t testing.TB, n int) []*Server {
 	// Timeouts long enough that the leader still leads when its followers
 	// are gone and the test writes.
 	t.Helper()
@@ -177,7 +177,7 @@ func newCluster(t *testing.T, n int) []*Server {
 	return out
 }
 
-func waitLeader(t *testing.T, servers []*Server) *Server {
+func waitLeader(t testing.TB, servers []*Server) *Server {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {

@@ -47,14 +47,19 @@ func (s *Server) forward(method string, info rpcapi.RPCInfo, args, reply any) (h
 	}
 }
 
+// isBlockingQuery reports whether args ask to block until data changes.
+func isBlockingQuery(args any) bool {
+	q, ok := args.(rpcapi.Query)
+	return ok && q.Options().MinQueryIndex > 0
+}
+
 // callContext bounds a forwarded call: blocking queries get their wait plus
 // slack, everything else the RPC timeout.
 func callContext(ctx context.Context, args any) (context.Context, context.CancelFunc) {
 	d := rpcTimeout
-	if q, ok := args.(rpcapi.Query); ok {
-		if o := q.Options(); o.MinQueryIndex > 0 {
-			d = maxQueryTime(o) + maxQueryTime(o)/16 + rpcTimeout
-		}
+	if isBlockingQuery(args) {
+		o := args.(rpcapi.Query).Options()
+		d = maxQueryTime(o) + maxQueryTime(o)/16 + rpcTimeout
 	}
 	return context.WithTimeout(ctx, d)
 }

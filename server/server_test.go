@@ -12,7 +12,7 @@ import (
 	"github.com/shoalproject/shoal/rpcapi"
 )
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	for {
 		l, err := net.Listen("tcp", "127.0.0.1:0")

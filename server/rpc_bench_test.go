@@ -1,0 +1,31 @@
+package server
+
+import (
+	"context"
+	"testing"
+
+	"github.com/shoalproject/shoal/kv"
+	"github.com/shoalproject/shoal/rpcapi"
+)
+
+// BenchmarkInmemKVSGet is the agent's path for a default read on the
+// leader: an in-process RPC through net/rpc to KVS.Get.
+func BenchmarkInmemKVSGet(b *testing.B) {
+	s := waitLeader(b, newCluster(b, 1))
+	ctx := context.Background()
+	set := rpcapi.KVSRequest{Request: kv.Request{Op: kv.OpSet, Entry: kv.Entry{Key: "k", Value: make([]byte, 256)}}}
+	var ok bool
+	if err := s.RPC(ctx, "KVS.Apply", &set, &ok); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			var reply rpcapi.IndexedEntries
+			if err := s.RPC(ctx, "KVS.Get", &rpcapi.KeyRequest{Key: "k"}, &reply); err != nil || len(reply.Entries) != 1 {
+				b.Fatalf("get: %v, %d entries", err, len(reply.Entries))
+			}
+		}
+	})
+}
