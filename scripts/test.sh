@@ -154,6 +154,7 @@ log "go test -race (servers and agents)"
 go test -race -count=1 -timeout 12m $race_pkgs
 log "go test (everything else)"
 go test -count=1 -timeout 12m $other_pkgs
+(cd tools/sidebyside && go test -count=1 ./...)   # its own module
 # The bounded fault-injection suite (docs/chaos.md), alone, so that no other
 # test's cluster shares the CPUs with its timing-sensitive faults. The long
 # run is scripts/chaos.sh.
