@@ -234,3 +234,36 @@ func TestRunStopsServersOnSignal(t *testing.T) {
 		})
 	}
 }
+
+// TestServersDieWithTheTool: a tool killed with SIGKILL runs no clean-up,
+// so its servers must not outlive it on their own.
+func TestServersDieWithTheTool(t *testing.T) {
+	pids, tmp := pidDir(t), t.TempDir()
+	cmd := tool(t, tmp, "-shoal", fakeBin(t, "leader", pids), "-consul", fakeBin(t, "noleader", pids),
+		"-workloads", "put", "-rounds", "1", "-duration", "1s")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(recordedPIDs(t, pids)) < 6 {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatal("6 servers not started within 30 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	deadline = time.Now().Add(5 * time.Second)
+	for _, pid := range recordedPIDs(t, pids) {
+		for running(pid) {
+			if time.Now().After(deadline) {
+				t.Fatalf("server %d still running 5 s after the tool was killed", pid) // pidDir kills it
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}

@@ -72,6 +72,9 @@ func (s *supervisor) start(dir, name, bin string, args ...string) (*proc, error)
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
+	// Should the tool itself be killed (SIGKILL: no clean-up runs), the
+	// kernel kills its servers too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		log.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
