@@ -92,13 +92,14 @@ func TestHTTPBase(t *testing.T) {
 		}
 	})
 
+	// Consul's names and kinds: client.rpc and rpc.query are counters.
 	t.Run("prometheus metrics", func(t *testing.T) {
 		testcluster.Eventually(t, 15*time.Second, func() error {
 			code, _, body := httpGet(t, base+"/v1/agent/metrics?format=prometheus")
 			if code != 200 {
 				return fmt.Errorf("code %d", code)
 			}
-			for _, want := range []string{"consul_raft_", "consul_api_http", "consul_rpc_request", "consul_memberlist_", "go_goroutines"} {
+			for _, want := range []string{"consul_raft_", "consul_api_http", "# TYPE consul_client_rpc counter", "# TYPE consul_rpc_query counter", "consul_memberlist_", "go_goroutines"} {
 				if !strings.Contains(body, want) {
 					return fmt.Errorf("metrics lack %s", want)
 				}

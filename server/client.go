@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	metrics "github.com/hashicorp/go-metrics"
 	"github.com/hashicorp/serf/serf"
 	"github.com/shoalproject/shoal/rpcapi"
 )
@@ -85,6 +86,7 @@ func (c *Client) eventLoop() {
 // RPC sends a call to a server, trying others on failure, within the hold
 // timeout.
 func (c *Client) RPC(ctx context.Context, method string, args, reply any) error {
+	metrics.IncrCounter(metricClientRPC, 1)
 	info, _ := args.(rpcapi.RPCInfo)
 	deadline := time.Now().Add(c.cfg.RPCHoldTimeout)
 	var lastErr error

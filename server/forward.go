@@ -109,7 +109,7 @@ func (s *Server) readQuery(opts *rpcapi.QueryOptions, meta *rpcapi.QueryMeta, fn
 // caller's MinQueryIndex, waits on the watch set for a change and runs it
 // again — never polling.
 func (s *Server) blockingQuery(opts *rpcapi.QueryOptions, meta *rpcapi.QueryMeta, fn queryFn) error {
-	defer metrics.MeasureSince([]string{"rpc", "query"}, time.Now())
+	metrics.IncrCounter(metricRPCQuery, 1)
 	var ctx context.Context = context.Background()
 	if !opts.AllowStale {
 		// forward() sent this read here because this server leads; prove
@@ -136,10 +136,15 @@ func (s *Server) blockingQuery(opts *rpcapi.QueryOptions, meta *rpcapi.QueryMeta
 		}()
 	}
 	for {
-		ws := memdb.NewWatchSet()
+		// Only a query that may block needs to know what it read: the
+		// others run with a nil watch set, which records nothing.
+		var ws memdb.WatchSet
 		st := s.State()
 		abandon := st.AbandonCh()
-		ws.Add(abandon)
+		if opts.MinQueryIndex > 0 {
+			ws = memdb.NewWatchSet()
+			ws.Add(abandon)
+		}
 		if err := fn(ws, st); err != nil {
 			return err
 		}

@@ -43,6 +43,15 @@ var (
 // rpcTimeout bounds dialing and a non-blocking call.
 const rpcTimeout = 10 * time.Second
 
+// Consul's RPC counters (its telemetry reference): calls an agent makes
+// (to its own server too), calls a server reads off the network, and reads
+// a server runs.
+var (
+	metricClientRPC  = []string{"client", "rpc"}
+	metricRPCRequest = []string{"rpc", "request"}
+	metricRPCQuery   = []string{"rpc", "query"}
+)
+
 // raftLayer is the raft.StreamLayer that shares the server port: it is fed
 // the connections whose first byte is connRaft and dials with that byte.
 type raftLayer struct {
@@ -165,7 +174,7 @@ type serverCodec struct{ *codec }
 func (c serverCodec) ReadRequestHeader(r *rpc.Request) error {
 	err := c.codec.ReadRequestHeader(r)
 	if err == nil {
-		metrics.IncrCounter([]string{"rpc", "request"}, 1)
+		metrics.IncrCounter(metricRPCRequest, 1)
 	}
 	return err
 }
