@@ -33,7 +33,7 @@ func (d *kvEchoDelegate) RPC(_ context.Context, method string, args, reply any) 
 }
 
 func benchAgentKV(b *testing.B, method, url string, body []byte) {
-	a := &Agent{cfg: config.Default(), logger: hclog.NewNullLogger(),
+	a := &Agent{cfg: config.Default(), logger: hclog.NewNullLogger(), tokens: &agentTokens{},
 		delegate: &kvEchoDelegate{entry: kv.Entry{Key: "bench/key", Value: bytes.Repeat([]byte("x"), 256), CreateIndex: 5, ModifyIndex: 9}}}
 	h := a.handler()
 	b.ReportAllocs()
