@@ -1,11 +1,13 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -109,12 +111,15 @@ func (a *Agent) wrap(rt route) http.Handler {
 			http.Error(w, fmt.Sprintf("method %s not allowed", r.Method), http.StatusMethodNotAllowed)
 			return
 		}
+		// The query string, parsed once for the whole request (query).
+		pq := &parsedQuery{raw: r.URL.RawQuery, v: r.URL.Query()}
+		ctx := context.WithValue(r.Context(), parsedQueryKey{}, pq)
+		r = r.WithContext(rpcapi.WithAuthToken(ctx, a.tokenOf(r, pq.v)))
 		if err := a.checkDatacenter(rt.pattern, r); err != nil {
 			a.writeError(w, r, err)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodySize)
-		r = r.WithContext(rpcapi.WithAuthToken(r.Context(), a.requestToken(r)))
 		serve := func(w http.ResponseWriter, r *http.Request) { a.serveEndpoint(w, r, rt, decision) }
 		if share && a.serveShared(w, r, serve) {
 			return
@@ -193,7 +198,7 @@ func writeJSON(w http.ResponseWriter, r *http.Request, obj any) {
 func writeJSONStatus(w http.ResponseWriter, r *http.Request, code int, obj any) {
 	var b []byte
 	var err error
-	if _, pretty := r.URL.Query()["pretty"]; pretty {
+	if _, pretty := query(r)["pretty"]; pretty {
 		b, err = json.MarshalIndent(obj, "", "    ")
 		b = append(b, '\n')
 	} else {
@@ -234,7 +239,7 @@ var errNoDCPath = errors.New("No path to datacenter")
 // agent's, with Consul's 500 "No path to datacenter", before anything is
 // read or written. The agent's own endpoints ignore ?dc, as Consul's do.
 func (a *Agent) checkDatacenter(pattern string, r *http.Request) error {
-	dc := r.URL.Query().Get("dc")
+	dc := query(r).Get("dc")
 	if dc == "" || strings.EqualFold(dc, a.cfg.Datacenter) {
 		return nil
 	}
@@ -250,10 +255,29 @@ func (a *Agent) checkDatacenter(pattern string, r *http.Request) error {
 // datacenters, where Consul ignores ?dc.
 var dcFreePrefixes = []string{"/v1/agent/", "/v1/catalog/datacenters", "/v1/coordinate/datacenters"}
 
+// parsedQuery is a request's query string and its parsed values.
+type parsedQuery struct {
+	raw string
+	v   url.Values
+}
+
+type parsedQueryKey struct{}
+
+// query returns r's query parameters; the caller must not change them.
+// wrap parses them once per request (url.URL.Query parses anew at each
+// call, a map and its strings each time); a request whose query has
+// changed since (withQuery) is parsed again.
+func query(r *http.Request) url.Values {
+	if pq, ok := r.Context().Value(parsedQueryKey{}).(*parsedQuery); ok && pq.raw == r.URL.RawQuery {
+		return pq.v
+	}
+	return r.URL.Query()
+}
+
 // parseQuery reads Consul's query parameters: dc, stale, consistent,
 // index and wait.
 func parseQuery(r *http.Request, q *rpcapi.QueryOptions) error {
-	v := r.URL.Query()
+	v := query(r)
 	q.Datacenter = v.Get("dc")
 	_, q.AllowStale = v["stale"]
 	_, q.RequireConsistent = v["consistent"]

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -39,7 +40,10 @@ func (a *Agent) aclRoutes() []route {
 // requestToken returns the token a request carries — X-Consul-Token,
 // then "Authorization: Bearer", then ?token= — or the agent's default
 // token (acl.tokens.default; empty means anonymous).
-func (a *Agent) requestToken(r *http.Request) string {
+func (a *Agent) requestToken(r *http.Request) string { return a.tokenOf(r, query(r)) }
+
+// tokenOf is requestToken with r's query parameters q.
+func (a *Agent) tokenOf(r *http.Request, q url.Values) string {
 	if t := r.Header.Get("X-Consul-Token"); t != "" {
 		return t
 	}
@@ -48,7 +52,7 @@ func (a *Agent) requestToken(r *http.Request) string {
 			return strings.TrimSpace(t)
 		}
 	}
-	if t := r.URL.Query().Get("token"); t != "" {
+	if t := q.Get("token"); t != "" {
 		return t
 	}
 	return a.tokens.defaultToken()
@@ -97,7 +101,7 @@ func decodeOptionalBody(r *http.Request, v any) error {
 
 func (a *Agent) aclBootstrap(w http.ResponseWriter, r *http.Request) (any, error) {
 	var args rpcapi.ACLBootstrapRequest
-	args.Datacenter = r.URL.Query().Get("dc")
+	args.Datacenter = query(r).Get("dc")
 	var out acl.Token
 	if err := a.aclRPC(r, "ACL.Bootstrap", &args, &out); err != nil {
 		return nil, err
@@ -129,7 +133,7 @@ func (a *Agent) tokenSet(r *http.Request, create bool, accessor string) (any, er
 	}
 	args := rpcapi.ACLTokenSetRequest{Token: body.Token, Create: create, ExpirationTTL: ttl}
 	args.Token.CreateIndex, args.Token.ModifyIndex = 0, 0
-	args.Datacenter = r.URL.Query().Get("dc")
+	args.Datacenter = query(r).Get("dc")
 	var reply rpcapi.ACLTokenReply
 	if err := a.aclRPC(r, "ACL.TokenSet", &args, &reply); err != nil {
 		return nil, err
@@ -191,7 +195,7 @@ func (a *Agent) aclToken(w http.ResponseWriter, r *http.Request) (any, error) {
 
 func (a *Agent) aclDelete(r *http.Request, method, id string) (any, error) {
 	args := rpcapi.ACLDeleteRequest{ID: id}
-	args.Datacenter = r.URL.Query().Get("dc")
+	args.Datacenter = query(r).Get("dc")
 	var ok bool
 	if err := a.aclRPC(r, method, &args, &ok); err != nil {
 		return nil, err
@@ -200,7 +204,7 @@ func (a *Agent) aclDelete(r *http.Request, method, id string) (any, error) {
 }
 
 func (a *Agent) aclTokenList(w http.ResponseWriter, r *http.Request) (any, error) {
-	args := rpcapi.ACLTokenListRequest{Policy: r.URL.Query().Get("policy"), Role: r.URL.Query().Get("role")}
+	args := rpcapi.ACLTokenListRequest{Policy: query(r).Get("policy"), Role: query(r).Get("role")}
 	if err := parseQuery(r, &args.QueryOptions); err != nil {
 		return nil, err
 	}
@@ -230,7 +234,7 @@ func (a *Agent) policySet(r *http.Request, id string) (any, error) {
 	}
 	p.CreateIndex, p.ModifyIndex = 0, 0
 	args := rpcapi.ACLPolicySetRequest{Policy: p}
-	args.Datacenter = r.URL.Query().Get("dc")
+	args.Datacenter = query(r).Get("dc")
 	var reply rpcapi.ACLPolicyReply
 	if err := a.aclRPC(r, "ACL.PolicySet", &args, &reply); err != nil {
 		return nil, err
@@ -305,7 +309,7 @@ func (a *Agent) roleSet(r *http.Request, id string) (any, error) {
 	}
 	role.CreateIndex, role.ModifyIndex = 0, 0
 	args := rpcapi.ACLRoleSetRequest{Role: role}
-	args.Datacenter = r.URL.Query().Get("dc")
+	args.Datacenter = query(r).Get("dc")
 	var reply rpcapi.ACLRoleReply
 	if err := a.aclRPC(r, "ACL.RoleSet", &args, &reply); err != nil {
 		return nil, err

@@ -211,7 +211,7 @@ func routeACLs() map[string]routeACL {
 // kvListing reports whether a KV request lists (?recurse or ?keys), which
 // is filtered rather than refused, as in Consul.
 func kvListing(r *http.Request) bool {
-	q := r.URL.Query()
+	q := query(r)
 	_, recurse := q["recurse"]
 	_, keys := q["keys"]
 	return r.Method == http.MethodGet && (recurse || keys)
@@ -347,7 +347,7 @@ func checkAgentCheckRegister(a *Agent, z *acl.Authorizer, r *http.Request) error
 // (aclrules).
 func checkKV(_ *Agent, z *acl.Authorizer, r *http.Request) error {
 	key := r.PathValue("key")
-	_, recurse := r.URL.Query()["recurse"]
+	_, recurse := query(r)["recurse"]
 	switch r.Method {
 	case http.MethodGet:
 		if kvListing(r) {

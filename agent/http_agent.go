@@ -110,7 +110,7 @@ func (a *Agent) agentMembers(w http.ResponseWriter, r *http.Request) (any, error
 		return nil, err
 	}
 	out := []member{}
-	if r.URL.Query().Get("wan") == "1" {
+	if query(r).Get("wan") == "1" {
 		return out, nil // no WAN pool: a single datacenter
 	}
 	for _, m := range a.delegate.LANMembers() {
@@ -143,7 +143,7 @@ func (a *Agent) agentLeave(w http.ResponseWriter, r *http.Request) (any, error) 
 
 func (a *Agent) agentForceLeave(w http.ResponseWriter, r *http.Request) (any, error) {
 	node := r.PathValue("node")
-	_, prune := r.URL.Query()["prune"]
+	_, prune := query(r)["prune"]
 	known := false
 	for _, m := range a.delegate.LANMembers() {
 		if m.Name == node {
@@ -160,7 +160,7 @@ func (a *Agent) agentForceLeave(w http.ResponseWriter, r *http.Request) (any, er
 }
 
 func (a *Agent) agentMetrics(w http.ResponseWriter, r *http.Request) (any, error) {
-	if r.URL.Query().Get("format") == "prometheus" || strings.Contains(r.Header.Get("Accept"), "text/plain; version=0.0.4") {
+	if query(r).Get("format") == "prometheus" || strings.Contains(r.Header.Get("Accept"), "text/plain; version=0.0.4") {
 		a.metrics.prometheusHandler().ServeHTTP(w, r)
 		return nil, nil
 	}
@@ -187,7 +187,7 @@ func (a *Agent) raftConfiguration(w http.ResponseWriter, r *http.Request) (any, 
 }
 
 func (a *Agent) raftRemovePeer(w http.ResponseWriter, r *http.Request) (any, error) {
-	args := rpcapi.RaftRemovePeerRequest{ID: r.URL.Query().Get("id"), Address: r.URL.Query().Get("address")}
+	args := rpcapi.RaftRemovePeerRequest{ID: query(r).Get("id"), Address: query(r).Get("address")}
 	if (args.ID == "") == (args.Address == "") {
 		return nil, badRequest("Must specify either ?id with the server's ID or ?address with IP:port of peer to remove")
 	}

@@ -51,7 +51,7 @@ func (s *lineSink) takeDropped() int {
 // /v1/agent/monitor. It needs the agent's logger to be an
 // hclog.InterceptLogger (the shoal agent command makes one).
 func (a *Agent) agentMonitor(w http.ResponseWriter, r *http.Request) (any, error) {
-	q := r.URL.Query()
+	q := query(r)
 	levelName := q.Get("loglevel")
 	if levelName == "" {
 		levelName = "INFO"

@@ -224,7 +224,7 @@ func (a *Agent) agentServices(w http.ResponseWriter, r *http.Request) (any, erro
 // or ?wait (default 5m, at most 10m) passes.
 func (a *Agent) agentService(w http.ResponseWriter, r *http.Request) (any, error) {
 	id := r.PathValue("id")
-	q := r.URL.Query()
+	q := query(r)
 	hash := q.Get("hash")
 	wait := rpcapi.DefaultQueryWait
 	if v := q.Get("wait"); v != "" {
@@ -306,8 +306,8 @@ func (a *Agent) agentServiceRegister(w http.ResponseWriter, r *http.Request) (an
 	if err := validateMeta("Service Meta", def.Meta); err != nil {
 		return nil, err
 	}
-	_, replace := r.URL.Query()["replace-existing-checks"]
-	if v := r.URL.Query().Get("replace-existing-checks"); v == "false" || v == "0" {
+	_, replace := query(r)["replace-existing-checks"]
+	if v := query(r).Get("replace-existing-checks"); v == "false" || v == "0" {
 		replace = false
 	}
 	return nil, localError(a.local.mgr.AddService(def, local.SourceAPI, replace))
@@ -326,7 +326,7 @@ func (a *Agent) agentServiceDeregister(w http.ResponseWriter, r *http.Request) (
 
 // parseMaintenance reads ?enable and ?reason.
 func parseMaintenance(r *http.Request) (bool, string, error) {
-	q := r.URL.Query()
+	q := query(r)
 	v := q.Get("enable")
 	if v == "" {
 		return false, "", badRequest("Missing value for enable")
@@ -430,7 +430,7 @@ func (a *Agent) updateTTL(id, status, output string) error {
 
 func (a *Agent) agentCheckTTL(status string) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) (any, error) {
-		return nil, a.updateTTL(r.PathValue("id"), status, r.URL.Query().Get("note"))
+		return nil, a.updateTTL(r.PathValue("id"), status, query(r).Get("note"))
 	}
 }
 
@@ -483,7 +483,7 @@ func healthCode(status string) int {
 
 func writeHealth(w http.ResponseWriter, r *http.Request, status string, body any) (any, error) {
 	code := healthCode(status)
-	if r.URL.Query().Get("format") == "text" {
+	if query(r).Get("format") == "text" {
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(code)
 		fmt.Fprint(w, status)

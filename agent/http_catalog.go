@@ -30,7 +30,7 @@ func (a *Agent) catalogRoutes() []route {
 
 // parseNodeMeta reads the repeated ?node-meta=key:value filters.
 func parseNodeMeta(r *http.Request) map[string]string {
-	vals := r.URL.Query()["node-meta"]
+	vals := query(r)["node-meta"]
 	if len(vals) == 0 {
 		return nil
 	}
@@ -218,7 +218,7 @@ func (a *Agent) catalogServiceNodes(w http.ResponseWriter, r *http.Request) (any
 	if err != nil {
 		return nil, err
 	}
-	args.ServiceTags = r.URL.Query()["tag"]
+	args.ServiceTags = query(r)["tag"]
 	args.NodeMetaFilters = parseNodeMeta(r)
 	var reply rpcapi.IndexedServiceNodes
 	if err := a.delegate.RPC(r.Context(), "Catalog.ServiceNodes", &args, &reply); err != nil {

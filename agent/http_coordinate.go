@@ -106,7 +106,7 @@ func (a *Agent) coordinateNode(w http.ResponseWriter, r *http.Request) (any, err
 // round-trip time from that node to every node with a coordinate; nil
 // when ?near is absent or the node has no coordinate (no sorting then).
 func (a *Agent) rtts(r *http.Request) map[string]time.Duration {
-	return a.rttsFrom(r.URL.Query().Get("near"))
+	return a.rttsFrom(query(r).Get("near"))
 }
 
 // rttsFrom is rtts for the node named near.

@@ -21,7 +21,7 @@ func (a *Agent) eventRoutes() []route {
 }
 
 func (a *Agent) eventFire(w http.ResponseWriter, r *http.Request) (any, error) {
-	q := r.URL.Query()
+	q := query(r)
 	e := &userEvent{ID: newUUID(), Name: r.PathValue("name"), Version: 1,
 		NodeFilter: q.Get("node"), ServiceFilter: q.Get("service"), TagFilter: q.Get("tag")}
 	if e.Name == "" {
@@ -63,7 +63,7 @@ func (a *Agent) eventList(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err := parseQuery(r, &opts); err != nil {
 		return nil, err
 	}
-	name := r.URL.Query().Get("name")
+	name := query(r).Get("name")
 	var timeout <-chan time.Time
 	if opts.MinQueryIndex > 0 {
 		t := time.NewTimer(server.QueryWait(&opts))

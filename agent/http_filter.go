@@ -46,7 +46,7 @@ type filter struct {
 // 400 ("Selector ... is not valid"), as Consul does, rather than
 // matching nothing.
 func parseFilter(r *http.Request, elem any) (*filter, error) {
-	s := r.URL.Query().Get("filter")
+	s := query(r).Get("filter")
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}

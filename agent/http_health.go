@@ -105,7 +105,7 @@ func (a *Agent) healthServiceNodes(w http.ResponseWriter, r *http.Request) (any,
 	if args.ServiceName == "" {
 		return nil, badRequest("Missing service name")
 	}
-	q := r.URL.Query()
+	q := query(r)
 	if v, ok := q["passing"]; ok {
 		args.PassingOnly = true
 		if len(v) > 0 && v[0] != "" {

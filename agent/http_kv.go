@@ -33,7 +33,7 @@ func (a *Agent) kvEndpoint(w http.ResponseWriter, r *http.Request) (any, error) 
 	}
 	switch r.Method {
 	case http.MethodGet:
-		if _, ok := r.URL.Query()["keys"]; ok {
+		if _, ok := query(r)["keys"]; ok {
 			return a.kvKeys(w, r, key)
 		}
 		return a.kvGet(w, r, key)
@@ -49,7 +49,7 @@ func (a *Agent) kvGet(w http.ResponseWriter, r *http.Request, key string) (any, 
 	if err := parseQuery(r, &args.QueryOptions); err != nil {
 		return nil, err
 	}
-	q := r.URL.Query()
+	q := query(r)
 	_, recurse := q["recurse"]
 	method := "KVS.Get"
 	if recurse {
@@ -80,7 +80,7 @@ func (a *Agent) kvGet(w http.ResponseWriter, r *http.Request, key string) (any, 
 // kvKeys answers ?keys: 404 when nothing matches, except for the root,
 // which answers an empty list (as Consul).
 func (a *Agent) kvKeys(w http.ResponseWriter, r *http.Request, prefix string) (any, error) {
-	args := rpcapi.KeyListRequest{Prefix: prefix, Seperator: r.URL.Query().Get("separator")}
+	args := rpcapi.KeyListRequest{Prefix: prefix, Seperator: query(r).Get("separator")}
 	if err := parseQuery(r, &args.QueryOptions); err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func (a *Agent) kvPut(w http.ResponseWriter, r *http.Request, key string) (any, 
 	if key == "" {
 		return nil, badRequest("Missing key name")
 	}
-	q := r.URL.Query()
+	q := query(r)
 	if err := conflictingFlags(q, "cas", "acquire", "release"); err != nil {
 		return nil, err
 	}
@@ -164,7 +164,7 @@ func tooLarge(n int64) error {
 }
 
 func (a *Agent) kvDelete(w http.ResponseWriter, r *http.Request, key string) (any, error) {
-	q := r.URL.Query()
+	q := query(r)
 	if err := conflictingFlags(q, "recurse", "cas"); err != nil {
 		return nil, err
 	}

@@ -57,3 +57,9 @@ func BenchmarkHTTPKVPut(b *testing.B) {
 func BenchmarkHTTPKVGet(b *testing.B) {
 	benchAgentKV(b, http.MethodGet, "/v1/kv/bench/key", nil)
 }
+
+// BenchmarkHTTPKVGetStale: the same with ?stale, as the official client
+// sends a stale read.
+func BenchmarkHTTPKVGetStale(b *testing.B) {
+	benchAgentKV(b, http.MethodGet, "/v1/kv/bench/key?stale=", nil)
+}

@@ -149,7 +149,7 @@ func (a *Agent) autopilotSetConfiguration(r *http.Request) (any, error) {
 	if body.LastContactThreshold < 0 || body.ServerStabilizationTime < 0 {
 		return nil, badRequest("Error parsing autopilot config: durations must not be negative")
 	}
-	q := r.URL.Query()
+	q := query(r)
 	args := rpcapi.AutopilotSetConfigRequest{Config: rpcapi.AutopilotConfig{
 		CleanupDeadServers: body.CleanupDeadServers, LastContactThreshold: time.Duration(body.LastContactThreshold),
 		MaxTrailingLogs: body.MaxTrailingLogs, MinQuorum: body.MinQuorum,

@@ -345,13 +345,13 @@ func (a *Agent) queryExecute(w http.ResponseWriter, r *http.Request) (any, error
 		return nil, err
 	}
 	limit := 0
-	if s := r.URL.Query().Get("limit"); s != "" {
+	if s := query(r).Get("limit"); s != "" {
 		var err error
 		if limit, err = strconv.Atoi(s); err != nil || limit < 0 {
 			return nil, badRequest("Invalid limit %q", s)
 		}
 	}
-	out, meta, err := a.executeQuery(r.Context(), r.PathValue("id"), r.URL.Query().Get("near"), opts, limit)
+	out, meta, err := a.executeQuery(r.Context(), r.PathValue("id"), query(r).Get("near"), opts, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -117,7 +117,7 @@ func (a *Agent) schedService(w http.ResponseWriter, r *http.Request) (any, error
 }
 
 func (a *Agent) schedAllocs(w http.ResponseWriter, r *http.Request) (any, error) {
-	q := r.URL.Query()
+	q := query(r)
 	var out []*sched.Alloc
 	var meta rpcapi.QueryMeta
 	if node := q.Get("node"); node != "" {
@@ -150,7 +150,7 @@ func (a *Agent) schedAllocs(w http.ResponseWriter, r *http.Request) (any, error)
 
 func (a *Agent) schedRebalance(w http.ResponseWriter, r *http.Request) (any, error) {
 	args := rpcapi.RebalanceRequest{Service: r.PathValue("name")}
-	if s := r.URL.Query().Get("max-moves"); s != "" {
+	if s := query(r).Get("max-moves"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
 			return nil, badRequest("Invalid max-moves: %q", s)
@@ -185,7 +185,7 @@ func (a *Agent) schedValidate(w http.ResponseWriter, r *http.Request) (any, erro
 func (a *Agent) schedLogs(w http.ResponseWriter, r *http.Request) (any, error) {
 	id := r.PathValue("id")
 	tail := 0
-	if s := r.URL.Query().Get("tail"); s != "" {
+	if s := query(r).Get("tail"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil {
 			return nil, badRequest("Invalid tail: %q", s)

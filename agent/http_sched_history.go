@@ -116,7 +116,7 @@ type RollbackResult struct {
 // here, so that a concurrent deploy is never overwritten (409).
 func (a *Agent) schedRollback(w http.ResponseWriter, r *http.Request) (any, error) {
 	name := r.PathValue("name")
-	q := r.URL.Query()
+	q := query(r)
 	id, err := strconv.ParseUint(q.Get("version"), 10, 64)
 	if err != nil || id == 0 {
 		return nil, badRequest("Invalid version %q: want the ID of an entry of /v1/shoal/services/%s/versions", q.Get("version"), name)

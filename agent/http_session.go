@@ -102,7 +102,7 @@ func (a *Agent) sessionCreate(w http.ResponseWriter, r *http.Request) (any, erro
 		}
 	}
 	args := rpcapi.SessionRequest{Op: kv.SessionCreate, Session: s}
-	args.Datacenter = r.URL.Query().Get("dc")
+	args.Datacenter = query(r).Get("dc")
 	var id string
 	if err := a.delegate.RPC(r.Context(), "Session.Apply", &args, &id); err != nil {
 		return nil, err
@@ -116,7 +116,7 @@ func (a *Agent) sessionDestroy(w http.ResponseWriter, r *http.Request) (any, err
 		return nil, badRequest("Missing session")
 	}
 	args := rpcapi.SessionRequest{Op: kv.SessionDestroy, Session: kv.Session{ID: id}}
-	args.Datacenter = r.URL.Query().Get("dc")
+	args.Datacenter = query(r).Get("dc")
 	var out string
 	if err := a.delegate.RPC(r.Context(), "Session.Apply", &args, &out); err != nil {
 		return nil, err
@@ -130,7 +130,7 @@ func (a *Agent) sessionRenew(w http.ResponseWriter, r *http.Request) (any, error
 		return nil, badRequest("Missing session")
 	}
 	args := rpcapi.SessionRenewRequest{SessionID: id}
-	args.Datacenter = r.URL.Query().Get("dc")
+	args.Datacenter = query(r).Get("dc")
 	var reply rpcapi.IndexedSessions
 	if err := a.delegate.RPC(r.Context(), "Session.Renew", &args, &reply); err != nil {
 		return nil, err

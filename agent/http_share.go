@@ -110,7 +110,7 @@ func sharedQuery(r *http.Request) (index uint64, wait time.Duration, ok bool) {
 	if r.Method != http.MethodGet {
 		return 0, 0, false
 	}
-	q := r.URL.Query()
+	q := query(r)
 	if q.Has("consistent") {
 		return 0, 0, false
 	}

@@ -53,10 +53,10 @@ func (a *Agent) snapshotSave(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *Agent) snapshotRestore(r *http.Request) error {
-	if _, stale := r.URL.Query()["stale"]; stale {
+	if _, stale := query(r)["stale"]; stale {
 		return badRequest("stale not allowed for restore")
 	}
-	err := a.delegate.SnapshotRestore(r.Context(), r.URL.Query().Get("dc"), r.Body)
+	err := a.delegate.SnapshotRestore(r.Context(), query(r).Get("dc"), r.Body)
 	if errors.Is(err, snapshot.ErrCorrupt) {
 		return HTTPError{Code: http.StatusBadRequest, Msg: fmt.Sprintf("Snapshot restore refused, nothing changed: %v", err)}
 	}

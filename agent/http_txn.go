@@ -95,7 +95,7 @@ func (a *Agent) txn(w http.ResponseWriter, r *http.Request) (any, error) {
 		resp = reply.TxnResponse
 	} else {
 		args := rpcapi.TxnRequest{Ops: ops}
-		args.Datacenter = r.URL.Query().Get("dc")
+		args.Datacenter = query(r).Get("dc")
 		if err := a.delegate.RPC(r.Context(), "Txn.Apply", &args, &resp); err != nil {
 			return nil, err
 		}
