@@ -13,7 +13,7 @@ import (
 
 // queryParams reads the agent's HTTP handlers (the non-test Go files in
 // dir) and returns, by route pattern, the query parameters each route
-// reads: the string keys of r.URL.Query() lookups in its handler and in
+// reads: the string keys of r.URL.Query() (or query(r)) lookups in its handler and in
 // every function of the package the handler calls, transitively. The
 // route → handler mapping comes from the route table's literals
 // ({pattern, methods, a.handler}).
@@ -43,7 +43,7 @@ func queryParams(dir string) (map[string][]string, error) {
 			if reads[fn] == nil {
 				reads[fn], calls[fn] = map[string]bool{}, map[string]bool{}
 			}
-			scanFunc(fd.Body, reads[fn], calls[fn], handlers)
+			scanFunc(fd, reads[fn], calls[fn], handlers)
 		}
 	}
 	out := map[string][]string{}
@@ -74,10 +74,22 @@ func queryParams(dir string) (map[string][]string, error) {
 	return out, nil
 }
 
-// scanFunc records what body reads from the query string, what it calls,
+// scanFunc records what fd reads from the query string, what it calls,
 // and any route literals it holds.
-func scanFunc(body *ast.BlockStmt, reads, calls map[string]bool, handlers map[string]string) {
-	queryVars := map[string]bool{} // identifiers holding r.URL.Query()
+func scanFunc(fd *ast.FuncDecl, reads, calls map[string]bool, handlers map[string]string) {
+	body := fd.Body
+	// Identifiers holding r.URL.Query() or query(r), and parameters of
+	// type url.Values (a query handed down by the caller).
+	queryVars := map[string]bool{}
+	for _, p := range fd.Type.Params.List {
+		if sel, ok := p.Type.(*ast.SelectorExpr); ok && sel.Sel.Name == "Values" {
+			if pkg, ok := sel.X.(*ast.Ident); ok && pkg.Name == "url" {
+				for _, n := range p.Names {
+					queryVars[n.Name] = true
+				}
+			}
+		}
+	}
 	isQuery := func(e ast.Expr) bool {
 		if id, ok := e.(*ast.Ident); ok {
 			return queryVars[id.Name]
@@ -86,8 +98,13 @@ func scanFunc(body *ast.BlockStmt, reads, calls map[string]bool, handlers map[st
 		if !ok {
 			return false
 		}
-		sel, ok := call.Fun.(*ast.SelectorExpr)
-		return ok && sel.Sel.Name == "Query"
+		switch fun := call.Fun.(type) {
+		case *ast.SelectorExpr: // r.URL.Query()
+			return fun.Sel.Name == "Query"
+		case *ast.Ident: // query(r), the agent's once-parsed query
+			return fun.Name == "query"
+		}
+		return false
 	}
 	ast.Inspect(body, func(n ast.Node) bool {
 		switch n := n.(type) {

@@ -30,6 +30,8 @@ func TestQueryParams(t *testing.T) {
 		{"/v1/agent/check/pass/{id...}", []string{"note"}},
 		{"/v1/operator/raft/peer", []string{"address", "id"}},
 		{"/v1/shoal/allocs/{id}/logs", []string{"tail"}},
+		// Read through a url.Values parameter (the agent's tokenOf).
+		{"/v1/internal/acl/authorize", []string{"token"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.pattern, func(t *testing.T) {
