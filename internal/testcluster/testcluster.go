@@ -145,6 +145,25 @@ func (n *Node) HTTPAddr() string { return fmt.Sprintf("127.0.0.1:%d", n.Cfg.Port
 // RPCAddr is the node's server RPC address.
 func (n *Node) RPCAddr() string { return fmt.Sprintf("127.0.0.1:%d", n.Cfg.Ports.Server) }
 
+// aclsReady reports, when n has ACLs on and an initial management token
+// configured, whether n accepts that token yet.
+func aclsReady(n *Node) error {
+	secret := n.Cfg.ACL.Tokens.InitialManagement
+	if !n.Cfg.ACL.Enabled || secret == "" {
+		return nil
+	}
+	cfg := api.DefaultNonPooledConfig()
+	cfg.Address, cfg.Token = n.HTTPAddr(), secret
+	cl, err := api.NewClient(cfg)
+	if err != nil {
+		return err
+	}
+	if _, _, err := cl.ACL().TokenReadSelf(nil); err != nil {
+		return fmt.Errorf("initial management token not usable yet: %w", err)
+	}
+	return nil
+}
+
 // API returns the official Consul client pointed at the node.
 func (n *Node) API(t testing.TB) *api.Client {
 	t.Helper()
@@ -158,7 +177,10 @@ func (n *Node) API(t testing.TB) *api.Client {
 }
 
 // WaitForLeader waits until every running server reports the same leader
-// and returns the leader's node.
+// and, with ACLs on and an initial management token configured, until
+// that token works (a new leader writes it just after its election, as
+// Consul's does; Consul's test harness waits the same way), and returns
+// the leader's node.
 func (c *Cluster) WaitForLeader(timeout time.Duration) *Node {
 	c.t.Helper()
 	var last string
@@ -180,6 +202,10 @@ func (c *Cluster) WaitForLeader(timeout time.Duration) *Node {
 		if agree && leader != "" {
 			for _, n := range c.Nodes {
 				if n.RPCAddr() == leader && n.Agent != nil {
+					if err := aclsReady(n); err != nil {
+						last = fmt.Sprintf("%s: %v", n.Name, err)
+						break
+					}
 					return n
 				}
 			}
