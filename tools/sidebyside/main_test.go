@@ -199,22 +199,8 @@ func TestRunStopsServersOnSignal(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			pids, tmp := pidDir(t), t.TempDir()
-			cmd := tool(t, tmp, "-shoal", fakeBin(t, "leader", pids), "-consul", fakeBin(t, "noleader", pids),
-				"-workloads", "put", "-rounds", "1", "-duration", "1s")
 			var out strings.Builder
-			cmd.Stdout, cmd.Stderr = &out, &out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			deadline := time.Now().Add(30 * time.Second)
-			for len(recordedPIDs(t, pids)) < 6 {
-				if time.Now().After(deadline) {
-					_ = cmd.Process.Kill()
-					_ = cmd.Wait()
-					t.Fatalf("6 servers not started within 30 s; output:\n%s", out.String())
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			cmd := startWithSixServers(t, pids, tmp, &out)
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
@@ -239,25 +225,13 @@ func TestRunStopsServersOnSignal(t *testing.T) {
 // so its servers must not outlive it on their own.
 func TestServersDieWithTheTool(t *testing.T) {
 	pids, tmp := pidDir(t), t.TempDir()
-	cmd := tool(t, tmp, "-shoal", fakeBin(t, "leader", pids), "-consul", fakeBin(t, "noleader", pids),
-		"-workloads", "put", "-rounds", "1", "-duration", "1s")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(recordedPIDs(t, pids)) < 6 {
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			t.Fatal("6 servers not started within 30 s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var out strings.Builder
+	cmd := startWithSixServers(t, pids, tmp, &out)
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
-	deadline = time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for _, pid := range recordedPIDs(t, pids) {
 		for running(pid) {
 			if time.Now().After(deadline) {
@@ -266,4 +240,27 @@ func TestServersDieWithTheTool(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+}
+
+// startWithSixServers starts the tool with a Shoal target that leads and a
+// Consul target that never does, its output in out, and returns once all
+// six fake servers run (the tool then waits for Consul's leader).
+func startWithSixServers(t *testing.T, pids, tmp string, out *strings.Builder) *exec.Cmd {
+	t.Helper()
+	cmd := tool(t, tmp, "-shoal", fakeBin(t, "leader", pids), "-consul", fakeBin(t, "noleader", pids),
+		"-workloads", "put", "-rounds", "1", "-duration", "1s")
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(recordedPIDs(t, pids)) < 6 {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatalf("6 servers not started within 30 s; output:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return cmd
 }
