@@ -53,6 +53,7 @@ func rpcACLs() map[string]rpcACL {
 		"Status.Leader":    {none: raft},
 		"Status.Peers":     {none: raft},
 		"Status.RaftStats": {none: raft},
+		"Status.Following": {none: "a leader confirming its term for ?consistent reads (Consul's heartbeat round needs none)"},
 
 		"Catalog.Register": {check: func(_ *Server, z *acl.Authorizer, a any) error {
 			return checkRegister(z, &a.(*rpcapi.RegisterRequest).RegisterRequest)

@@ -126,7 +126,7 @@ func TestWriteToDeposedLeaderIsNotResent(t *testing.T) {
 // proves leadership for half a heartbeat timeout from its submission, a
 // later proof never shortens it, and losing leadership ends it.
 func TestReadLease(t *testing.T) {
-	g := newReadGate(nil, 200*time.Millisecond)
+	g := newReadGate(nil, 200*time.Millisecond, nil)
 	if g.leaseValid() {
 		t.Fatal("a new gate has a lease")
 	}

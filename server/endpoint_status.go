@@ -1,6 +1,9 @@
 package server
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/hashicorp/raft"
 	"github.com/shoalproject/shoal/rpcapi"
 )
@@ -35,5 +38,22 @@ func (e *Status) Peers(args *struct{}, reply *[]string) error {
 // from a leader (used before bootstrap, and by autopilot).
 func (e *Status) RaftStats(args *struct{}, reply *rpcapi.RaftStats) error {
 	*reply = e.s.localRaftStats()
+	return nil
+}
+
+// errNotInTerm refuses Status.Following: this server is in another term
+// than the leader that asked.
+var errNotInTerm = errors.New("not in the asking leader's term")
+
+// Following answers a leader confirming its leadership for ?consistent
+// reads (readgate.go): it succeeds only while this server's current Raft
+// term is *term. A server takes a new term before it votes in it, so a
+// success means this server had not helped elect a later leader when it
+// answered.
+func (e *Status) Following(term *uint64, reply *bool) error {
+	if cur := e.s.raft.CurrentTerm(); cur != *term {
+		return fmt.Errorf("%w: asked for term %d, this server is in term %d", errNotInTerm, *term, cur)
+	}
+	*reply = true
 	return nil
 }

@@ -49,8 +49,12 @@ func (s *Server) leaderLoop(stop chan struct{}) {
 	defer s.reads.revoke()
 	// Apply everything committed in earlier terms before answering reads.
 	for {
+		term := s.raft.CurrentTerm()
 		err := s.raft.Barrier(time.Minute).Error()
 		if err == nil {
+			if s.raft.CurrentTerm() == term {
+				s.reads.setReady(term)
+			}
 			break
 		}
 		s.logger.Error("leader barrier failed", "error", err)

@@ -262,7 +262,7 @@ func (s *Server) setupRaft() error {
 		return fmt.Errorf("server: start raft: %w", err)
 	}
 	s.raft = r
-	s.reads = newReadGate(r, rc.HeartbeatTimeout)
+	s.reads = newReadGate(r, rc.HeartbeatTimeout, s.confirmLeadership)
 	return nil
 }
 

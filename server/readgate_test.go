@@ -1,0 +1,139 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/shoalproject/shoal/kv"
+	"github.com/shoalproject/shoal/rpcapi"
+)
+
+// TestFollowingAnswersOnlyItsOwnTerm checks the question a leader asks the
+// other voters before it serves ?consistent reads: a server confirms only
+// the term it is in, so a deposed leader asking for its old term, or a
+// leader whose term this server has not reached, gets no confirmation.
+func TestFollowingAnswersOnlyItsOwnTerm(t *testing.T) {
+	servers := newCluster(t, 3)
+	leader := waitLeader(t, servers)
+	var follower *Server
+	for _, s := range servers {
+		if s != leader {
+			follower = s
+			break
+		}
+	}
+	term := follower.raft.CurrentTerm()
+	cases := []struct {
+		name string
+		term uint64
+		want error
+	}{
+		{"the current term", term, nil},
+		{"an older term", term - 1, errNotInTerm},
+		{"a later term", term + 1, errNotInTerm},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var ok bool
+			err := leader.pool.RPC(context.Background(), string(follower.raftTransport.LocalAddr()), "Status.Following", &tc.term, &ok)
+			switch {
+			case tc.want == nil && (err != nil || !ok):
+				t.Fatalf("Following(%d) on a follower in term %d = %v, %v; want a confirmation", tc.term, term, ok, err)
+			case tc.want != nil && !rpcapi.IsRemote(err, tc.want):
+				t.Fatalf("Following(%d) on a follower in term %d = %v; want %q", tc.term, term, err, tc.want)
+			}
+		})
+	}
+}
+
+// errNoKey: the key read is not in the store.
+var errNoKey = errors.New("key not found")
+
+// consistentGet reads key on s with ?consistent.
+func consistentGet(ctx context.Context, s *Server, key string) ([]byte, error) {
+	var reply rpcapi.IndexedEntries
+	req := rpcapi.KeyRequest{Key: key, QueryOptions: rpcapi.QueryOptions{RequireConsistent: true}}
+	if err := s.RPC(ctx, "KVS.Get", &req, &reply); err != nil {
+		return nil, err
+	}
+	if len(reply.Entries) != 1 {
+		return nil, errNoKey
+	}
+	return reply.Entries[0].Value, nil
+}
+
+// TestConsistentReadsWriteNothingToTheLog: a ?consistent read proves the
+// leadership by asking the other voters, not with a Raft entry (which
+// costs an fsync on a majority), and still sees the last acknowledged
+// write, on the leader and through a follower.
+func TestConsistentReadsWriteNothingToTheLog(t *testing.T) {
+	servers := newCluster(t, 3)
+	leader := waitLeader(t, servers)
+	ctx := context.Background()
+	var ok bool
+	put := rpcapi.KVSRequest{Request: kv.Request{Op: kv.OpSet, Entry: kv.Entry{Key: "k", Value: []byte("v1")}}}
+	if err := leader.RPC(ctx, "KVS.Apply", &put, &ok); err != nil {
+		t.Fatal(err)
+	}
+	before := leader.raft.LastIndex()
+	var wg sync.WaitGroup
+	errs := make(chan error, 3*20)
+	for _, s := range servers {
+		for range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				v, err := consistentGet(ctx, s, "k")
+				if err == nil && string(v) != "v1" {
+					err = errors.New("read " + string(v) + ", want v1")
+				}
+				errs <- err
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The leader's own duties (reconciling members) may write meanwhile;
+	// what the reads must not have written is a barrier.
+	for i := before + 1; i <= leader.raft.LastIndex(); i++ {
+		var l raft.Log
+		if err := leader.raftStore.GetLog(i, &l); err != nil {
+			t.Fatal(err)
+		}
+		if l.Type == raft.LogBarrier {
+			t.Fatalf("consistent reads appended a barrier (index %d)", i)
+		}
+	}
+}
+
+// TestConsistentReadNeedsAMajority: a leader whose followers are gone must
+// not serve a ?consistent read, though Raft has not yet told it that it
+// lost its quorum.
+func TestConsistentReadNeedsAMajority(t *testing.T) {
+	servers := newCluster(t, 3)
+	leader := waitLeader(t, servers)
+	ctx := context.Background()
+	if _, err := consistentGet(ctx, leader, "k"); !errors.Is(err, errNoKey) {
+		t.Fatalf("consistent read with a quorum: %v, want key not found", err)
+	}
+	for _, s := range servers {
+		if s != leader {
+			s.Shutdown()
+		}
+	}
+	start := time.Now()
+	_, err := consistentGet(ctx, leader, "k")
+	if err == nil || errors.Is(err, errNoKey) {
+		t.Fatalf("a leader without followers served a consistent read (%v) after %v", err, time.Since(start))
+	}
+	t.Logf("refused after %v: %v", time.Since(start).Round(time.Millisecond), err)
+}
