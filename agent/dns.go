@@ -83,6 +83,7 @@ func dnsServerConfig(c *config.Config, d config.DNSConfig) dns.Config {
 	cfg.Domain = c.Domain
 	cfg.AltDomain = c.AltDomain
 	cfg.Datacenter = c.Datacenter
+	cfg.NodeName = c.NodeName
 	cfg.Recursors = c.Recursors
 	cfg.NodeTTL = d.NodeTTL
 	cfg.ServiceTTL = d.ServiceTTL

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	mdns "github.com/miekg/dns"
 	"github.com/shoalproject/shoal/agent/config"
 	"github.com/shoalproject/shoal/internal/testcluster"
 )
@@ -24,8 +25,10 @@ func httpGet(t *testing.T, url string) (int, http.Header, string) {
 }
 
 func TestHTTPBase(t *testing.T) {
+	dnsPort := testcluster.FreePorts(t, 1)[0]
 	c := testcluster.New(t, testcluster.Options{Servers: 1, Configure: func(i int, cfg *config.Config) {
 		cfg.BootstrapExpect, cfg.Bootstrap = 0, true
+		cfg.Ports.DNS = dnsPort
 	}})
 	n := c.WaitForLeader(10 * time.Second)
 	base := "http://" + n.HTTPAddr()
@@ -92,14 +95,23 @@ func TestHTTPBase(t *testing.T) {
 		}
 	})
 
-	// Consul's names and kinds: client.rpc and rpc.query are counters.
+	// Consul's names and kinds: client.rpc and rpc.query are counters,
+	// the DNS timers are dns.domain_query and dns.ptr_query by node.
 	t.Run("prometheus metrics", func(t *testing.T) {
+		for _, q := range []string{"consul.service.consul.", "1.0.0.127.in-addr.arpa."} {
+			m := new(mdns.Msg)
+			m.SetQuestion(q, mdns.TypeANY)
+			if _, _, err := new(mdns.Client).Exchange(m, fmt.Sprintf("127.0.0.1:%d", dnsPort)); err != nil {
+				t.Fatalf("DNS %s: %v", q, err)
+			}
+		}
 		testcluster.Eventually(t, 15*time.Second, func() error {
 			code, _, body := httpGet(t, base+"/v1/agent/metrics?format=prometheus")
 			if code != 200 {
 				return fmt.Errorf("code %d", code)
 			}
-			for _, want := range []string{"consul_raft_", "consul_api_http", "# TYPE consul_client_rpc counter", "# TYPE consul_rpc_query counter", "consul_memberlist_", "go_goroutines"} {
+			for _, want := range []string{"consul_raft_", "consul_api_http", "# TYPE consul_client_rpc counter", "# TYPE consul_rpc_query counter",
+				`consul_dns_domain_query{node="s1",quantile="0.5"}`, `consul_dns_ptr_query{node="s1",quantile="0.5"}`, "consul_memberlist_", "go_goroutines"} {
 				if !strings.Contains(body, want) {
 					return fmt.Errorf("metrics lack %s", want)
 				}

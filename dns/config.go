@@ -21,6 +21,9 @@ type Config struct {
 	// Datacenter is the local datacenter: the default of every lookup and
 	// the <dc> of the names in SRV targets and PTR answers. Required.
 	Datacenter string
+	// NodeName is the agent's node: the node label of the query timers
+	// (dns.domain_query, dns.ptr_query), as in Consul.
+	NodeName string
 
 	// NodeTTL is the TTL of node records (node_ttl). Default 0.
 	NodeTTL time.Duration

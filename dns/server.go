@@ -22,6 +22,8 @@ type Server struct {
 	reader Reader
 	lister ServiceLister // nil when reader cannot list services
 	logger hclog.Logger
+	// metricLabels label the query timers with the node, as Consul's.
+	metricLabels []metrics.Label
 
 	// domains are the served domains, lower case and fully qualified,
 	// the longer first.
@@ -51,7 +53,7 @@ func New(cfg Config, reader Reader, logger hclog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	s := &Server{cfg: cfg, reader: reader, logger: logger}
+	s := &Server{cfg: cfg, reader: reader, logger: logger, metricLabels: []metrics.Label{{Name: "node", Value: cfg.NodeName}}}
 	s.lister, _ = reader.(ServiceLister)
 	s.domains = []string{strings.ToLower(mdns.Fqdn(cfg.Domain))}
 	if cfg.AltDomain != "" {
@@ -172,17 +174,17 @@ func (s *Server) Handle(req *mdns.Msg, network string) *mdns.Msg {
 		return m
 	}
 	start := time.Now()
-	defer metrics.MeasureSince(metricQuery, start)
-
 	q := req.Question[0]
 	lname := strings.ToLower(q.Name)
 	domain, rest, ok := s.splitDomain(lname)
 	if !ok {
 		if strings.HasSuffix(lname, ".arpa.") {
+			defer metrics.MeasureSinceWithLabels(metricPTRQuery, start, s.metricLabels)
 			return s.handlePTR(req, lname, network)
 		}
 		return s.recurse(req, network)
 	}
+	defer metrics.MeasureSinceWithLabels(metricDomainQuery, start, s.metricLabels)
 
 	m := s.newReply(req)
 	ctx, cancel := s.queryContext()
@@ -211,7 +213,12 @@ func (s *Server) Handle(req *mdns.Msg, network string) *mdns.Msg {
 	return m
 }
 
-var metricQuery = []string{"dns", "query"}
+// Consul's query timers: questions in a served domain, and reverse
+// lookups; forwarded questions are not timed (as in Consul).
+var (
+	metricDomainQuery = []string{"dns", "domain_query"}
+	metricPTRQuery    = []string{"dns", "ptr_query"}
+)
 
 func (s *Server) newReply(req *mdns.Msg) *mdns.Msg {
 	m := new(mdns.Msg)
