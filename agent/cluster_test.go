@@ -215,13 +215,7 @@ func TestLeaveShrinksRaftConfiguration(t *testing.T) {
 	c := testcluster.New(t, testcluster.Options{Servers: 3})
 	leader := c.WaitForLeader(15 * time.Second)
 	wantVoters(t, leader, "s1", "s2", "s3")
-	var leaver *testcluster.Node
-	for _, n := range c.Nodes {
-		if n != leader {
-			leaver = n
-			break
-		}
-	}
+	leaver := c.Follower(leader)
 	if err := leaver.API(t).Agent().Leave(); err != nil {
 		t.Fatal(err)
 	}
@@ -256,13 +250,7 @@ func TestDeadServerRemovedAfterGraceAndReadded(t *testing.T) {
 		cfg.Autopilot.DeadServerGrace = time.Second
 	}})
 	leader := c.WaitForLeader(15 * time.Second)
-	var dead *testcluster.Node
-	for _, n := range c.Nodes {
-		if n != leader {
-			dead = n
-			break
-		}
-	}
+	dead := c.Follower(leader)
 	c.Kill(dead)
 	var rest []string
 	for _, n := range c.Nodes {

@@ -17,13 +17,7 @@ import (
 func TestSharedWatchersOnEveryKindOfAgent(t *testing.T) {
 	c := testcluster.New(t, testcluster.Options{Servers: 3, Clients: 1})
 	leader := c.WaitForLeader(15 * time.Second)
-	var follower *testcluster.Node
-	for _, n := range c.Nodes[:3] {
-		if n != leader {
-			follower = n
-			break
-		}
-	}
+	follower := c.Follower(leader)
 	client := c.Nodes[3]
 	var meta *api.QueryMeta
 	testcluster.Eventually(t, 10*time.Second, func() error {

@@ -87,13 +87,7 @@ func TestSecureClusterServesKVOverHTTPS(t *testing.T) {
 	wantVoters(t, leader, "s1", "s2", "s3")
 
 	// A write through a follower is forwarded to the leader over TLS RPC.
-	var follower *testcluster.Node
-	for _, n := range c.Nodes {
-		if n != leader {
-			follower = n
-			break
-		}
-	}
+	follower := c.Follower(leader)
 	kv := httpsClient(t, follower, pki, pki.Client).KV()
 	if _, err := kv.Put(&api.KVPair{Key: "secure/k", Value: []byte("v")}, nil); err != nil {
 		t.Fatalf("put over https: %v", err)
@@ -278,13 +272,7 @@ func TestKeyRotation(t *testing.T) {
 	}
 
 	// Restart a follower: its keyring file holds only the new key.
-	var s *testcluster.Node
-	for _, n := range c.Nodes {
-		if n != leader {
-			s = n
-			break
-		}
-	}
+	s := c.Follower(leader)
 	data, err := os.ReadFile(filepath.Join(s.Cfg.DataDir, keyring.FileName))
 	var onDisk []string
 	if err != nil || json.Unmarshal(data, &onDisk) != nil || !slices.Equal(onDisk, []string{newKey}) {

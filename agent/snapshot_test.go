@@ -121,13 +121,7 @@ func wantValueEverywhere(t *testing.T, c *testcluster.Cluster, key, want string)
 func TestSnapshotSaveRestore(t *testing.T) {
 	c := testcluster.New(t, testcluster.Options{Servers: 3, Clients: 1})
 	leader := c.WaitForLeader(15 * time.Second)
-	var follower *testcluster.Node
-	for _, n := range c.Nodes[:3] {
-		if n != leader {
-			follower = n
-			break
-		}
-	}
+	follower := c.Follower(leader)
 	client := c.Nodes[3]
 	testcluster.Eventually(t, 10*time.Second, func() error {
 		_, err := client.API(t).KV().Put(&api.KVPair{Key: "snap/a", Value: []byte("1")}, nil)

@@ -157,13 +157,7 @@ func TestSessionTTLAcrossLeaderChange(t *testing.T) {
 	t.Parallel()
 	c := testcluster.New(t, testcluster.Options{Servers: 3})
 	leader := c.WaitForLeader(20 * time.Second)
-	var follower *testcluster.Node
-	for _, n := range c.Nodes {
-		if n != leader {
-			follower = n
-			break
-		}
-	}
+	follower := c.Follower(leader)
 	cl := follower.API(t)
 	var id string
 	testcluster.Eventually(t, 20*time.Second, func() error { // serfHealth must be registered

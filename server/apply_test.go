@@ -69,11 +69,9 @@ func TestWriteToDeposedLeaderIsNotResent(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cfgs []Config
-	for _, s := range servers {
-		if s != leader {
-			cfgs = append(cfgs, s.cfg)
-			s.Shutdown()
-		}
+	for _, s := range followers(servers, leader) {
+		cfgs = append(cfgs, s.cfg)
+		s.Shutdown()
 	}
 
 	start := time.Now()
@@ -173,6 +171,17 @@ func newCluster(t testing.TB, n int) []*Server {
 			}
 		}
 		out = append(out, s)
+	}
+	return out
+}
+
+// followers returns the servers but leader.
+func followers(servers []*Server, leader *Server) []*Server {
+	var out []*Server
+	for _, s := range servers {
+		if s != leader {
+			out = append(out, s)
+		}
 	}
 	return out
 }

@@ -19,13 +19,7 @@ import (
 func TestFollowingAnswersOnlyItsOwnTerm(t *testing.T) {
 	servers := newCluster(t, 3)
 	leader := waitLeader(t, servers)
-	var follower *Server
-	for _, s := range servers {
-		if s != leader {
-			follower = s
-			break
-		}
-	}
+	follower := followers(servers, leader)[0]
 	term := follower.raft.CurrentTerm()
 	cases := []struct {
 		name string
@@ -125,10 +119,8 @@ func TestConsistentReadNeedsAMajority(t *testing.T) {
 	if _, err := consistentGet(ctx, leader, "k"); !errors.Is(err, errNoKey) {
 		t.Fatalf("consistent read with a quorum: %v, want key not found", err)
 	}
-	for _, s := range servers {
-		if s != leader {
-			s.Shutdown()
-		}
+	for _, s := range followers(servers, leader) {
+		s.Shutdown()
 	}
 	start := time.Now()
 	_, err := consistentGet(ctx, leader, "k")

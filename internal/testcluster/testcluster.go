@@ -128,6 +128,18 @@ func (c *Cluster) Shutdown() {
 	}
 }
 
+// Follower returns a server other than leader: the first in Nodes.
+func (c *Cluster) Follower(leader *Node) *Node {
+	c.t.Helper()
+	for _, n := range c.Nodes {
+		if n != leader && n.Cfg.Server {
+			return n
+		}
+	}
+	c.t.Fatal("testcluster: no server but the leader")
+	return nil
+}
+
 // Running lists the nodes currently running.
 func (c *Cluster) Running() []*Node {
 	var out []*Node

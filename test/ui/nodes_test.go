@@ -15,12 +15,7 @@ import (
 func TestNodesThreeServers(t *testing.T) {
 	c := testcluster.New(t, testcluster.Options{Servers: 3})
 	leader := c.WaitForLeader(20 * time.Second)
-	var victim *testcluster.Node
-	for _, n := range c.Nodes {
-		if n != leader {
-			victim = n
-		}
-	}
+	victim := c.Follower(leader)
 	b := newBrowser(t, leader.HTTPAddr())
 
 	row := func(node string) string { return fmt.Sprintf(`document.querySelector('tr[data-node=%q]')`, node) }
