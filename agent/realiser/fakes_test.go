@@ -343,3 +343,29 @@ func (c *fakeClock) Advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
 }
+
+// vanish removes the allocation's task as `docker rm -f` would, behind
+// the realiser's back.
+func (d *fakeDriver) vanish(allocID string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.tasks, allocID)
+}
+
+// fakeWatcher is a fakeDriver that tells, through driver.Watcher, when a
+// task exits or vanishes: the test sends the allocation ID on events.
+type fakeWatcher struct {
+	*fakeDriver
+	events chan string
+}
+
+func (w fakeWatcher) Watch(ctx context.Context, changed func(allocID string)) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case id := <-w.events:
+			changed(id)
+		}
+	}
+}

@@ -201,6 +201,11 @@ func New(cfg Config) *Realiser {
 func (r *Realiser) Run(ctx context.Context) {
 	go r.watch(ctx)
 	go r.reporter(ctx)
+	for _, d := range r.cfg.Drivers {
+		if w, ok := d.(driver.Watcher); ok {
+			go r.watchDriver(ctx, d.Name(), w)
+		}
+	}
 	t := time.NewTicker(r.cfg.Resync)
 	defer t.Stop()
 	for {
@@ -276,6 +281,37 @@ func (r *Realiser) watch(ctx context.Context) {
 		case r.wake <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// watchDriver wakes the convergence loop each time one of the driver's
+// tasks exits or vanishes, so that a replica killed behind the agent's
+// back leaves the catalog (and the routing mesh) at once, not at the next
+// resync.
+func (r *Realiser) watchDriver(ctx context.Context, name string, w driver.Watcher) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		started := r.now()
+		err := w.Watch(ctx, func(allocID string) {
+			r.log.Debug("task exited or removed", "driver", name, "alloc", allocID)
+			select {
+			case r.wake <- struct{}{}:
+			default:
+			}
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if r.now().Sub(started) > 10*time.Second {
+			backoff = 100 * time.Millisecond
+		}
+		r.log.Debug("driver event stream ended; resync keeps polling", "driver", name, "retry_in", backoff, "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
 	}
 }
 
@@ -426,6 +462,13 @@ func (r *Realiser) convergeAlloc(ctx context.Context, a *sched.Alloc, tasks map[
 		}
 		return r.start(ctx, d, a, u, fmt.Sprintf("exited with code %d; restarting", st.ExitCode))
 	default:
+		// No task: a new allocation, or its task vanished (removed behind
+		// the agent's back). A vanished task's instance leaves the catalog
+		// now, before the replacement starts (which can take a second),
+		// so that nothing is routed to the dead address meanwhile; the
+		// replacement registers afresh, its check critical until it
+		// passes.
+		_ = r.cfg.Registry.Deregister(instID)
 		return r.start(ctx, d, a, u, "")
 	}
 }
