@@ -141,7 +141,15 @@ type Realiser struct {
 	healthWait atomic.Bool
 
 	now func() time.Time // the clock of back-offs and deadlines
+
+	// registered holds, by allocation, the instance and task last
+	// registered, so that a driver event saying that task died takes the
+	// instance out at once, before the pass it wakes has listed the tasks.
+	regMu      sync.Mutex
+	registered map[string]registration
 }
+
+type registration struct{ instance, task string }
 
 // convergeWorkers bounds the allocations acted on at once.
 const convergeWorkers = 8
@@ -194,7 +202,8 @@ func New(cfg Config) *Realiser {
 	}
 	return &Realiser{cfg: cfg, log: cfg.Logger.Named("realiser"), restarts: map[string]*restartState{},
 		pending: map[string]sched.ClientUpdate{}, reported: map[string]sched.ClientUpdate{},
-		repWake: make(chan struct{}, 1), wake: make(chan struct{}, 1), now: time.Now}
+		repWake: make(chan struct{}, 1), wake: make(chan struct{}, 1), now: time.Now,
+		registered: map[string]registration{}}
 }
 
 // Run follows the node's allocations and converges until ctx is done.
@@ -292,8 +301,9 @@ func (r *Realiser) watchDriver(ctx context.Context, name string, w driver.Watche
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		started := r.now()
-		err := w.Watch(ctx, func(allocID string) {
-			r.log.Debug("task exited or removed", "driver", name, "alloc", allocID)
+		err := w.Watch(ctx, func(allocID, taskID string) {
+			r.log.Debug("task exited or removed", "driver", name, "alloc", allocID, "task", taskID)
+			r.forgetDead(allocID, taskID)
 			select {
 			case r.wake <- struct{}{}:
 			default:
@@ -312,6 +322,30 @@ func (r *Realiser) watchDriver(ctx context.Context, name string, w driver.Watche
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// noteRegistered records the task an allocation's instance was registered
+// for.
+func (r *Realiser) noteRegistered(allocID, instance, task string) {
+	r.regMu.Lock()
+	defer r.regMu.Unlock()
+	r.registered[allocID] = registration{instance, task}
+}
+
+// forgetDead deregisters the allocation's instance if it was registered
+// for the task that died (not for a newer one that replaced it).
+func (r *Realiser) forgetDead(allocID, taskID string) {
+	r.regMu.Lock()
+	reg, ok := r.registered[allocID]
+	if ok && reg.task == taskID {
+		delete(r.registered, allocID)
+	}
+	r.regMu.Unlock()
+	if ok && reg.task == taskID {
+		if err := r.cfg.Registry.Deregister(reg.instance); err != nil {
+			r.log.Warn("deregister a dead task's instance", "alloc", allocID, "error", err)
+		}
 	}
 }
 
@@ -386,6 +420,13 @@ func (r *Realiser) converge(ctx context.Context) {
 		}
 	}
 	r.rsMu.Unlock()
+	r.regMu.Lock()
+	for id := range r.registered {
+		if !wanted[id] {
+			delete(r.registered, id)
+		}
+	}
+	r.regMu.Unlock()
 	r.flush(ctx)
 	if n := changed.Load(); n > 0 {
 		r.log.Debug("converged", "index", index, "allocs", len(desired), "changed", n,
@@ -434,6 +475,7 @@ func (r *Realiser) convergeAlloc(ctx context.Context, a *sched.Alloc, tasks map[
 		if err := r.cfg.Registry.Register(inst); err != nil {
 			r.log.Error("register instance", "alloc", a.ID, "error", err)
 		}
+		r.noteRegistered(a.ID, inst.ID, st.ID)
 		healthy, known := r.cfg.Registry.Health(inst.ID)
 		u.Healthy = healthy || (!known && a.Spec.Check == nil)
 		u.ClientDescription = ""
@@ -598,6 +640,7 @@ func (r *Realiser) start(ctx context.Context, d driver.Driver, a *sched.Alloc, u
 	if err := r.cfg.Registry.Register(inst); err != nil {
 		r.log.Error("register instance", "alloc", a.ID, "error", err)
 	}
+	r.noteRegistered(a.ID, inst.ID, st.ID)
 	healthy, known := r.cfg.Registry.Health(inst.ID)
 	u.Healthy = healthy || (!known && a.Spec.Check == nil)
 	r.log.Debug("task started", "alloc", a.ID, "service", a.Service, "prepare", t1.Sub(t0).Round(time.Millisecond),

@@ -27,10 +27,11 @@ func TestWatch(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	events := make(chan string, 16)
+	type event struct{ alloc, task string }
+	events := make(chan event, 16)
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- mine.Watch(wctx, func(id string) { events <- id }) }()
+	go func() { done <- mine.Watch(wctx, func(alloc, task string) { events <- event{alloc, task} }) }()
 	time.Sleep(200 * time.Millisecond) // the stream is open
 
 	c, err := client.New(client.WithHost(host))
@@ -45,9 +46,9 @@ func TestWatch(t *testing.T) {
 		}
 	}
 	select {
-	case id := <-events:
-		if id != task.AllocID {
-			t.Errorf("reported %s, want %s (this node's task)", id, task.AllocID)
+	case e := <-events:
+		if e.alloc != task.AllocID || e.task != st.ID {
+			t.Errorf("reported %+v, want %s's task %s (this node's)", e, task.AllocID, st.ID)
 		}
 		t.Logf("reported %v after the removal", time.Since(removed).Round(time.Millisecond))
 	case <-time.After(10 * time.Second):
