@@ -158,6 +158,7 @@ func (t *IPTables) Apply(rules []Rule) error {
 func (t *IPTables) Teardown() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.applied = nil
 	for _, j := range jumps() {
 		del := append([]string{"-t", "nat", "-D"}, j...)
 		for exec.Command("iptables", del...).Run() == nil {
