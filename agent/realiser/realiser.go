@@ -3,7 +3,11 @@
 // restart per policy with back-off, stop, adopt tasks left by an earlier
 // run, remove stale ones), registers each running replica as a service
 // instance of the local agent so the catalog and DNS see it, and reports
-// each allocation's actual state back to the servers.
+// each allocation's actual state back to the servers. A driver that
+// reports its tasks' deaths (driver.Watcher) wakes it at once, and the
+// death of a registered task deregisters its instance at once, so that a
+// dead replica leaves the catalog (and the routing mesh) before its
+// replacement starts.
 //
 // Its edges are interfaces, so that the state machine is tested with fakes
 // (realiser_test.go): driver.Driver for the tasks, Server for the servers
