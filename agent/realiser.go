@@ -134,12 +134,19 @@ type localRegistry struct {
 
 func checkID(instanceID string) string { return "service:" + instanceID }
 
+// Register adds or updates a replica's instance. A check keeps its status
+// across a re-registration of the same target (tags or metadata changed);
+// a check whose target changed (a replica at a new address or port) starts
+// critical, as a new one does, so that the replica enters the routing mesh
+// only once it has answered there.
 func (r *localRegistry) Register(inst realiser.Instance) error {
-	if cur := r.state.Service(inst.ID); cur != nil && cur.Address == inst.Address && cur.Port == inst.Port &&
+	cur := r.state.Service(inst.ID)
+	if cur != nil && cur.Address == inst.Address && cur.Port == inst.Port &&
 		slices.Equal(cur.Tags, inst.Tags) && maps.Equal(cur.Meta, inst.Meta) &&
 		(inst.Check == nil) == (r.state.Check(checkID(inst.ID)) == nil) {
 		return nil // unchanged: keep the check's state
 	}
+	moved := cur != nil && (cur.Address != inst.Address || cur.Port != inst.Port)
 	def := &local.ServiceDefinition{ID: inst.ID, Name: inst.Name, Address: inst.Address, Port: inst.Port,
 		Tags: inst.Tags, Meta: inst.Meta}
 	if c := inst.Check; c != nil {
@@ -152,6 +159,9 @@ func (r *localRegistry) Register(inst realiser.Instance) error {
 			cd.TCP = inst.CheckTarget
 		default:
 			cd = nil // script checks run inside the replica: not supported yet
+		}
+		if cd != nil && moved {
+			cd.Status = catalog.HealthCritical
 		}
 		def.Check = cd
 	}

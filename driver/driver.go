@@ -49,6 +49,20 @@ type Preparer interface {
 	Prepare(ctx context.Context, t *Task) (ready bool, progress string, err error)
 }
 
+// Watcher is an optional ability of a Driver: telling at once that one of
+// this node's tasks has exited or been removed (a container killed or
+// removed behind the agent's back), so that the caller acts on it without
+// waiting for its next poll of List.
+type Watcher interface {
+	// Watch calls changed with the task's allocation ID and task ID
+	// (Status.ID) each time one of the driver's tasks exits or is removed,
+	// from Watch's own goroutine, until ctx is done or the driver's event
+	// stream fails. It always returns an error: ctx's when ctx is done,
+	// else why the stream ended (the caller calls Watch again after a
+	// pause). Safe for concurrent use.
+	Watch(ctx context.Context, changed func(allocID, taskID string)) error
+}
+
 // Task is one allocation to run.
 type Task struct {
 	// AllocID identifies the task; drivers label what they create with it

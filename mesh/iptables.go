@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,6 +36,9 @@ var ErrNoIPTables = errors.New("mesh: iptables not found")
 // concurrent use.
 type IPTables struct {
 	mu sync.Mutex
+	// applied are the rules of the last Apply, whose backends that leave
+	// the rotation have their unanswered connection attempts forgotten.
+	applied []Rule
 }
 
 // Check reports whether the tools are there.
@@ -120,7 +124,10 @@ func jumps() [][]string {
 
 // Apply makes the node's NAT rules exactly rules, in one
 // iptables-restore transaction, then makes sure the built-in chains jump
-// to the mesh's (first, before Docker's and the overlay's rules).
+// to the mesh's (first, before Docker's and the overlay's rules). Then it
+// deletes the conntrack entries of unanswered connection attempts to the
+// backends that left the rotation since the last Apply (see Departed), so
+// that a client's retransmitted SYN goes to a backend still there.
 func (t *IPTables) Apply(rules []Rule) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -131,6 +138,8 @@ func (t *IPTables) Apply(rules []Rule) error {
 	if err := restore(Render(rules, existing)); err != nil {
 		return err
 	}
+	departed := Departed(t.applied, rules)
+	t.applied = slices.Clone(rules)
 	for _, j := range jumps() {
 		check := append([]string{"-t", "nat", "-C"}, j...)
 		if exec.Command("iptables", check...).Run() == nil {
@@ -141,13 +150,15 @@ func (t *IPTables) Apply(rules []Rule) error {
 			return fmt.Errorf("mesh: iptables %s: %v: %s", strings.Join(ins, " "), err, bytes.TrimSpace(out))
 		}
 	}
-	return nil
+	_, err = forgetUnanswered(departed)
+	return err
 }
 
 // Teardown removes every rule and chain of the mesh. Idempotent.
 func (t *IPTables) Teardown() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.applied = nil
 	for _, j := range jumps() {
 		del := append([]string{"-t", "nat", "-D"}, j...)
 		for exec.Command("iptables", del...).Run() == nil {

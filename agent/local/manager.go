@@ -157,18 +157,25 @@ func (m *Manager) AddCheck(def *CheckDefinition, source string) error {
 
 func (m *Manager) addCheckLocked(def *CheckDefinition, source string) error {
 	hc := def.HealthCheck()
+	// The old runner stops first: a probe of the old definition still in
+	// flight (of a replica's old address, say) reports before Stop
+	// returns, so it cannot land on the new check.
+	oldDef, oldSource := m.checkDef[hc.CheckID], m.state.CheckSource(hc.CheckID)
+	m.stopRunnerLocked(hc.CheckID)
 	// A re-registered check keeps its current status unless one is given.
 	if old := m.state.Check(hc.CheckID); old != nil && def.Status == "" {
 		hc.Status, hc.Output = old.Status, old.Output
 	}
 	if err := m.state.AddCheck(hc, source); err != nil {
+		if oldDef != nil {
+			m.startRunnerLocked(oldDef, oldSource) // the old check stays as it was
+		}
 		var ue *UnknownServiceError
 		if errors.As(err, &ue) {
 			return invalid("%s", err.Error())
 		}
 		return err
 	}
-	m.stopRunnerLocked(hc.CheckID)
 	m.startRunnerLocked(def, source)
 	if source == SourceAPI {
 		return m.persistCheck(hc, def)

@@ -26,9 +26,11 @@ type fakeDriver struct {
 	// startGate, by alloc ID: Start waits until the channel is closed.
 	startGate map[string]chan struct{}
 	listErr   error
-	nextID    int
-	starts    []startCall
-	stops     []stopCall
+	// listGate, when set, makes List wait until it is closed.
+	listGate chan struct{}
+	nextID   int
+	starts   []startCall
+	stops    []stopCall
 }
 
 type startCall struct {
@@ -96,6 +98,16 @@ func (d *fakeDriver) Inspect(ctx context.Context, allocID string) (driver.Status
 }
 
 func (d *fakeDriver) List(ctx context.Context) ([]driver.Status, error) {
+	d.mu.Lock()
+	gate := d.listGate
+	d.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.listErr != nil {
@@ -342,4 +354,31 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+}
+
+// vanish removes the allocation's task as `docker rm -f` would, behind
+// the realiser's back.
+func (d *fakeDriver) vanish(allocID string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.tasks, allocID)
+}
+
+// fakeWatcher is a fakeDriver that tells, through driver.Watcher, when a
+// task exits or vanishes: the test sends the allocation and task IDs on
+// events.
+type fakeWatcher struct {
+	*fakeDriver
+	events chan [2]string
+}
+
+func (w fakeWatcher) Watch(ctx context.Context, changed func(allocID, taskID string)) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case e := <-w.events:
+			changed(e[0], e[1])
+		}
+	}
 }

@@ -3,7 +3,11 @@
 // restart per policy with back-off, stop, adopt tasks left by an earlier
 // run, remove stale ones), registers each running replica as a service
 // instance of the local agent so the catalog and DNS see it, and reports
-// each allocation's actual state back to the servers.
+// each allocation's actual state back to the servers. A driver that
+// reports its tasks' deaths (driver.Watcher) wakes it at once, and the
+// death of a registered task deregisters its instance at once, so that a
+// dead replica leaves the catalog (and the routing mesh) before its
+// replacement starts.
 //
 // Its edges are interfaces, so that the state machine is tested with fakes
 // (realiser_test.go): driver.Driver for the tasks, Server for the servers
@@ -141,7 +145,15 @@ type Realiser struct {
 	healthWait atomic.Bool
 
 	now func() time.Time // the clock of back-offs and deadlines
+
+	// registered holds, by allocation, the instance and task last
+	// registered, so that a driver event saying that task died takes the
+	// instance out at once, before the pass it wakes has listed the tasks.
+	regMu      sync.Mutex
+	registered map[string]registration
 }
+
+type registration struct{ instance, task string }
 
 // convergeWorkers bounds the allocations acted on at once.
 const convergeWorkers = 8
@@ -194,13 +206,19 @@ func New(cfg Config) *Realiser {
 	}
 	return &Realiser{cfg: cfg, log: cfg.Logger.Named("realiser"), restarts: map[string]*restartState{},
 		pending: map[string]sched.ClientUpdate{}, reported: map[string]sched.ClientUpdate{},
-		repWake: make(chan struct{}, 1), wake: make(chan struct{}, 1), now: time.Now}
+		repWake: make(chan struct{}, 1), wake: make(chan struct{}, 1), now: time.Now,
+		registered: map[string]registration{}}
 }
 
 // Run follows the node's allocations and converges until ctx is done.
 func (r *Realiser) Run(ctx context.Context) {
 	go r.watch(ctx)
 	go r.reporter(ctx)
+	for _, d := range r.cfg.Drivers {
+		if w, ok := d.(driver.Watcher); ok {
+			go r.watchDriver(ctx, d.Name(), w)
+		}
+	}
 	t := time.NewTicker(r.cfg.Resync)
 	defer t.Stop()
 	for {
@@ -279,6 +297,62 @@ func (r *Realiser) watch(ctx context.Context) {
 	}
 }
 
+// watchDriver wakes the convergence loop each time one of the driver's
+// tasks exits or vanishes, so that a replica killed behind the agent's
+// back leaves the catalog (and the routing mesh) at once, not at the next
+// resync.
+func (r *Realiser) watchDriver(ctx context.Context, name string, w driver.Watcher) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		started := r.now()
+		err := w.Watch(ctx, func(allocID, taskID string) {
+			r.log.Debug("task exited or removed", "driver", name, "alloc", allocID, "task", taskID)
+			r.forgetDead(allocID, taskID)
+			select {
+			case r.wake <- struct{}{}:
+			default:
+			}
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if r.now().Sub(started) > 10*time.Second {
+			backoff = 100 * time.Millisecond
+		}
+		r.log.Debug("driver event stream ended; resync keeps polling", "driver", name, "retry_in", backoff, "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// noteRegistered records the task an allocation's instance was registered
+// for.
+func (r *Realiser) noteRegistered(allocID, instance, task string) {
+	r.regMu.Lock()
+	defer r.regMu.Unlock()
+	r.registered[allocID] = registration{instance, task}
+}
+
+// forgetDead deregisters the allocation's instance if it was registered
+// for the task that died (not for a newer one that replaced it).
+func (r *Realiser) forgetDead(allocID, taskID string) {
+	r.regMu.Lock()
+	reg, ok := r.registered[allocID]
+	if ok && reg.task == taskID {
+		delete(r.registered, allocID)
+	}
+	r.regMu.Unlock()
+	if ok && reg.task == taskID {
+		if err := r.cfg.Registry.Deregister(reg.instance); err != nil {
+			r.log.Warn("deregister a dead task's instance", "alloc", allocID, "error", err)
+		}
+	}
+}
+
 // converge runs one pass: driver state in, actions out, reports sent.
 func (r *Realiser) converge(ctx context.Context) {
 	r.mu.Lock()
@@ -350,6 +424,13 @@ func (r *Realiser) converge(ctx context.Context) {
 		}
 	}
 	r.rsMu.Unlock()
+	r.regMu.Lock()
+	for id := range r.registered {
+		if !wanted[id] {
+			delete(r.registered, id)
+		}
+	}
+	r.regMu.Unlock()
 	r.flush(ctx)
 	if n := changed.Load(); n > 0 {
 		r.log.Debug("converged", "index", index, "allocs", len(desired), "changed", n,
@@ -398,6 +479,7 @@ func (r *Realiser) convergeAlloc(ctx context.Context, a *sched.Alloc, tasks map[
 		if err := r.cfg.Registry.Register(inst); err != nil {
 			r.log.Error("register instance", "alloc", a.ID, "error", err)
 		}
+		r.noteRegistered(a.ID, inst.ID, st.ID)
 		healthy, known := r.cfg.Registry.Health(inst.ID)
 		u.Healthy = healthy || (!known && a.Spec.Check == nil)
 		u.ClientDescription = ""
@@ -426,6 +508,13 @@ func (r *Realiser) convergeAlloc(ctx context.Context, a *sched.Alloc, tasks map[
 		}
 		return r.start(ctx, d, a, u, fmt.Sprintf("exited with code %d; restarting", st.ExitCode))
 	default:
+		// No task: a new allocation, or its task vanished (removed behind
+		// the agent's back). A vanished task's instance leaves the catalog
+		// now, before the replacement starts (which can take a second),
+		// so that nothing is routed to the dead address meanwhile; the
+		// replacement registers afresh, its check critical until it
+		// passes.
+		_ = r.cfg.Registry.Deregister(instID)
 		return r.start(ctx, d, a, u, "")
 	}
 }
@@ -555,6 +644,7 @@ func (r *Realiser) start(ctx context.Context, d driver.Driver, a *sched.Alloc, u
 	if err := r.cfg.Registry.Register(inst); err != nil {
 		r.log.Error("register instance", "alloc", a.ID, "error", err)
 	}
+	r.noteRegistered(a.ID, inst.ID, st.ID)
 	healthy, known := r.cfg.Registry.Health(inst.ID)
 	u.Healthy = healthy || (!known && a.Spec.Check == nil)
 	r.log.Debug("task started", "alloc", a.ID, "service", a.Service, "prepare", t1.Sub(t0).Round(time.Millisecond),

@@ -714,3 +714,123 @@ func TestHealthGatedReplicaIsReportedHealthyAtOnce(t *testing.T) {
 		t.Error("the replica's passing check was not reported within 2s (resync is an hour)")
 	}
 }
+
+// TestVanishedTaskLeavesTheRegistryBeforeItsReplacementStarts: a task
+// removed behind the agent's back (docker rm -f) is deregistered at once,
+// not after its replacement has started (a second or more on a busy
+// engine), so that the catalog, and with it the routing mesh, stop
+// sending to the dead address meanwhile.
+func TestVanishedTaskLeavesTheRegistryBeforeItsReplacementStarts(t *testing.T) {
+	d := newFakeDriver("docker")
+	h := newHarness(t, d)
+	h.srv.set(1, newAlloc(idA, 0, nil))
+	h.converge()
+	if ids := h.reg.ids(); !slices.Equal(ids, []string{"web-0-aaaaaaaa"}) {
+		t.Fatalf("registered %v after the first pass", ids)
+	}
+	h.clock.Advance(time.Minute) // past the restart back-off
+	d.vanish(idA)
+	gate := make(chan struct{})
+	d.mu.Lock()
+	d.startGate[idA] = gate
+	d.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.converge()
+	}()
+	deadline := time.Now().Add(2 * time.Second)
+	for len(h.reg.ids()) != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	ids := h.reg.ids()
+	close(gate)
+	<-done
+	if len(ids) != 0 {
+		t.Errorf("while the replacement was starting, registered %v; want the vanished task's instance gone", ids)
+	}
+	if n := len(d.startsOf(idA)); n != 2 {
+		t.Errorf("%d starts, want the replacement started", n)
+	}
+	if ids := h.reg.ids(); !slices.Equal(ids, []string{"web-0-aaaaaaaa"}) {
+		t.Errorf("registered %v after the replacement started", ids)
+	}
+}
+
+// TestDriverEventWakesTheRealiser: with a driver that reports its tasks'
+// deaths (driver.Watcher), a task removed behind the agent's back is
+// replaced at once, without waiting for the resync period.
+func TestDriverEventWakesTheRealiser(t *testing.T) {
+	d := newFakeDriver("docker")
+	w := fakeWatcher{fakeDriver: d, events: make(chan [2]string)}
+	h := newHarness(t, d)
+	h.r = h.newRealiser(map[string]driver.Driver{"docker": w})
+	h.r.cfg.Resync = time.Hour // only a wake runs a pass
+	h.r.now = time.Now
+	// No restart back-off: the replacement may start at once.
+	h.srv.set(1, newAlloc(idA, 0, func(s *sched.Spec) { s.Restart.Delay = sched.Duration(time.Nanosecond) }))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.r.Run(ctx)
+	}()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the replica running", func() bool { return len(d.startsOf(idA)) == 1 && len(h.reg.ids()) == 1 })
+	d.vanish(idA)
+	select {
+	case w.events <- [2]string{idA, "task-1"}:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the realiser does not watch the driver's events")
+	}
+	waitFor(t, "the replacement started", func() bool { return len(d.startsOf(idA)) == 2 })
+}
+
+// TestDriverEventDeregistersTheDeadTaskAtOnce: the event of a registered
+// task's death takes its instance out of the registry at once, even while
+// the pass it wakes is still listing the tasks (a busy engine); the death
+// of an older task of the same allocation leaves the current one alone.
+func TestDriverEventDeregistersTheDeadTaskAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name, task string
+		wantGone   bool
+	}{
+		{"the registered task died", "task-1", true},
+		{"an older task of the allocation died", "task-0", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newFakeDriver("docker")
+			w := fakeWatcher{fakeDriver: d, events: make(chan [2]string)}
+			h := newHarness(t, d)
+			h.r = h.newRealiser(map[string]driver.Driver{"docker": w})
+			h.r.cfg.Resync = time.Hour
+			h.r.now = time.Now
+			h.srv.set(1, newAlloc(idA, 0, nil))
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				h.r.Run(ctx)
+			}()
+			defer func() { cancel(); <-done }()
+			waitFor(t, "the replica registered", func() bool { return len(h.reg.ids()) == 1 })
+			gate := make(chan struct{})
+			defer close(gate)
+			d.mu.Lock()
+			d.listGate = gate // every pass from now on waits in List
+			d.mu.Unlock()
+			select {
+			case w.events <- [2]string{idA, tc.task}:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the realiser does not watch the driver's events")
+			}
+			deadline := time.Now().Add(time.Second)
+			for len(h.reg.ids()) != 0 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if gone := len(h.reg.ids()) == 0; gone != tc.wantGone {
+				t.Errorf("instance gone %v, want %v", gone, tc.wantGone)
+			}
+		})
+	}
+}

@@ -77,6 +77,7 @@ type Driver struct {
 var (
 	_ driver.Driver   = (*Driver)(nil)
 	_ driver.Preparer = (*Driver)(nil)
+	_ driver.Watcher  = (*Driver)(nil)
 )
 
 // New returns a driver for the engine of opts. It does not contact the
