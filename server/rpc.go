@@ -180,38 +180,86 @@ func (c serverCodec) ReadRequestHeader(r *rpc.Request) error {
 }
 
 // connPool keeps one multiplexed RPC connection per server address: net/rpc
-// runs concurrent calls over it, matched by sequence number.
+// runs concurrent calls over it, matched by sequence number. A dial runs
+// outside the pool's lock, once per address however many calls wait for
+// it (as Consul's pool does), so a server that does not answer delays only
+// the calls to it.
 type connPool struct {
-	tls     *tlsutil.Configurator // nil: plaintext
+	tls *tlsutil.Configurator // nil: plaintext
+	// dial opens a connection for RPC; dialServer unless a test sets it.
+	dial func(ctx context.Context, addr string) (net.Conn, error)
+
 	mu      sync.Mutex
 	clients map[string]*rpc.Client
+	dialing map[string]*pendingDial
 	closed  bool
+	ctx     context.Context // of the dials; cancelled by Close
+	cancel  context.CancelFunc
+}
+
+// pendingDial is one dial in flight, shared by the calls that wait for it.
+type pendingDial struct {
+	done chan struct{}
+	c    *rpc.Client
+	err  error
 }
 
 func newConnPool(tc *tlsutil.Configurator) *connPool {
-	return &connPool{tls: tc, clients: map[string]*rpc.Client{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &connPool{tls: tc, clients: map[string]*rpc.Client{}, dialing: map[string]*pendingDial{}, ctx: ctx, cancel: cancel}
+	p.dial = func(ctx context.Context, addr string) (net.Conn, error) { return dialServer(ctx, p.tls, addr, connRPC) }
+	return p
 }
 
 // errDial marks a failure to reach a server: nothing was sent, so any
 // request may be retried elsewhere.
 var errDial = errors.New("dial failed")
 
+// client returns the connection to addr, dialing it if there is none. It
+// returns when ctx is done even if the dial goes on (for later calls).
 func (p *connPool) client(ctx context.Context, addr string) (*rpc.Client, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
+		p.mu.Unlock()
 		return nil, fmt.Errorf("%w: pool closed", errDial)
 	}
 	if c, ok := p.clients[addr]; ok {
+		p.mu.Unlock()
 		return c, nil
 	}
-	conn, err := dialServer(ctx, p.tls, addr, connRPC)
-	if err != nil {
-		return nil, err
+	d, ok := p.dialing[addr]
+	if !ok {
+		d = &pendingDial{done: make(chan struct{})}
+		p.dialing[addr] = d
+		go p.dialFor(addr, d)
 	}
-	c := rpc.NewClientWithCodec(newCodec(conn))
-	p.clients[addr] = c
-	return c, nil
+	p.mu.Unlock()
+	select {
+	case <-d.done:
+		return d.c, d.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %s: %w", errDial, addr, ctx.Err())
+	}
+}
+
+// dialFor dials addr for the calls waiting on d (bounded by dialServer's
+// timeout and by Close).
+func (p *connPool) dialFor(addr string, d *pendingDial) {
+	conn, err := p.dial(p.ctx, addr)
+	p.mu.Lock()
+	delete(p.dialing, addr)
+	switch {
+	case err != nil:
+		d.err = err
+	case p.closed:
+		conn.Close()
+		d.err = fmt.Errorf("%w: pool closed", errDial)
+	default:
+		d.c = rpc.NewClientWithCodec(newCodec(conn))
+		p.clients[addr] = d.c
+	}
+	p.mu.Unlock()
+	close(d.done)
 }
 
 func (p *connPool) drop(addr string, c *rpc.Client) {
@@ -251,6 +299,7 @@ func (p *connPool) Close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
+	p.cancel()
 	for addr, c := range p.clients {
 		c.Close()
 		delete(p.clients, addr)
