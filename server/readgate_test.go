@@ -98,15 +98,25 @@ func TestConsistentReadsWriteNothingToTheLog(t *testing.T) {
 	}
 	// The leader's own duties (reconciling members) may write meanwhile;
 	// what the reads must not have written is a barrier.
-	for i := before + 1; i <= leader.raft.LastIndex(); i++ {
+	if n := barriersAfter(t, leader, before); n > 0 {
+		t.Fatalf("consistent reads appended %d barriers", n)
+	}
+}
+
+// barriersAfter counts the barrier entries in s's log after index.
+func barriersAfter(t *testing.T, s *Server, index uint64) int {
+	t.Helper()
+	n := 0
+	for i := index + 1; i <= s.raft.LastIndex(); i++ {
 		var l raft.Log
-		if err := leader.raftStore.GetLog(i, &l); err != nil {
+		if err := s.raftStore.GetLog(i, &l); err != nil {
 			t.Fatal(err)
 		}
 		if l.Type == raft.LogBarrier {
-			t.Fatalf("consistent reads appended a barrier (index %d)", i)
+			n++
 		}
 	}
+	return n
 }
 
 // TestConsistentReadNeedsAMajority: a leader whose followers are gone must
@@ -128,4 +138,30 @@ func TestConsistentReadNeedsAMajority(t *testing.T) {
 		t.Fatalf("a leader without followers served a consistent read (%v) after %v", err, time.Since(start))
 	}
 	t.Logf("refused after %v: %v", time.Since(start).Round(time.Millisecond), err)
+}
+
+// TestConsistentReadFallsBackToABarrier: when the voters cannot confirm
+// (an older server without Status.Following during a rolling upgrade, or
+// no answer in time), a ?consistent read is still served, after a Raft
+// barrier submitted after it arrived.
+func TestConsistentReadFallsBackToABarrier(t *testing.T) {
+	servers := newCluster(t, 3)
+	leader := waitLeader(t, servers)
+	ctx := context.Background()
+	var ok bool
+	put := rpcapi.KVSRequest{Request: kv.Request{Op: kv.OpSet, Entry: kv.Entry{Key: "k", Value: []byte("v1")}}}
+	if err := leader.RPC(ctx, "KVS.Apply", &put, &ok); err != nil {
+		t.Fatal(err)
+	}
+	leader.reads.confirm = func(context.Context, uint64) error {
+		return errors.New("rpc: can't find method Status.Following")
+	}
+	before := leader.raft.LastIndex()
+	v, err := consistentGet(ctx, leader, "k")
+	if err != nil || string(v) != "v1" {
+		t.Fatalf("consistent read without confirmations: %q, %v; want v1", v, err)
+	}
+	if barriersAfter(t, leader, before) == 0 {
+		t.Fatal("the read was served without a confirmation and without a barrier")
+	}
 }
