@@ -17,9 +17,10 @@ import (
 //
 // A read is safe to serve from the leader's FSM once the leader has proof
 // that no other leader can have committed anything since the read arrived.
-// Two proofs are used:
+// Three proofs are used:
 //
-//   - A confirmation, for ?consistent reads: after the reads arrived, a
+//   - A confirmation, for every read that cannot use the lease: after the
+//     reads arrived, a
 //     majority of the voters (this leader counting as one) answered that
 //     they are still in this leader's term (Status.Following), and this
 //     server is still leader in that term afterwards. A server's term
@@ -33,12 +34,13 @@ import (
 //     after the fact it proves; unlike a barrier, it writes nothing to the
 //     log and waits for no fsync. etcd's ReadIndex rests on the same
 //     argument. Shared by every read that arrived before it was sent.
+//     When a default read was among them, a barrier follows in the
+//     background to renew the lease.
 //   - A barrier: a Raft entry submitted after the read arrived and then
 //     committed in this leader's term. A deposed leader cannot commit it,
 //     and once it is applied the FSM holds everything committed before.
-//     Rounds that a default read joined use one (it renews the lease),
-//     and so does a consistent read whose confirmation failed (a voter
-//     that does not know Status.Following, or no majority in time).
+//     Reads wait for one when the confirmation failed (a voter that does
+//     not know Status.Following, or no majority in time).
 //   - A lease, for default reads: an entry of this leader's (a write or a
 //     barrier) submitted at t0 and committed. Every later leader's log
 //     holds that entry, which it received after t0, and a Raft follower
@@ -68,6 +70,8 @@ type readGate struct {
 	// ready is the term in which this leader has applied every entry of
 	// earlier terms (setReady); 0 when none.
 	ready atomic.Uint64
+	// renewing is set while a barrier renewing the lease is on its way.
+	renewing atomic.Bool
 
 	mu      sync.Mutex
 	next    *barrierRound // the round that reads join; nil when none waits
@@ -79,7 +83,7 @@ type readGate struct {
 type barrierRound struct {
 	done    chan struct{}
 	err     error
-	lenient bool // a default read joined: prove with a barrier, which renews the lease
+	lenient bool // a default read joined: renew the lease too
 }
 
 func newReadGate(r *raft.Raft, heartbeatTimeout time.Duration, confirm func(ctx context.Context, term uint64) error) *readGate {
@@ -114,8 +118,8 @@ func (g *readGate) leaseValid() bool {
 
 // wait returns once a read that arrived before the call may be served from
 // this server's FSM: at once under a valid lease unless strict, else after
-// a confirmation sent after the call (strict) or a barrier submitted after
-// it commits. Its errors are errNotLeader (the caller retries on the
+// a confirmation sent after the call, or if that fails a barrier submitted
+// after it commits. Its errors are errNotLeader (the caller retries on the
 // leader) or ctx's.
 func (g *readGate) wait(ctx context.Context, strict bool) error {
 	if !strict && g.leaseValid() {
@@ -158,7 +162,12 @@ func (g *readGate) sendRounds() {
 		}
 		lenient := r.lenient // no read joins a round once it is taken
 		g.mu.Unlock()
-		if !lenient && g.confirmed() {
+		if g.confirmed() {
+			if lenient {
+				// Default reads follow: a lease spares them the next
+				// confirmations.
+				g.renewLease()
+			}
 			close(r.done)
 			continue
 		}
@@ -174,6 +183,21 @@ func (g *readGate) sendRounds() {
 		r.err = err
 		close(r.done)
 	}
+}
+
+// renewLease submits a barrier in the background, unless one is on its
+// way, and renews the lease from it once it commits.
+func (g *readGate) renewLease() {
+	if !g.renewing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer g.renewing.Store(false)
+		t0 := time.Now()
+		if g.raft.Barrier(rpcTimeout).Error() == nil {
+			g.renew(t0)
+		}
+	}()
 }
 
 // confirmed reports whether a majority of the voters confirmed, after the

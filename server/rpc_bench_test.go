@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/shoalproject/shoal/kv"
 	"github.com/shoalproject/shoal/rpcapi"
@@ -54,4 +55,30 @@ func BenchmarkConsistentKVSGet(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkDefaultReadAfterIdle is a default read on the leader of three
+// that finds the lease expired (nothing written for longer than it lasts),
+// as a client that reads now and then does: its latency is the proof the
+// leader needs then.
+func BenchmarkDefaultReadAfterIdle(b *testing.B) {
+	s := waitLeader(b, newCluster(b, 3))
+	ctx := context.Background()
+	set := rpcapi.KVSRequest{Request: kv.Request{Op: kv.OpSet, Entry: kv.Entry{Key: "k", Value: make([]byte, 256)}}}
+	var ok bool
+	if err := s.RPC(ctx, "KVS.Apply", &set, &ok); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		for s.reads.leaseValid() {
+			time.Sleep(10 * time.Millisecond)
+		}
+		b.StartTimer()
+		var reply rpcapi.IndexedEntries
+		if err := s.RPC(ctx, "KVS.Get", &rpcapi.KeyRequest{Key: "k"}, &reply); err != nil || len(reply.Entries) != 1 {
+			b.Fatalf("get: %v, %d entries", err, len(reply.Entries))
+		}
+	}
 }
