@@ -165,3 +165,30 @@ func TestConsistentReadFallsBackToABarrier(t *testing.T) {
 		t.Fatal("the read was served without a confirmation and without a barrier")
 	}
 }
+
+// TestDefaultReadAfterIdleRenewsTheLease: a default read that finds the
+// lease expired is served after a confirmation, and a barrier in the
+// background renews the lease, so that the reads after it need no proof.
+func TestDefaultReadAfterIdleRenewsTheLease(t *testing.T) {
+	servers := newCluster(t, 3)
+	leader := waitLeader(t, servers)
+	ctx := context.Background()
+	for leader.reads.leaseValid() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	before := leader.raft.LastIndex()
+	var reply rpcapi.IndexedEntries
+	if err := leader.RPC(ctx, "KVS.Get", &rpcapi.KeyRequest{Key: "k"}, &reply); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for !leader.reads.leaseValid() {
+		if time.Now().After(deadline) {
+			t.Fatal("the lease was not renewed after a default read found it expired")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if barriersAfter(t, leader, before) == 0 {
+		t.Fatal("the lease was renewed without a barrier")
+	}
+}
