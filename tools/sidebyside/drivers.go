@@ -42,15 +42,17 @@ type kvDriver interface {
 // one api.Client per server address, the calling client's number picks it.
 type consulKV struct{ clients []*api.Client }
 
-func newConsulKV(addrs []string, conns int) (*consulKV, error) {
+// Each keeps up to max(clients, mostWatchers) connections idle per server.
+func newConsulKV(addrs []string, clients int) (*consulKV, error) {
+	conns := max(clients, mostWatchers)
 	d := &consulKV{}
 	for _, a := range addrs {
 		cfg := api.DefaultConfig()
 		cfg.Address = a
 		cfg.Transport = &http.Transport{
 			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-			MaxIdleConns:        conns * 2,
-			MaxIdleConnsPerHost: conns * 2,
+			MaxIdleConns:        conns,
+			MaxIdleConnsPerHost: conns,
 			IdleConnTimeout:     time.Minute,
 			DisableCompression:  true,
 		}
