@@ -114,6 +114,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		"(both default to 200; the watch workloads open up to 1,000 connections from 127.0.0.1).")
 	pprof := fs.Bool("enable-debug", false, "Start Shoal and Consul with enable_debug (/debug/pprof).")
 	dir := fs.String("dir", "", "Directory for data and logs (default: a new temporary one, removed at the end).")
+	floor := fs.Bool("floor", false, "Add target \"floor\" to the watch workloads: three processes of this program answering "+
+		"Consul's KV API from memory with one prebuilt answer (no store, no Raft), the floor of a wake on this machine.")
+	serveFloorAddr := fs.String("serve-floor", "", "Internal: serve one floor server on this `address` (see -floor).")
+	floorPeers := fs.String("floor-peers", "", "Internal: the other floor servers, comma-separated.")
 	var sup supervisor
 	fs.DurationVar(&sup.grace, "stop-grace", defaultGrace, "Time a server has to exit after SIGTERM before SIGKILL.")
 	if err := fs.Parse(args); err != nil {
@@ -121,6 +125,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			return err
 		}
 		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if *serveFloorAddr != "" {
+		return serveFloor(ctx, *serveFloorAddr, *floorPeers)
 	}
 	if *shoal == "" {
 		return fmt.Errorf("%w: -shoal is required", errUsage)
@@ -209,6 +216,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			return err
 		}
 	}
+	if *floor {
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		d, err := mkdir(*dir, "floor")
+		if err != nil {
+			return err
+		}
+		c, err := floorCluster(ctx, &sup, self, d, 181)
+		if err != nil {
+			return err
+		}
+		t := &target{name: "floor", c: c, floor: true}
+		targets = append(targets, t)
+		if t.kv, err = newConsulKV(c.http, o.clients); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(stdout, "sidebyside: %d rounds, %d clients, %d-byte values, %d keys, %v per run; targets:", *rounds, o.clients, o.size, o.keys, o.duration)
 	for _, t := range targets {
 		fmt.Fprintf(stdout, " %s", t.name)
@@ -223,7 +249,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			k := (r + slices.IndexFunc(ws, func(x workload) bool { return x.name == w.name })) % len(order)
 			order = append(order[k:], order[:k]...)
 			for _, t := range order {
-				if !w.kvOnly && t.api == nil {
+				if (!w.kvOnly && t.api == nil) || (t.floor && !w.latency) {
 					continue
 				}
 				out, err := w.run(ctx, t, o)

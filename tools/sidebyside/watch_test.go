@@ -5,44 +5,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 )
-
-// fakeKV answers Consul's KV API for one key well enough for the watch
-// workload: GET returns the key with X-Consul-Index, GET ?index=N blocks
-// until the index passes N, PUT bumps it and wakes the blocked.
-type fakeKV struct {
-	mu    sync.Mutex
-	index uint64
-	wake  chan struct{}
-}
-
-func (f *fakeKV) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	if r.Method == http.MethodPut {
-		f.index++
-		close(f.wake)
-		f.wake = make(chan struct{})
-		f.mu.Unlock()
-		_, _ = w.Write([]byte("true"))
-		return
-	}
-	idx, wake := f.index, f.wake
-	f.mu.Unlock()
-	if q := r.URL.Query().Get("index"); q != "" && q == strconv.FormatUint(idx, 10) {
-		<-wake
-		f.mu.Lock()
-		idx = f.index
-		f.mu.Unlock()
-	}
-	w.Header().Set("X-Consul-Index", strconv.FormatUint(idx, 10))
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write([]byte(`[{"Key":"k","Value":"MQ==","CreateIndex":1,"ModifyIndex":` + strconv.FormatUint(idx, 10) + `}]`))
-}
 
 // TestWatchersKeepTheirConnections: the watch workload times how long a
 // write takes to reach the watchers. A watcher's connection must survive
@@ -51,7 +17,7 @@ func (f *fakeKV) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // clients), it closed the rest during the very wake it timed: 800 closes
 // for 1,000 watchers, which doubled their p99.
 func TestWatchersKeepTheirConnections(t *testing.T) {
-	f := &fakeKV{index: 1, wake: make(chan struct{})}
+	f := newFloorKV(nil)
 	srv := httptest.NewUnstartedServer(f)
 	var closed atomic.Int64
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
@@ -75,5 +41,37 @@ func TestWatchersKeepTheirConnections(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // closes reach the server
 	if n := closed.Load(); n > 0 {
 		t.Fatalf("%d of 300 watchers' connections were closed by the wake (p99 %v)", n, r.p99)
+	}
+}
+
+// TestFloorWriteReachesEveryFloorServer: a write to one floor server
+// wakes the watchers of the others, as a write reaches every server of a
+// cluster; without it the -floor target's watchers on the other servers
+// would never wake.
+func TestFloorWriteReachesEveryFloorServer(t *testing.T) {
+	var addrs []string
+	var fs []*floorKV
+	for range 3 {
+		f := newFloorKV(nil)
+		s := httptest.NewServer(f)
+		defer s.Close()
+		fs = append(fs, f)
+		addrs = append(addrs, s.Listener.Addr().String())
+	}
+	for i, f := range fs {
+		for j, a := range addrs {
+			if j != i {
+				f.peers = append(f.peers, a)
+			}
+		}
+	}
+	kv, err := newConsulKV(addrs, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := runWatch(30)(ctx, &target{name: "floor", kv: kv, floor: true}, opts{settle: 300 * time.Millisecond}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -35,6 +35,8 @@ type target struct {
 	api []*api.Client
 
 	preloaded bool
+	// floor is the -floor target: it answers the watch workloads only.
+	floor bool
 }
 
 type opts struct {
