@@ -30,9 +30,14 @@ type sessionTimers struct {
 	s *Server
 
 	mu      sync.Mutex
-	timers  map[string]*time.Timer
+	timers  map[string]*sessionTimer
 	stopped bool
 }
+
+// sessionTimer is one session's timer. Its callback identifies it by
+// this struct, allocated before the timer starts, not by the *time.Timer,
+// which time.AfterFunc returns only after the timer may have fired.
+type sessionTimer struct{ timer *time.Timer }
 
 // sessionTimers returns this server's timers while it leads, else nil.
 func (s *Server) sessionTimers() *sessionTimers {
@@ -57,7 +62,7 @@ func (s *Server) kvBatcher() *kvBatcher {
 // know when sessions were last renewed, so, as Consul, it gives each a
 // fresh TTL — runs the KV write batcher, and reaps old tombstones.
 func (s *Server) sessionTTLLoop(stop chan struct{}) {
-	t := &sessionTimers{s: s, timers: map[string]*time.Timer{}}
+	t := &sessionTimers{s: s, timers: map[string]*sessionTimer{}}
 	st := &leaderKVState{timers: t, batch: newKVBatcher(s)}
 	s.leaderKV.Store(st)
 	go st.batch.run(stop)
@@ -117,11 +122,11 @@ func (t *sessionTimers) reset(id, ttl string) {
 		return
 	}
 	if old, ok := t.timers[id]; ok {
-		old.Stop()
+		old.timer.Stop()
 	}
-	var timer *time.Timer
-	timer = time.AfterFunc(d, func() { t.expire(id, timer) })
-	t.timers[id] = timer
+	st := &sessionTimer{}
+	st.timer = time.AfterFunc(d, func() { t.expire(id, st) })
+	t.timers[id] = st
 }
 
 // clear stops a session's timer.
@@ -129,7 +134,7 @@ func (t *sessionTimers) clear(id string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if old, ok := t.timers[id]; ok {
-		old.Stop()
+		old.timer.Stop()
 		delete(t.timers, id)
 	}
 }
@@ -138,17 +143,17 @@ func (t *sessionTimers) stopAll() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.stopped = true
-	for id, timer := range t.timers {
-		timer.Stop()
+	for id, st := range t.timers {
+		st.timer.Stop()
 		delete(t.timers, id)
 	}
 }
 
 // expire destroys a session whose TTL ran out, unless its timer was
 // replaced meanwhile.
-func (t *sessionTimers) expire(id string, timer *time.Timer) {
+func (t *sessionTimers) expire(id string, st *sessionTimer) {
 	t.mu.Lock()
-	if t.stopped || t.timers[id] != timer {
+	if t.stopped || t.timers[id] != st {
 		t.mu.Unlock()
 		return
 	}
@@ -178,8 +183,8 @@ func (s *Server) rearmSessionTimers() {
 		return
 	}
 	t.mu.Lock()
-	for id, timer := range t.timers {
-		timer.Stop()
+	for id, st := range t.timers {
+		st.timer.Stop()
 		delete(t.timers, id)
 	}
 	t.mu.Unlock()
