@@ -175,6 +175,16 @@ func newCluster(t testing.TB, n int) []*Server {
 	return out
 }
 
+// mustPut writes key = value through s (KVS.Apply) or fails tb.
+func mustPut(tb testing.TB, s *Server, key string, value []byte) {
+	tb.Helper()
+	var ok bool
+	req := rpcapi.KVSRequest{Request: kv.Request{Op: kv.OpSet, Entry: kv.Entry{Key: key, Value: value}}}
+	if err := s.RPC(context.Background(), "KVS.Apply", &req, &ok); err != nil || !ok {
+		tb.Fatalf("put %s: %v, %v", key, ok, err)
+	}
+}
+
 // followers returns the servers but leader.
 func followers(servers []*Server, leader *Server) []*Server {
 	var out []*Server

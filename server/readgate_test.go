@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	"github.com/shoalproject/shoal/kv"
 	"github.com/shoalproject/shoal/rpcapi"
 )
 
@@ -68,11 +67,7 @@ func TestConsistentReadsWriteNothingToTheLog(t *testing.T) {
 	servers := newCluster(t, 3)
 	leader := waitLeader(t, servers)
 	ctx := context.Background()
-	var ok bool
-	put := rpcapi.KVSRequest{Request: kv.Request{Op: kv.OpSet, Entry: kv.Entry{Key: "k", Value: []byte("v1")}}}
-	if err := leader.RPC(ctx, "KVS.Apply", &put, &ok); err != nil {
-		t.Fatal(err)
-	}
+	mustPut(t, leader, "k", []byte("v1"))
 	before := leader.raft.LastIndex()
 	var wg sync.WaitGroup
 	errs := make(chan error, 3*20)
@@ -148,11 +143,7 @@ func TestConsistentReadFallsBackToABarrier(t *testing.T) {
 	servers := newCluster(t, 3)
 	leader := waitLeader(t, servers)
 	ctx := context.Background()
-	var ok bool
-	put := rpcapi.KVSRequest{Request: kv.Request{Op: kv.OpSet, Entry: kv.Entry{Key: "k", Value: []byte("v1")}}}
-	if err := leader.RPC(ctx, "KVS.Apply", &put, &ok); err != nil {
-		t.Fatal(err)
-	}
+	mustPut(t, leader, "k", []byte("v1"))
 	leader.reads.confirm = func(context.Context, uint64) error {
 		return errors.New("rpc: can't find method Status.Following")
 	}
