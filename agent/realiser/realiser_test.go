@@ -74,6 +74,18 @@ func (w tWriter) Write(p []byte) (int, error) {
 
 // converge reads the node's allocations from the fake server, as the
 // watch does, and runs one pass.
+// start runs the realiser until the returned stop, which waits for Run
+// to return.
+func (h *harness) start() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.r.Run(ctx)
+	}()
+	return func() { cancel(); <-done }
+}
+
 func (h *harness) converge() {
 	h.t.Helper()
 	ctx := context.Background()
@@ -542,12 +554,7 @@ func TestRun(t *testing.T) {
 	other.NodeID = "node-2"
 	h.srv.set(2, newAlloc(idA, 0, nil), newAlloc(idB, 1, nil), other)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.r.Run(ctx)
-	}()
+	stop := h.start()
 	waitFor(t, "both replicas running and reported", func() bool {
 		return slices.Equal(d.running(), []string{idA, idB}) && reportedStatus(h.srv, idA) == sched.ClientRunning &&
 			reportedStatus(h.srv, idB) == sched.ClientRunning
@@ -560,8 +567,7 @@ func TestRun(t *testing.T) {
 	waitFor(t, "A stopped and reported complete", func() bool {
 		return slices.Equal(d.running(), []string{idB}) && reportedStatus(h.srv, idA) == sched.ClientComplete
 	})
-	cancel()
-	<-done
+	stop()
 	if n := len(d.startsOf(idZ)); n != 0 {
 		t.Errorf("started another node's allocation")
 	}
@@ -610,13 +616,7 @@ func TestRunActsOnNothingUntilTheServersAnswer(t *testing.T) {
 	h.srv.allocsErr = errors.New("no cluster leader")
 	h.srv.mu.Unlock()
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.r.Run(ctx)
-	}()
-	defer func() { cancel(); <-done }()
+	defer h.start()()
 	time.Sleep(300 * time.Millisecond) // about 30 resync ticks
 	if stops := d.stopped(); len(stops) != 0 {
 		t.Fatalf("stopped %+v before the servers answered, want nothing touched", stops)
@@ -769,13 +769,7 @@ func TestDriverEventWakesTheRealiser(t *testing.T) {
 	h.r.now = time.Now
 	// No restart back-off: the replacement may start at once.
 	h.srv.set(1, newAlloc(idA, 0, func(s *sched.Spec) { s.Restart.Delay = sched.Duration(time.Nanosecond) }))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.r.Run(ctx)
-	}()
-	defer func() { cancel(); <-done }()
+	defer h.start()()
 	waitFor(t, "the replica running", func() bool { return len(d.startsOf(idA)) == 1 && len(h.reg.ids()) == 1 })
 	d.vanish(idA)
 	select {
@@ -806,13 +800,7 @@ func TestDriverEventDeregistersTheDeadTaskAtOnce(t *testing.T) {
 			h.r.cfg.Resync = time.Hour
 			h.r.now = time.Now
 			h.srv.set(1, newAlloc(idA, 0, nil))
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				h.r.Run(ctx)
-			}()
-			defer func() { cancel(); <-done }()
+			defer h.start()()
 			waitFor(t, "the replica registered", func() bool { return len(h.reg.ids()) == 1 })
 			gate := make(chan struct{})
 			defer close(gate)
