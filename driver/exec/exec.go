@@ -15,6 +15,8 @@
 // adopted process is not the new agent's child: when it exits, its exit
 // status cannot be known (ExitCode -1). Tasks that exited while the driver
 // watched keep their status in task.json until Stop removes the directory.
+// Every exit is also reported to Watch callers (driver.Watcher), so that
+// the agent acts on it at once rather than at its next poll.
 package exec
 
 import (
@@ -73,9 +75,30 @@ type Driver struct {
 
 	mu    sync.Mutex
 	tasks map[string]*task // by allocation ID
+
+	watchMu  sync.Mutex
+	watchers map[*watcher]struct{}
 }
 
-var _ driver.Driver = (*Driver)(nil)
+var (
+	_ driver.Driver  = (*Driver)(nil)
+	_ driver.Watcher = (*Driver)(nil)
+)
+
+// watchBuffer is how many exits a watcher may fall behind by before its
+// Watch call ends (errEventsLost).
+const watchBuffer = 256
+
+// errEventsLost ends a Watch whose caller fell more than watchBuffer exits
+// behind: it must list the tasks again, then watch again.
+var errEventsLost = errors.New("exec: watcher fell behind; exits were lost")
+
+// watcher is one Watch call's queue of exits.
+type watcher struct {
+	exits    chan [2]string // allocation ID, task ID
+	lost     chan struct{}  // closed when an exit did not fit in exits
+	lostOnce sync.Once
+}
 
 // taskState is task.json.
 type taskState struct {
@@ -116,7 +139,7 @@ func New(logger hclog.Logger, opts Options) (*Driver, error) {
 	if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("exec: state dir: %w", err)
 	}
-	d := &Driver{logger: logger.Named(Name), dir: opts.StateDir, tasks: make(map[string]*task)}
+	d := &Driver{logger: logger.Named(Name), dir: opts.StateDir, tasks: make(map[string]*task), watchers: make(map[*watcher]struct{})}
 	if err := d.adopt(); err != nil {
 		return nil, err
 	}
@@ -325,6 +348,55 @@ func (d *Driver) exited(t *task, code int, msg string) {
 		close(t.done)
 	}
 	d.logger.Debug("task exited", "alloc", st.AllocID, "pid", st.PID, "exit_code", code, "message", msg)
+	d.notify(st.AllocID, strconv.Itoa(st.PID))
+}
+
+// Watch implements driver.Watcher: it reports each task of this driver
+// whose process exits — reaped by the driver at once, or, for a process
+// adopted from an earlier agent, found gone by its poll (pollInterval) —
+// after the exit is recorded, so that Inspect and List already show it.
+// It returns ctx's error when ctx is done, or errEventsLost when the
+// caller fell more than watchBuffer exits behind.
+func (d *Driver) Watch(ctx context.Context, changed func(allocID, taskID string)) error {
+	w := &watcher{exits: make(chan [2]string, watchBuffer), lost: make(chan struct{})}
+	d.watchMu.Lock()
+	d.watchers[w] = struct{}{}
+	d.watchMu.Unlock()
+	defer func() {
+		d.watchMu.Lock()
+		delete(d.watchers, w)
+		d.watchMu.Unlock()
+	}()
+	for {
+		select {
+		case e := <-w.exits:
+			changed(e[0], e[1])
+		case <-w.lost:
+			for {
+				select {
+				case e := <-w.exits:
+					changed(e[0], e[1])
+				default:
+					return errEventsLost
+				}
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// notify hands an exit to every Watch call without blocking.
+func (d *Driver) notify(allocID, taskID string) {
+	d.watchMu.Lock()
+	defer d.watchMu.Unlock()
+	for w := range d.watchers {
+		select {
+		case w.exits <- [2]string{allocID, taskID}:
+		default:
+			w.lostOnce.Do(func() { close(w.lost) })
+		}
+	}
 }
 
 // writeState replaces dir/task.json atomically. It does not create dir.

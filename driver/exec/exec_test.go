@@ -397,3 +397,120 @@ func TestParseProcStat(t *testing.T) {
 		t.Error("short line: no error")
 	}
 }
+
+// watchExits runs d.Watch until the test ends and returns its events.
+func watchExits(t *testing.T, d *Driver) <-chan [2]string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	events := make(chan [2]string, 16)
+	done := make(chan error, 1)
+	go func() {
+		done <- d.Watch(ctx, func(allocID, taskID string) { events <- [2]string{allocID, taskID} })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Watch ended with %v, want context.Canceled", err)
+		}
+	})
+	return events
+}
+
+// TestWatchReportsExits: a task killed behind the agent's back is reported
+// at once (well within the realiser's 1 s resync), with its task ID, and
+// after its exit is recorded; a task adopted from an earlier agent is
+// reported by its poll. Without Watch, the agent would learn of either
+// only at its next resync.
+func TestWatchReportsExits(t *testing.T) {
+	cases := []struct {
+		name    string
+		adopted bool
+		within  time.Duration
+	}{
+		{"child of this driver", false, 500 * time.Millisecond},
+		{"adopted from an earlier driver", true, pollInterval + 500*time.Millisecond},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			d := newDriver(t, dir)
+			ctx := ctxT(t)
+			task := newTask(t, "sleep", "60")
+			st, err := d.Start(ctx, task)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.adopted {
+				d = newDriver(t, dir)
+			}
+			events := watchExits(t, d)
+			time.Sleep(50 * time.Millisecond) // let Watch register
+			killed := time.Now()
+			if err := syscall.Kill(pidOf(t, st), syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case e := <-events:
+				if took := time.Since(killed); took > tc.within {
+					t.Errorf("exit reported after %v, want within %v", took, tc.within)
+				}
+				if e != [2]string{task.AllocID, st.ID} {
+					t.Fatalf("event %v, want [%s %s]", e, task.AllocID, st.ID)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("no exit reported within 5 s")
+			}
+			if got, err := d.Inspect(ctx, task.AllocID); err != nil || got.State != driver.StateExited {
+				t.Fatalf("Inspect after the event: %+v, %v; want exited", got, err)
+			}
+		})
+	}
+}
+
+// TestWatchEndsWhenItFallsBehind: a watcher that does not keep up is told
+// so (its Watch returns errEventsLost after delivering what it holds)
+// instead of silently missing exits.
+func TestWatchEndsWhenItFallsBehind(t *testing.T) {
+	d := newDriver(t, t.TempDir())
+	block := make(chan struct{})
+	got := 0
+	done := make(chan error, 1)
+	go func() {
+		done <- d.Watch(context.Background(), func(string, string) {
+			if got == 0 {
+				<-block
+			}
+			got++
+		})
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		d.watchMu.Lock()
+		n := len(d.watchers)
+		d.watchMu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Watch never registered")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	d.notify("first", "1")
+	time.Sleep(50 * time.Millisecond) // the callback now blocks on the first
+	for i := range watchBuffer + 10 {
+		d.notify(fmt.Sprint("alloc-", i), "2")
+	}
+	close(block)
+	select {
+	case err := <-done:
+		if !errors.Is(err, errEventsLost) {
+			t.Fatalf("Watch = %v, want errEventsLost", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Watch went on after losing exits")
+	}
+	if want := 1 + watchBuffer; got != want {
+		t.Fatalf("delivered %d exits before ending, want %d", got, want)
+	}
+}
