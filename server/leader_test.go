@@ -208,3 +208,44 @@ func TestSessionTTLExpiry(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionTimerFiringAtOnce: a session's TTL timer that fires before
+// the call arming it has returned still destroys the session. (Before
+// d8586d7 its callback read the *time.Timer that time.AfterFunc was still
+// returning: a data race that `go test -race`, as CI runs this package,
+// reports here.)
+func TestSessionTimerFiringAtOnce(t *testing.T) {
+	s := newDevServer(t, time.Second)
+	ctx := context.Background()
+	reg := catalog.RegisterRequest{Node: "s1", Address: "127.0.0.1", Check: &catalog.HealthCheck{
+		CheckID: catalog.SerfCheckID, Name: catalog.SerfCheckName, Status: catalog.HealthPassing}}
+	if _, err := s.raftApply(fsm.RegisterRequestType, &reg); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	id := func(i int) string { return fmt.Sprintf("5e55a1d0-0000-4000-8000-%012d", 100+i) }
+	for i := range n {
+		create := kv.SessionRequest{Op: kv.SessionCreate, Now: time.Now().UnixNano(), Session: kv.Session{
+			ID: id(i), Node: "s1", TTL: "10s", Behavior: kv.BehaviorRelease, NodeChecks: []string{catalog.SerfCheckID}}}
+		if _, err := s.raftApply(fsm.SessionRequestType, &create); err != nil {
+			t.Fatal(err)
+		}
+	}
+	timers := s.sessionTimers()
+	if timers == nil {
+		t.Fatal("the leader has no session timers")
+	}
+	for i := range n {
+		timers.reset(id(i), "1ns") // fires at once, maybe before reset returns
+	}
+	eventually(t, 5*time.Second, func() error {
+		var all rpcapi.IndexedSessions
+		if err := s.RPC(ctx, "Session.List", &rpcapi.DCRequest{}, &all); err != nil {
+			return err
+		}
+		if len(all.Sessions) != 0 {
+			return fmt.Errorf("%d sessions left after their timers fired", len(all.Sessions))
+		}
+		return nil
+	})
+}
