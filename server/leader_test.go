@@ -139,17 +139,23 @@ func TestReconcileAllRemovesNodesSerfForgot(t *testing.T) {
 // session without TTL stays. The sessions are written with TTLs far below
 // the endpoint's 10 s minimum, straight through the FSM, and armed the way
 // a new leader (or a restore) arms them: from the state.
-func TestSessionTTLExpiry(t *testing.T) {
-	s := newDevServer(t, time.Second)
-	ctx := context.Background()
-	// The sessions' node is the server's own: the leader's reconcile
-	// removes catalog nodes Serf does not know, so a made-up node could
-	// vanish before its sessions are created.
+// registerSelf registers the dev server's own node, s1, with a passing
+// serfHealth check, for sessions to be created on. The node is the
+// server's own: the leader's reconcile removes catalog nodes Serf does
+// not know, so a made-up node could vanish before its sessions are created.
+func registerSelf(t *testing.T, s *Server) {
+	t.Helper()
 	reg := catalog.RegisterRequest{Node: "s1", Address: "127.0.0.1", Check: &catalog.HealthCheck{
 		CheckID: catalog.SerfCheckID, Name: catalog.SerfCheckName, Status: catalog.HealthPassing}}
 	if _, err := s.raftApply(fsm.RegisterRequestType, &reg); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestSessionTTLExpiry(t *testing.T) {
+	s := newDevServer(t, time.Second)
+	ctx := context.Background()
+	registerSelf(t, s)
 	cases := []struct {
 		name        string
 		ttl         string
@@ -217,11 +223,7 @@ func TestSessionTTLExpiry(t *testing.T) {
 func TestSessionTimerFiringAtOnce(t *testing.T) {
 	s := newDevServer(t, time.Second)
 	ctx := context.Background()
-	reg := catalog.RegisterRequest{Node: "s1", Address: "127.0.0.1", Check: &catalog.HealthCheck{
-		CheckID: catalog.SerfCheckID, Name: catalog.SerfCheckName, Status: catalog.HealthPassing}}
-	if _, err := s.raftApply(fsm.RegisterRequestType, &reg); err != nil {
-		t.Fatal(err)
-	}
+	registerSelf(t, s)
 	const n = 20
 	id := func(i int) string { return fmt.Sprintf("5e55a1d0-0000-4000-8000-%012d", 100+i) }
 	for i := range n {
