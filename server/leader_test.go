@@ -133,12 +133,6 @@ func TestReconcileAllRemovesNodesSerfForgot(t *testing.T) {
 	}
 }
 
-// TestSessionTTLExpiry checks the leader's session timers: a session whose
-// TTL passes twice without renewal is destroyed through Raft, and the
-// locks it held follow its behavior (released, or the keys deleted); a
-// session without TTL stays. The sessions are written with TTLs far below
-// the endpoint's 10 s minimum, straight through the FSM, and armed the way
-// a new leader (or a restore) arms them: from the state.
 // registerSelf registers the dev server's own node, s1, with a passing
 // serfHealth check, for sessions to be created on. The node is the
 // server's own: the leader's reconcile removes catalog nodes Serf does
@@ -152,6 +146,12 @@ func registerSelf(t *testing.T, s *Server) {
 	}
 }
 
+// TestSessionTTLExpiry checks the leader's session timers: a session whose
+// TTL passes twice without renewal is destroyed through Raft, and the
+// locks it held follow its behavior (released, or the keys deleted); a
+// session without TTL stays. The sessions are written with TTLs far below
+// the endpoint's 10 s minimum, straight through the FSM, and armed the way
+// a new leader (or a restore) arms them: from the state.
 func TestSessionTTLExpiry(t *testing.T) {
 	s := newDevServer(t, time.Second)
 	ctx := context.Background()
