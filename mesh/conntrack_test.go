@@ -60,6 +60,41 @@ func TestDeparted(t *testing.T) {
 	}
 }
 
+// TestInstalled reads back, from `iptables -t nat -S` as iptables 1.8
+// prints it, the backends an earlier agent's rules send to: what a
+// restarted agent's first Apply compares its rules with.
+func TestInstalled(t *testing.T) {
+	be := func(proto sched.Protocol, s string) Rule {
+		return Rule{Frontend: Frontend{Protocol: proto}, Backends: aps(s)}
+	}
+	tests := []struct {
+		name  string
+		rules string
+		want  []Rule
+	}{
+		{"no mesh", "-P PREROUTING ACCEPT\n-N DOCKER\n-A DOCKER -i docker0 -j RETURN\n", nil},
+		{"two backends of a published port, one of DNS over UDP", `-P PREROUTING ACCEPT
+-N SHOAL-FE-ABCDEF0123456789
+-N SHOAL-FE-0123456789ABCDEF
+-N SHOAL-MESH
+-A SHOAL-FE-ABCDEF0123456789 -j MARK --set-xmark 0x8000/0x8000
+-A SHOAL-FE-ABCDEF0123456789 -p tcp -m statistic --mode random --probability 0.50000000000 -j DNAT --to-destination 10.99.0.50:8080
+-A SHOAL-FE-ABCDEF0123456789 -p tcp -j DNAT --to-destination 10.99.0.51:8080
+-A SHOAL-FE-0123456789ABCDEF -p udp -j DNAT --to-destination 10.42.1.2:53
+-A SHOAL-MESH -p tcp -m addrtype --dst-type LOCAL -m tcp --dport 5001 -m comment --comment "web ingress 5001/tcp" -j SHOAL-FE-ABCDEF0123456789
+-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80
+`, []Rule{be("tcp", "10.99.0.50:8080"), be("tcp", "10.99.0.51:8080"), be("udp", "10.42.1.2:53")}},
+		{"an unreadable destination is skipped", "-A SHOAL-FE-ABCDEF0123456789 -p tcp -j DNAT --to-destination 10.99.0.50\n", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Installed(tc.rules); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Installed = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestUnansweredMatches(t *testing.T) {
 	gone := unanswered{{"tcp", netip.MustParseAddrPort("10.42.1.2:8080")}: true, {"udp", netip.MustParseAddrPort("10.42.1.2:53")}: true}
 	flow := func(proto uint8, state int, backend string) *netlink.ConntrackFlow {
@@ -103,8 +138,18 @@ func TestUnansweredMatches(t *testing.T) {
 // backend has just died (its SYN vanishes); the mesh replaces the backend
 // with a live one. The client's retransmitted SYN (one second later) must
 // reach the live backend, not follow the old conntrack entry to the dead
-// one until the client gives up.
+// one until the client gives up — also when the agent restarted between
+// the two rule sets (its first Apply reads the old backends back from the
+// kernel).
 func TestRetransmittedSYNReachesTheNextBackend(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		t.Run(map[bool]string{false: "same agent", true: "agent restarted in between"}[restart], func(t *testing.T) {
+			testRetransmittedSYN(t, restart)
+		})
+	}
+}
+
+func testRetransmittedSYN(t *testing.T, restart bool) {
 	if os.Geteuid() != 0 {
 		testenv.Skip(t, "skipping: needs root (network namespaces, iptables, conntrack)")
 	}
@@ -195,6 +240,9 @@ func TestRetransmittedSYNReachesTheNextBackend(t *testing.T) {
 	case r := <-done:
 		t.Fatalf("the connection to the dead backend ended at once: %v", r.err)
 	default:
+	}
+	if restart {
+		ipt = &IPTables{} // a new agent process: no memory of the last Apply
 	}
 	apply(rule(fmt.Sprintf("10.99.0.1:%d", livePort)))
 	r := <-done

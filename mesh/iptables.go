@@ -6,11 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/shoalproject/shoal/sched"
 )
 
 // Chains and marks of the mesh, in the nat table.
@@ -39,6 +42,10 @@ type IPTables struct {
 	// applied are the rules of the last Apply, whose backends that leave
 	// the rotation have their unanswered connection attempts forgotten.
 	applied []Rule
+	// known says that applied holds this process's last Apply. Until the
+	// first, the backends of the rules already in the kernel (left by an
+	// agent that ran before this one) stand in for it.
+	known bool
 }
 
 // Check reports whether the tools are there.
@@ -131,15 +138,19 @@ func jumps() [][]string {
 func (t *IPTables) Apply(rules []Rule) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	existing, err := chains()
+	installed, err := natRules()
 	if err != nil {
 		return err
 	}
-	if err := restore(Render(rules, existing)); err != nil {
+	prev := t.applied
+	if !t.known {
+		prev = Installed(installed)
+	}
+	if err := restore(Render(rules, userChains(installed))); err != nil {
 		return err
 	}
-	departed := Departed(t.applied, rules)
-	t.applied = slices.Clone(rules)
+	departed := Departed(prev, rules)
+	t.applied, t.known = slices.Clone(rules), true
 	for _, j := range jumps() {
 		check := append([]string{"-t", "nat", "-C"}, j...)
 		if exec.Command("iptables", check...).Run() == nil {
@@ -158,7 +169,7 @@ func (t *IPTables) Apply(rules []Rule) error {
 func (t *IPTables) Teardown() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.applied = nil
+	t.applied, t.known = nil, false
 	for _, j := range jumps() {
 		del := append([]string{"-t", "nat", "-D"}, j...)
 		for exec.Command("iptables", del...).Run() == nil {
@@ -187,19 +198,63 @@ func (t *IPTables) Teardown() error {
 	return restore(b.String())
 }
 
-// chains lists the nat table's user chains.
-func chains() ([]string, error) {
+// natRules returns the nat table's rules as `iptables -t nat -S` prints
+// them.
+func natRules() (string, error) {
 	out, err := exec.Command("iptables", "-t", "nat", "-S").Output()
 	if err != nil {
-		return nil, fmt.Errorf("mesh: iptables -t nat -S: %w", err)
+		return "", fmt.Errorf("mesh: iptables -t nat -S: %w", err)
 	}
+	return string(out), nil
+}
+
+// chains lists the nat table's user chains.
+func chains() ([]string, error) {
+	out, err := natRules()
+	if err != nil {
+		return nil, err
+	}
+	return userChains(out), nil
+}
+
+// userChains lists the user chains of rules (`iptables -S` output).
+func userChains(rules string) []string {
 	var cs []string
-	for _, line := range strings.Split(string(out), "\n") {
+	for _, line := range strings.Split(rules, "\n") {
 		if c, ok := strings.CutPrefix(line, "-N "); ok {
 			cs = append(cs, strings.TrimSpace(c))
 		}
 	}
-	return cs, nil
+	return cs
+}
+
+// Installed returns the backends of the mesh's frontend chains in rules
+// (`iptables -t nat -S` output), one Rule per DNAT rule with only its
+// protocol and backend set: what an earlier agent left in the kernel, for
+// Departed. Lines it cannot read are skipped. Pure.
+func Installed(rules string) []Rule {
+	var out []Rule
+	for _, line := range strings.Split(rules, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "-A" || !strings.HasPrefix(f[1], chainFrontend) {
+			continue
+		}
+		var proto sched.Protocol
+		var backend netip.AddrPort
+		for i := 2; i+1 < len(f); i++ {
+			switch f[i] {
+			case "-p":
+				proto = sched.Protocol(f[i+1])
+			case "--to-destination":
+				backend, _ = netip.ParseAddrPort(f[i+1])
+			}
+		}
+		if proto == "" || !backend.IsValid() {
+			continue
+		}
+		out = append(out, Rule{Frontend: Frontend{Protocol: proto}, Backends: []netip.AddrPort{backend}})
+	}
+	return out
 }
 
 func restore(input string) error {
