@@ -138,18 +138,17 @@ func TestUnansweredMatches(t *testing.T) {
 // backend has just died (its SYN vanishes); the mesh replaces the backend
 // with a live one. The client's retransmitted SYN (one second later) must
 // reach the live backend, not follow the old conntrack entry to the dead
-// one until the client gives up — also when the agent restarted between
-// the two rule sets (its first Apply reads the old backends back from the
-// kernel).
+// one until the client gives up — also when the agent crashed and
+// restarted between the two rule sets (its first Apply reads the old
+// backends back from the kernel), or was stopped and started (Teardown
+// forgets the entries through the rules it removes).
 func TestRetransmittedSYNReachesTheNextBackend(t *testing.T) {
-	for _, restart := range []bool{false, true} {
-		t.Run(map[bool]string{false: "same agent", true: "agent restarted in between"}[restart], func(t *testing.T) {
-			testRetransmittedSYN(t, restart)
-		})
+	for _, between := range []string{"same agent", "agent crashed and restarted", "agent stopped and started"} {
+		t.Run(between, func(t *testing.T) { testRetransmittedSYN(t, between) })
 	}
 }
 
-func testRetransmittedSYN(t *testing.T, restart bool) {
+func testRetransmittedSYN(t *testing.T, between string) {
 	if os.Geteuid() != 0 {
 		testenv.Skip(t, "skipping: needs root (network namespaces, iptables, conntrack)")
 	}
@@ -241,8 +240,14 @@ func testRetransmittedSYN(t *testing.T, restart bool) {
 		t.Fatalf("the connection to the dead backend ended at once: %v", r.err)
 	default:
 	}
-	if restart {
+	switch between {
+	case "agent crashed and restarted":
 		ipt = &IPTables{} // a new agent process: no memory of the last Apply
+	case "agent stopped and started":
+		if err := netlab.InNS(ns, ipt.Teardown); err != nil {
+			t.Fatal(err)
+		}
+		ipt = &IPTables{}
 	}
 	apply(rule(fmt.Sprintf("10.99.0.1:%d", livePort)))
 	r := <-done

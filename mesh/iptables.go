@@ -138,13 +138,9 @@ func jumps() [][]string {
 func (t *IPTables) Apply(rules []Rule) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	installed, err := natRules()
+	installed, prev, err := t.previous()
 	if err != nil {
 		return err
-	}
-	prev := t.applied
-	if !t.known {
-		prev = Installed(installed)
 	}
 	if err := restore(Render(rules, userChains(installed))); err != nil {
 		return err
@@ -165,37 +161,58 @@ func (t *IPTables) Apply(rules []Rule) error {
 	return err
 }
 
-// Teardown removes every rule and chain of the mesh. Idempotent.
+// Teardown removes every rule and chain of the mesh, then deletes the
+// conntrack entries of unanswered connection attempts through them, as
+// Apply does for departed backends: a client's retransmitted SYN must not
+// follow an old entry to a replica that may be gone (a restarted agent
+// has no rules to compare with). Idempotent.
 func (t *IPTables) Teardown() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	installed, prev, err := t.previous()
+	if err != nil {
+		return err
+	}
 	t.applied, t.known = nil, false
 	for _, j := range jumps() {
 		del := append([]string{"-t", "nat", "-D"}, j...)
 		for exec.Command("iptables", del...).Run() == nil {
 		}
 	}
-	existing, err := chains()
-	if err != nil {
-		return err
-	}
 	var b strings.Builder
 	b.WriteString("*nat\n")
 	var drop []string
-	for _, c := range existing {
+	for _, c := range userChains(installed) {
 		if c == ChainMesh || c == ChainPost || strings.HasPrefix(c, chainFrontend) {
 			drop = append(drop, c)
 			fmt.Fprintf(&b, ":%s - [0:0]\n", c)
 		}
 	}
-	if len(drop) == 0 {
-		return nil
+	if len(drop) > 0 {
+		for _, c := range drop {
+			fmt.Fprintf(&b, "-X %s\n", c)
+		}
+		b.WriteString("COMMIT\n")
+		if err := restore(b.String()); err != nil {
+			return err
+		}
 	}
-	for _, c := range drop {
-		fmt.Fprintf(&b, "-X %s\n", c)
+	_, err = forgetUnanswered(Departed(prev, nil))
+	return err
+}
+
+// previous returns the nat table's rules and the mesh's rules before this
+// change: the last Apply's, or, before this process's first, those an
+// earlier agent left in the kernel. t.mu is held.
+func (t *IPTables) previous() (installed string, prev []Rule, err error) {
+	installed, err = natRules()
+	if err != nil {
+		return "", nil, err
 	}
-	b.WriteString("COMMIT\n")
-	return restore(b.String())
+	if !t.known {
+		return installed, Installed(installed), nil
+	}
+	return installed, t.applied, nil
 }
 
 // natRules returns the nat table's rules as `iptables -t nat -S` prints
@@ -206,15 +223,6 @@ func natRules() (string, error) {
 		return "", fmt.Errorf("mesh: iptables -t nat -S: %w", err)
 	}
 	return string(out), nil
-}
-
-// chains lists the nat table's user chains.
-func chains() ([]string, error) {
-	out, err := natRules()
-	if err != nil {
-		return nil, err
-	}
-	return userChains(out), nil
 }
 
 // userChains lists the user chains of rules (`iptables -S` output).
