@@ -169,16 +169,16 @@ func (t *IPTables) Apply(rules []Rule) error {
 func (t *IPTables) Teardown() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	installed, prev, err := t.previous()
-	if err != nil {
-		return err
-	}
-	t.applied, t.known = nil, false
 	for _, j := range jumps() {
 		del := append([]string{"-t", "nat", "-D"}, j...)
 		for exec.Command("iptables", del...).Run() == nil {
 		}
 	}
+	installed, prev, err := t.previous()
+	if err != nil {
+		return err
+	}
+	t.applied, t.known = nil, false
 	var b strings.Builder
 	b.WriteString("*nat\n")
 	var drop []string
