@@ -417,7 +417,8 @@ func watchExits(t *testing.T, d *Driver) <-chan [2]string {
 }
 
 // TestWatchReportsExits: a task killed behind the agent's back is reported
-// at once (well within the realiser's 1 s resync), with its task ID, and
+// at once (in milliseconds; the bound allows for a slow fsync of its
+// state, and is still under the realiser's 1 s resync), with its task ID, and
 // after its exit is recorded; a task adopted from an earlier agent is
 // reported by its poll. Without Watch, the agent would learn of either
 // only at its next resync.
@@ -427,8 +428,8 @@ func TestWatchReportsExits(t *testing.T) {
 		adopted bool
 		within  time.Duration
 	}{
-		{"child of this driver", false, 500 * time.Millisecond},
-		{"adopted from an earlier driver", true, pollInterval + 500*time.Millisecond},
+		{"child of this driver", false, 900 * time.Millisecond},
+		{"adopted from an earlier driver", true, pollInterval + 900*time.Millisecond},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
