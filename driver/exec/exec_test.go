@@ -473,12 +473,13 @@ func TestWatchReportsExits(t *testing.T) {
 // instead of silently missing exits.
 func TestWatchEndsWhenItFallsBehind(t *testing.T) {
 	d := newDriver(t, t.TempDir())
-	block := make(chan struct{})
+	entered, block := make(chan struct{}), make(chan struct{})
 	got := 0
 	done := make(chan error, 1)
 	go func() {
 		done <- d.Watch(context.Background(), func(string, string) {
 			if got == 0 {
+				close(entered)
 				<-block
 			}
 			got++
@@ -498,7 +499,11 @@ func TestWatchEndsWhenItFallsBehind(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	d.notify("first", "1")
-	time.Sleep(50 * time.Millisecond) // the callback now blocks on the first
+	select {
+	case <-entered: // the callback now blocks on the first exit
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first exit was never delivered")
+	}
 	for i := range watchBuffer + 10 {
 		d.notify(fmt.Sprint("alloc-", i), "2")
 	}
