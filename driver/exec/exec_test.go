@@ -416,6 +416,24 @@ func watchExits(t *testing.T, d *Driver) <-chan [2]string {
 	return events
 }
 
+// waitWatching waits until one Watch call is registered with d.
+func waitWatching(t *testing.T, d *Driver) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		d.watchMu.Lock()
+		n := len(d.watchers)
+		d.watchMu.Unlock()
+		if n == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Watch never registered")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // TestWatchReportsExits: a task killed behind the agent's back is reported
 // at once (in milliseconds; the bound allows for a slow fsync of its
 // state, and is still under the realiser's 1 s resync), with its task ID, and
@@ -445,7 +463,7 @@ func TestWatchReportsExits(t *testing.T) {
 				d = newDriver(t, dir)
 			}
 			events := watchExits(t, d)
-			time.Sleep(50 * time.Millisecond) // let Watch register
+			waitWatching(t, d)
 			killed := time.Now()
 			if err := syscall.Kill(pidOf(t, st), syscall.SIGKILL); err != nil {
 				t.Fatal(err)
@@ -485,19 +503,7 @@ func TestWatchEndsWhenItFallsBehind(t *testing.T) {
 			got++
 		})
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		d.watchMu.Lock()
-		n := len(d.watchers)
-		d.watchMu.Unlock()
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("Watch never registered")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitWatching(t, d)
 	d.notify("first", "1")
 	select {
 	case <-entered: // the callback now blocks on the first exit
