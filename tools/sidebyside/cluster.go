@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -263,4 +264,14 @@ func cpuTicks(pids []int) (int64, error) {
 		total += ut + st
 	}
 	return total, nil
+}
+
+// selfCPU is this process's user + system CPU time so far (getrusage,
+// microsecond resolution): the clients' share of the machine.
+func selfCPU() (time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, fmt.Errorf("getrusage: %w", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }

@@ -92,3 +92,33 @@ func TestSupervisorStopAll(t *testing.T) {
 		t.Errorf("start after stopAll: %v, want errStopped", err)
 	}
 }
+
+// The clients' CPU per operation rests on selfCPU: it must count the CPU
+// this process burns, and not the time it sleeps.
+func TestSelfCPUCountsWorkNotSleep(t *testing.T) {
+	before, err := selfCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	slept, err := selfCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := slept - before; d > 100*time.Millisecond {
+		t.Errorf("sleeping 200 ms counted %v of CPU", d)
+	}
+	x := 0
+	for end := time.Now().Add(200 * time.Millisecond); time.Now().Before(end); {
+		for i := range 1000 {
+			x += i
+		}
+	}
+	busy, err := selfCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := busy - slept; d < 100*time.Millisecond {
+		t.Errorf("200 ms of work counted only %v of CPU (x=%d)", d, x)
+	}
+}

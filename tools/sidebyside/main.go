@@ -291,7 +291,7 @@ func describe(w workload, r result) string {
 	}
 	s := fmt.Sprintf("%.0f ops/s p50 %v p99 %v", r.opsPerSec, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond))
 	if r.cpuPerOp > 0 {
-		s += fmt.Sprintf(" cpu/op %v", r.cpuPerOp.Round(time.Microsecond))
+		s += fmt.Sprintf(" cpu/op %v client %v", r.cpuPerOp.Round(time.Microsecond), r.clientCPUPerOp.Round(time.Microsecond))
 	}
 	return s
 }

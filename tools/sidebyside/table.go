@@ -35,9 +35,12 @@ func rowsFor(w workload) []row {
 		{w.name, true, func(r result) float64 { return r.opsPerSec }, rate},
 		{w.name + " p99", false, dur(func(r result) time.Duration { return r.p99 }), ms},
 	}
-	if w.name == "put" || w.name == "mixed" {
-		rows = append(rows, row{w.name + " server CPU/op", false,
-			func(r result) float64 { return float64(r.cpuPerOp) / float64(time.Microsecond) }, us})
+	if w.name == "put" || w.name == "mixed" || w.name == "get" {
+		rows = append(rows,
+			row{w.name + " server CPU/op", false,
+				func(r result) float64 { return float64(r.cpuPerOp) / float64(time.Microsecond) }, us},
+			row{w.name + " client CPU/op", false,
+				func(r result) float64 { return float64(r.clientCPUPerOp) / float64(time.Microsecond) }, us})
 	}
 	return rows
 }

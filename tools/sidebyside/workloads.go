@@ -23,7 +23,13 @@ type result struct {
 	// cpuPerOp is the servers' CPU time (user + system, from
 	// /proc/<pid>/stat) per operation; 0 when not measured.
 	cpuPerOp time.Duration
-	errors   int64
+	// clientCPUPerOp is this process's CPU time (user + system, from
+	// getrusage: the clients, their GC and the tool's own bookkeeping) per
+	// operation; 0 when not measured. The servers and the clients share
+	// the machine's cores, so on a CPU-bound machine the rate is at most
+	// cores / (cpuPerOp + clientCPUPerOp).
+	clientCPUPerOp time.Duration
+	errors         int64
 }
 
 // target is one running cluster and its clients.
@@ -50,6 +56,10 @@ type opts struct {
 // load runs op from o.clients concurrent clients for o.duration.
 func load(ctx context.Context, t *target, o opts, op func(ctx context.Context, rng *rand.Rand) error) (result, error) {
 	before, err := cpuTicks(t.c.pids())
+	if err != nil {
+		return result{}, err
+	}
+	clientBefore, err := selfCPU()
 	if err != nil {
 		return result{}, err
 	}
@@ -84,11 +94,16 @@ func load(ctx context.Context, t *target, o opts, op func(ctx context.Context, r
 	if err != nil {
 		return result{}, err
 	}
+	clientAfter, err := selfCPU()
+	if err != nil {
+		return result{}, err
+	}
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	r := result{opsPerSec: float64(len(all)) / elapsed.Seconds(), p50: pct(all, 0.5), p99: pct(all, 0.99), errors: errs.Load()}
 	if len(all) > 0 {
 		r.cpuPerOp = time.Duration(after-before) * 10 * time.Millisecond / time.Duration(len(all))
+		r.clientCPUPerOp = (clientAfter - clientBefore) / time.Duration(len(all))
 	}
 	if e, _ := firstErr.Load().(error); e != nil && r.errors > int64(len(all)/100) {
 		return r, fmt.Errorf("%d errors (first: %w)", r.errors, e)
