@@ -146,7 +146,7 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 			a.Shutdown()
 		}
 	}()
-	if a.metrics, err = newTelemetry(); err != nil {
+	if a.metrics, err = newTelemetry(a.cfg.Telemetry, a.logger); err != nil {
 		return err
 	}
 	if err := a.setupTLS(); err != nil {
@@ -340,6 +340,9 @@ func (a *Agent) Shutdown() error {
 			_ = a.delegate.Shutdown()
 		}
 		a.wg.Wait()
+		if a.metrics != nil {
+			a.metrics.shutdown()
+		}
 		if a.tempExecDir != "" {
 			_ = os.RemoveAll(a.tempExecDir)
 		}

@@ -71,6 +71,9 @@ type Config struct {
 	Autopilot Autopilot `json:"autopilot"`
 	// Limits bounds client connections.
 	Limits Limits `json:"limits"`
+	// Telemetry configures metrics: names, filters and sinks (the
+	// telemetry block, Consul's keys).
+	Telemetry Telemetry `json:"telemetry"`
 
 	// Security is gossip encryption and TLS (security.go), at the top
 	// level of a file as in Consul.
@@ -162,6 +165,7 @@ func Default() *Config {
 		Performance:   Performance{RaftMultiplier: 1},
 		Autopilot:     Autopilot{CleanupDeadServers: true, DeadServerGrace: 2 * time.Minute},
 		Limits:        Limits{HTTPMaxConnsPerClient: 200, HTTPIdleTimeout: 90 * time.Second},
+		Telemetry:     Telemetry{MetricsPrefix: "consul", FilterDefault: true, PrometheusRetentionTime: time.Minute},
 		Domain:        "consul.",
 		Overlay:       Overlay{Enabled: true, CIDR: "10.42.0.0/16", SubnetBits: 24, VNI: 1, Port: 4789},
 		Scheduler:     Scheduler{NodeLostGrace: time.Second},
@@ -213,6 +217,37 @@ type Limits struct {
 	// no request for this long; a blocking query in progress is not idle.
 	// Default 90s. A Shoal addition.
 	HTTPIdleTimeout time.Duration `json:"http_idle_timeout"`
+}
+
+// Telemetry configures the agent's metrics, with Consul's keys. Every
+// agent keeps them in memory (/v1/agent/metrics) and in a Prometheus
+// registry (?format=prometheus); statsd and statsite sinks are added when
+// an address is given.
+type Telemetry struct {
+	// MetricsPrefix begins every metric name. Default "consul", so that
+	// dashboards and alerts made for Consul keep working.
+	MetricsPrefix string `json:"metrics_prefix"`
+	// PrefixFilter allows ("+name.prefix") or blocks ("-name.prefix")
+	// metrics by the start of their full name, prefix included, as in
+	// "-consul.raft.net"; the longest matching rule wins. A blocked metric
+	// costs almost nothing: Consul's names are emitted on every request
+	// and Raft's on every append, which under load is about a tenth of a
+	// server's CPU (docs/performance.md). Default none.
+	PrefixFilter []string `json:"prefix_filter"`
+	// FilterDefault decides metrics no PrefixFilter rule matches. Default
+	// true (emitted).
+	FilterDefault bool `json:"filter_default"`
+	// StatsdAddress sends metrics to a statsd server, "host:port" over
+	// UDP. Default none.
+	StatsdAddress string `json:"statsd_address"`
+	// StatsiteAddress streams metrics to a statsite server, "host:port"
+	// over TCP. Default none.
+	StatsiteAddress string `json:"statsite_address"`
+	// PrometheusRetentionTime is how long the Prometheus view keeps a
+	// metric that is no longer updated. Default 1m. Consul serves
+	// ?format=prometheus only when this is set; Shoal always does, and a
+	// zero keeps the default.
+	PrometheusRetentionTime time.Duration `json:"prometheus_retention_time"`
 }
 
 // Overlay configures the VXLAN overlay that gives containers cluster-wide

@@ -60,6 +60,7 @@ func TestDefault(t *testing.T) {
 		Performance: Performance{RaftMultiplier: 1},
 		Autopilot:   Autopilot{CleanupDeadServers: true, DeadServerGrace: 2 * time.Minute},
 		Limits:      Limits{HTTPMaxConnsPerClient: 200, HTTPIdleTimeout: 90 * time.Second}, Domain: "consul.",
+		Telemetry: Telemetry{MetricsPrefix: "consul", FilterDefault: true, PrometheusRetentionTime: time.Minute},
 		Overlay:   Overlay{Enabled: true, CIDR: "10.42.0.0/16", SubnetBits: 24, VNI: 1, Port: 4789},
 		Scheduler: Scheduler{NodeLostGrace: time.Second}, Mesh: Mesh{Enabled: true},
 		ACL: ACL{DefaultPolicy: "deny", DownPolicy: "extend-cache", TokenTTL: 30 * time.Second},
@@ -227,6 +228,42 @@ dns_config { allow_stale = true }
 			},
 		},
 		{
+			// A Consul telemetry block: what Shoal implements is read, the
+			// rest (host names in metric names, DogStatsD, Circonus) is
+			// listed as ignored.
+			name: "telemetry block",
+			files: map[string]string{"a.hcl": `telemetry {
+  prefix_filter = ["-consul.raft.net", "+consul.raft.net.rpcEnqueue", "-consul.api"]
+  filter_default = false
+  metrics_prefix = "shoal"
+  statsd_address = "127.0.0.1:8125"
+  statsite_address = "stats.internal:8125"
+  prometheus_retention_time = "24h"
+  disable_hostname = true
+  dogstatsd_addr = "127.0.0.1:8126"
+}
+`},
+			args: []string{"-dev", "-config-file", "$DIR/a.hcl"},
+			check: func(t *testing.T, c *Config) {
+				want := Telemetry{
+					MetricsPrefix: "shoal", FilterDefault: false,
+					PrefixFilter:  []string{"-consul.raft.net", "+consul.raft.net.rpcEnqueue", "-consul.api"},
+					StatsdAddress: "127.0.0.1:8125", StatsiteAddress: "stats.internal:8125",
+					PrometheusRetentionTime: 24 * time.Hour,
+				}
+				if !reflect.DeepEqual(c.Telemetry, want) {
+					t.Errorf("telemetry = %+v, want %+v", c.Telemetry, want)
+				}
+				allowed, blocked := c.Telemetry.Filters()
+				if !reflect.DeepEqual(allowed, []string{"consul.raft.net.rpcEnqueue"}) || !reflect.DeepEqual(blocked, []string{"consul.raft.net", "consul.api"}) {
+					t.Errorf("Filters() = %q, %q", allowed, blocked)
+				}
+				if got := strings.Join(c.Ignored, ","); got != "telemetry.disable_hostname,telemetry.dogstatsd_addr" {
+					t.Errorf("ignored %q", got)
+				}
+			},
+		},
+		{
 			name: "dev mode implications",
 			args: []string{"-dev", "-data-dir="},
 			check: func(t *testing.T, c *Config) {
@@ -322,6 +359,24 @@ func TestLoadErrors(t *testing.T) {
 			files: map[string]string{"a.json": `{"registry_auth": {"My Reg": {"server": "reg:5000", "username": "ci", "password": "x"}}}`},
 			args:  []string{"-dev", "-config-file", "$DIR/a.json"},
 			want:  []string{`config: registry_auth "My Reg": the name must be a lowercase DNS label`},
+		},
+		{
+			name:  "telemetry filter rule without a sign",
+			files: map[string]string{"a.hcl": "telemetry { prefix_filter = [\"consul.raft\"] }\n"},
+			args:  []string{"-dev", "-config-file", "$DIR/a.hcl"},
+			want:  []string{`telemetry.prefix_filter: rule "consul.raft" must be "+" or "-" followed by a metric name prefix`},
+		},
+		{
+			name:  "telemetry statsd address without a port",
+			files: map[string]string{"a.json": `{"telemetry": {"statsd_address": "localhost"}}`},
+			args:  []string{"-dev", "-config-file", "$DIR/a.json"},
+			want:  []string{`telemetry.statsd_address: want host:port, got "localhost"`},
+		},
+		{
+			name:  "telemetry negative retention",
+			files: map[string]string{"a.json": `{"telemetry": {"prometheus_retention_time": "-1s"}}`},
+			args:  []string{"-dev", "-config-file", "$DIR/a.json"},
+			want:  []string{`telemetry.prometheus_retention_time must not be negative, got -1s`},
 		},
 		{
 			name:  "unknown nested key",

@@ -16,7 +16,7 @@ var consulIgnored = map[string]bool{
 	"log_rotate_max_files": true, "primary_datacenter": true, "raft_protocol": true,
 	"raft_snapshot_interval": true, "raft_snapshot_threshold": true, "raft_trailing_logs": true,
 	"reconnect_timeout": true, "rejoin_after_leave": true, "retry_join_wan": true, "segment": true,
-	"server_name": true, "skip_leave_on_interrupt": true, "syslog_facility": true, "telemetry": true,
+	"server_name": true, "skip_leave_on_interrupt": true, "syslog_facility": true,
 	"translate_wan_addrs": true, "ui": true, "ui_config": true, "ui_dir": true, "unix_sockets": true,
 	"watches":    true,
 	"ports.grpc": true, "ports.grpc_tls": true, "tls.grpc": true, "ports.serf_wan": true,
@@ -26,7 +26,19 @@ var consulIgnored = map[string]bool{
 	"autopilot.min_quorum": true, "autopilot.server_stabilization_time": true,
 	"performance.leave_drain_time": true, "performance.rpc_hold_timeout": true,
 	"limits.rpc_rate": true, "limits.rpc_max_burst": true,
-	"acl.policy_ttl": true, "acl.role_ttl": true, "acl.enable_token_replication": true,
+	// Telemetry: Shoal never puts the host name in metric names (as
+	// Consul with disable_hostname), and has no DogStatsD or Circonus sink.
+	"telemetry.disable_hostname": true, "telemetry.enable_host_metrics": true,
+	"telemetry.disable_compat_1.9": true, "telemetry.retry_failed_connection": true,
+	"telemetry.dogstatsd_addr": true, "telemetry.dogstatsd_tags": true,
+	"telemetry.circonus_api_token": true, "telemetry.circonus_api_app": true,
+	"telemetry.circonus_api_url": true, "telemetry.circonus_submission_interval": true,
+	"telemetry.circonus_submission_url": true, "telemetry.circonus_check_id": true,
+	"telemetry.circonus_check_force_metric_activation": true, "telemetry.circonus_check_instance_id": true,
+	"telemetry.circonus_check_search_tag": true, "telemetry.circonus_check_display_name": true,
+	"telemetry.circonus_check_tags": true, "telemetry.circonus_broker_id": true,
+	"telemetry.circonus_broker_select_tag": true,
+	"acl.policy_ttl":                       true, "acl.role_ttl": true, "acl.enable_token_replication": true,
 }
 
 // consulRefused are Consul keys whose absence would weaken security: a

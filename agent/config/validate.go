@@ -118,7 +118,47 @@ func (c *Config) validate() error {
 	case c.Limits.HTTPIdleTimeout < 0:
 		return fmt.Errorf("limits.http_idle_timeout must not be negative, got %s", c.Limits.HTTPIdleTimeout)
 	}
+	return c.Telemetry.validate()
+}
+
+// validate checks the telemetry block: filter rules begin with + or -
+// (Consul warns and drops a rule that does not; Shoal stops, since the
+// metrics it meant to block would flow), and sink addresses are
+// host:port.
+func (t *Telemetry) validate() error {
+	if t.MetricsPrefix == "" {
+		return errors.New("telemetry.metrics_prefix must not be empty")
+	}
+	for _, rule := range t.PrefixFilter {
+		if len(rule) < 2 || (rule[0] != '+' && rule[0] != '-') {
+			return fmt.Errorf("telemetry.prefix_filter: rule %q must be \"+\" or \"-\" followed by a metric name prefix, as \"-consul.raft.net\"", rule)
+		}
+	}
+	for key, addr := range map[string]string{"statsd_address": t.StatsdAddress, "statsite_address": t.StatsiteAddress} {
+		if addr == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+			return fmt.Errorf("telemetry.%s: want host:port, got %q", key, addr)
+		}
+	}
+	if t.PrometheusRetentionTime < 0 {
+		return fmt.Errorf("telemetry.prometheus_retention_time must not be negative, got %s", t.PrometheusRetentionTime)
+	}
 	return nil
+}
+
+// Filters splits PrefixFilter into the allowed and blocked prefixes, in
+// go-metrics' terms.
+func (t *Telemetry) Filters() (allowed, blocked []string) {
+	for _, rule := range t.PrefixFilter {
+		if strings.HasPrefix(rule, "+") {
+			allowed = append(allowed, rule[1:])
+		} else if strings.HasPrefix(rule, "-") {
+			blocked = append(blocked, rule[1:])
+		}
+	}
+	return allowed, blocked
 }
 
 // validatePorts checks port ranges, then that no two enabled listeners
