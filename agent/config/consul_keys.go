@@ -26,6 +26,7 @@ var consulIgnored = map[string]bool{
 	"autopilot.min_quorum": true, "autopilot.server_stabilization_time": true,
 	"performance.leave_drain_time": true, "performance.rpc_hold_timeout": true,
 	"limits.rpc_rate": true, "limits.rpc_max_burst": true,
+	"acl.policy_ttl": true, "acl.role_ttl": true, "acl.enable_token_replication": true,
 	// Telemetry: Shoal never puts the host name in metric names (as
 	// Consul with disable_hostname), and has no DogStatsD or Circonus sink.
 	"telemetry.disable_hostname": true, "telemetry.enable_host_metrics": true,
@@ -38,7 +39,6 @@ var consulIgnored = map[string]bool{
 	"telemetry.circonus_check_search_tag": true, "telemetry.circonus_check_display_name": true,
 	"telemetry.circonus_check_tags": true, "telemetry.circonus_broker_id": true,
 	"telemetry.circonus_broker_select_tag": true,
-	"acl.policy_ttl":                       true, "acl.role_ttl": true, "acl.enable_token_replication": true,
 }
 
 // consulRefused are Consul keys whose absence would weaken security: a

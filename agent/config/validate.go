@@ -134,12 +134,14 @@ func (t *Telemetry) validate() error {
 			return fmt.Errorf("telemetry.prefix_filter: rule %q must be \"+\" or \"-\" followed by a metric name prefix, as \"-consul.raft.net\"", rule)
 		}
 	}
-	for key, addr := range map[string]string{"statsd_address": t.StatsdAddress, "statsite_address": t.StatsiteAddress} {
-		if addr == "" {
+	for _, sink := range []struct{ key, addr string }{
+		{"statsd_address", t.StatsdAddress}, {"statsite_address", t.StatsiteAddress},
+	} {
+		if sink.addr == "" {
 			continue
 		}
-		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
-			return fmt.Errorf("telemetry.%s: want host:port, got %q", key, addr)
+		if _, port, err := net.SplitHostPort(sink.addr); err != nil || port == "" {
+			return fmt.Errorf("telemetry.%s: want host:port, got %q", sink.key, sink.addr)
 		}
 	}
 	if t.PrometheusRetentionTime < 0 {
