@@ -30,6 +30,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -113,6 +114,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	maxConns := fs.Int("max-conns-per-client", 4096, "limits.http_max_conns_per_client for Shoal and Consul "+
 		"(both default to 200; the watch workloads open up to 1,000 connections from 127.0.0.1).")
 	pprof := fs.Bool("enable-debug", false, "Start Shoal and Consul with enable_debug (/debug/pprof).")
+	filter := fs.String("telemetry-filter", "", "Comma-separated telemetry.prefix_filter `rules` (\"-consul.raft,-consul.api.http\") "+
+		"for Shoal and Consul alike; Shoal builds before the telemetry block (e87cf7f) ignore it.")
 	dir := fs.String("dir", "", "Directory for data and logs (default: a new temporary one, removed at the end).")
 	floor := fs.Bool("floor", false, "Add target \"floor\" to the watch workloads: three processes of this program answering "+
 		"Consul's KV API from memory with one prebuilt answer (no store, no Raft), the floor of a wake on this machine.")
@@ -170,6 +173,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	defer context.AfterFunc(ctx, sup.stopAll)()
 
 	hcl := fmt.Sprintf("limits { http_max_conns_per_client = %d }\nenable_debug = %t\n", *maxConns, *pprof)
+	if *filter != "" {
+		rules, err := filterRules(*filter)
+		if err != nil {
+			return fmt.Errorf("%w: -telemetry-filter: %w", errUsage, err)
+		}
+		hcl += "telemetry { prefix_filter = " + rules + " }\n"
+	}
 	add := func(name, bin string, ipBase int, shoalFlags bool) error {
 		d, err := mkdir(*dir, name)
 		if err != nil {
@@ -294,4 +304,19 @@ func describe(w workload, r result) string {
 		s += fmt.Sprintf(" cpu/op %v client %v", r.cpuPerOp.Round(time.Microsecond), r.clientCPUPerOp.Round(time.Microsecond))
 	}
 	return s
+}
+
+// filterRules turns "-a.b,+c" into an HCL list of strings, checking that
+// every rule is signed (both products would otherwise treat it differently:
+// Shoal refuses it, Consul drops it).
+func filterRules(list string) (string, error) {
+	var quoted []string
+	for _, r := range strings.Split(list, ",") {
+		r = strings.TrimSpace(r)
+		if len(r) < 2 || (r[0] != '+' && r[0] != '-') || strings.ContainsAny(r, "\"\\") {
+			return "", fmt.Errorf("rule %q: want + or - and a metric name prefix", r)
+		}
+		quoted = append(quoted, strconv.Quote(r))
+	}
+	return "[" + strings.Join(quoted, ", ") + "]", nil
 }

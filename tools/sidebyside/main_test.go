@@ -264,3 +264,25 @@ func startWithSixServers(t *testing.T, pids, tmp string, out *strings.Builder) *
 	}
 	return cmd
 }
+
+// -telemetry-filter gives Shoal and Consul the same prefix_filter; an
+// unsigned rule is refused here, since the two products treat it
+// differently (Shoal refuses the file, Consul drops the rule).
+func TestFilterRules(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"-consul.raft", `["-consul.raft"]`, true},
+		{"-consul.raft, +consul.raft.apply,-consul.api.http", `["-consul.raft", "+consul.raft.apply", "-consul.api.http"]`, true},
+		{"consul.raft", "", false},
+		{"-consul.raft,", "", false},
+		{"-", "", false},
+		{`-a"b`, "", false},
+	} {
+		got, err := filterRules(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("filterRules(%q) = %q, %v; want %q (ok %v)", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
