@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs compat.TestConsulCLI: Shoal driven by the real `consul` command line.
+# Runs compat.TestConsulCLI (Shoal driven by the real `consul` command line)
+# and compat.TestConsulValidatesTelemetryBlock (a block `consul validate`
+# accepts loads in Shoal with the same meaning).
 # Builds Consul v1.14.11 (MPL-2.0, the last release line whose modules the
 # Go module proxy serves complete) once into a cache directory, then runs
 # the test with SHOAL_CONSUL_BIN pointing at it. The build takes several
@@ -29,4 +31,4 @@ if [ ! -x "$bin" ]; then
 	bin="$cache/consul"
 fi
 "$bin" version | sed -n 1p
-SHOAL_CONSUL_BIN="$bin" go test -count=1 -run 'TestConsulCLI' -v ./compat/
+SHOAL_CONSUL_BIN="$bin" go test -count=1 -run 'TestConsulCLI|TestConsulValidatesTelemetryBlock' -v ./compat/
