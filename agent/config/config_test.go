@@ -138,8 +138,10 @@ enable_debug = true
 		{
 			name: "later files win; lists append; maps merge",
 			files: map[string]string{
-				"a.json": `{"datacenter": "a", "log_level": "warn", "retry_join": ["x"], "node_meta": {"k1": "a", "k2": "a"}}`,
-				"b.hcl":  "datacenter = \"b\"\nretry_join = [\"y\"]\nnode_meta { k2 = \"b\" }\n",
+				"a.json": `{"datacenter": "a", "log_level": "warn", "retry_join": ["x"], "node_meta": {"k1": "a", "k2": "a"},
+				  "telemetry": {"prefix_filter": ["-consul.raft"], "statsd_address": "127.0.0.1:8125"}}`,
+				"b.hcl": "datacenter = \"b\"\nretry_join = [\"y\"]\nnode_meta { k2 = \"b\" }\n" +
+					"telemetry { prefix_filter = [\"+consul.raft.apply\"] }\n",
 			},
 			args: []string{"-config-file", "$DIR/a.json", "-config-file", "$DIR/b.hcl", "-retry-join", "z", "-node-meta", "k3:c"},
 			check: func(t *testing.T, c *Config) {
@@ -151,6 +153,14 @@ enable_debug = true
 				}
 				if want := map[string]string{"k1": "a", "k2": "b", "k3": "c"}; !reflect.DeepEqual(c.NodeMeta, want) {
 					t.Errorf("node_meta %v, want %v", c.NodeMeta, want)
+				}
+				// A nested list appends too (Consul's merge), and a block in
+				// a later file keeps the earlier file's other keys.
+				if want := []string{"-consul.raft", "+consul.raft.apply"}; !reflect.DeepEqual(c.Telemetry.PrefixFilter, want) {
+					t.Errorf("telemetry.prefix_filter %q, want %q", c.Telemetry.PrefixFilter, want)
+				}
+				if c.Telemetry.StatsdAddress != "127.0.0.1:8125" {
+					t.Errorf("telemetry.statsd_address %q", c.Telemetry.StatsdAddress)
 				}
 				if len(c.ConfigFiles) != 2 {
 					t.Errorf("ConfigFiles %q", c.ConfigFiles)

@@ -285,14 +285,7 @@ func (c *Config) merge(m map[string]interface{}) error {
 		return err
 	}
 	// json.Unmarshal replaces slices; append to what earlier sources set.
-	v := reflect.ValueOf(c).Elem()
-	saved := map[int]reflect.Value{}
-	for i := range v.NumField() {
-		if _, ok := m[jsonName(v.Type().Field(i))]; ok && v.Field(i).Kind() == reflect.Slice {
-			saved[i] = reflect.ValueOf(v.Field(i).Interface()) // a copy, not the field
-			v.Field(i).Set(reflect.Zero(v.Field(i).Type()))
-		}
-	}
+	restore := clearSlices(reflect.ValueOf(c).Elem(), m)
 	if err := json.Unmarshal(data, c); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
@@ -300,10 +293,39 @@ func (c *Config) merge(m map[string]interface{}) error {
 		}
 		return err
 	}
-	for i, old := range saved {
-		v.Field(i).Set(reflect.AppendSlice(old, v.Field(i)))
+	for _, r := range restore {
+		r()
 	}
 	return nil
+}
+
+// clearSlices empties the slice fields of the struct v that m sets, at any
+// depth (telemetry.prefix_filter as well as retry_join), and returns
+// functions that put the earlier values in front of the decoded ones: as
+// in Consul, a list in a later file adds to the lists before it.
+func clearSlices(v reflect.Value, m map[string]interface{}) (restore []func()) {
+	for i := range v.NumField() {
+		f, field := v.Type().Field(i), v.Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			restore = append(restore, clearSlices(field, m)...)
+			continue
+		}
+		val, ok := m[jsonName(f)]
+		if !ok {
+			continue
+		}
+		switch field.Kind() {
+		case reflect.Slice:
+			old := reflect.ValueOf(field.Interface()) // a copy, not the field
+			field.Set(reflect.Zero(field.Type()))
+			restore = append(restore, func() { field.Set(reflect.AppendSlice(old, field)) })
+		case reflect.Struct:
+			if sub, ok := val.(map[string]interface{}); ok {
+				restore = append(restore, clearSlices(field, sub)...)
+			}
+		}
+	}
+	return restore
 }
 
 // checkKeys rejects keys of m that are not json names of t's fields and
