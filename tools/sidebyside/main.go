@@ -115,7 +115,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		"(both default to 200; the watch workloads open up to 1,000 connections from 127.0.0.1).")
 	pprof := fs.Bool("enable-debug", false, "Start Shoal and Consul with enable_debug (/debug/pprof).")
 	filter := fs.String("telemetry-filter", "", "Comma-separated telemetry.prefix_filter `rules` (\"-consul.raft,-consul.api.http\") "+
-		"for Shoal and Consul alike; Shoal builds before the telemetry block (e87cf7f) ignore it.")
+		"for Shoal and Consul alike; Shoal builds before the telemetry block (199f42d) ignore it.")
 	dir := fs.String("dir", "", "Directory for data and logs (default: a new temporary one, removed at the end).")
 	floor := fs.Bool("floor", false, "Add target \"floor\" to the watch workloads: three processes of this program answering "+
 		"Consul's KV API from memory with one prebuilt answer (no store, no Raft), the floor of a wake on this machine.")
