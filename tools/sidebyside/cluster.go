@@ -157,17 +157,23 @@ func consulLike(ctx context.Context, sup *supervisor, name, bin, dir string, ipB
 
 // get returns the start of url's body and whether the status was 200.
 func get(ctx context.Context, hc *http.Client, url string) (string, bool) {
+	body, status, err := fetch(ctx, hc, url)
+	return body, err == nil && status == http.StatusOK
+}
+
+// fetch GETs url: the first KiB of the body and the status.
+func fetch(ctx context.Context, hc *http.Client, url string) (string, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return "", false
+		return "", 0, err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return "", false
+		return "", 0, err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-	return string(b), resp.StatusCode == http.StatusOK
+	return string(b), resp.StatusCode, nil
 }
 
 // errExited says a server exited while the tool waited for its cluster.

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -11,33 +14,41 @@ import (
 	"time"
 )
 
-// floorKV answers Consul's KV API just enough for the watch workloads,
-// from memory and with one prebuilt answer: GET returns the key with
-// X-Consul-Index, GET ?index=N blocks until the index passes N, PUT bumps
-// the index and wakes the blocked, and passes the write on to its peers
-// (?local), as a write reaches every server. Three of them (-floor) are
-// the floor of a blocking-query wake on this machine: the HTTP work and
-// nothing else.
+// floorKV answers Consul's KV API just enough for the watch and read
+// workloads, from memory: PUT keeps the key's answer (its JSON, built once)
+// and bumps the index, wakes the blocked, and passes the write on to its
+// peers (?local), as a write reaches every server; GET returns the key's
+// prebuilt answer with X-Consul-Index, or 404; GET ?index=N blocks until
+// the index passes N. Three of them (-floor) are the floor of a read and
+// of a blocking-query wake on this machine: the HTTP work and nothing else
+// (no store, no Raft, no consistency check).
 type floorKV struct {
 	peers []string // other floor servers' addresses
 	hc    *http.Client
 
-	mu    sync.Mutex
-	index uint64
-	wake  chan struct{}
+	mu      sync.Mutex
+	index   uint64
+	wake    chan struct{}
+	answers map[string][]byte // key → its JSON answer
 }
 
 func newFloorKV(peers []string) *floorKV {
-	return &floorKV{peers: peers, hc: &http.Client{Timeout: 5 * time.Second}, index: 1, wake: make(chan struct{})}
+	return &floorKV{peers: peers, hc: &http.Client{Timeout: 5 * time.Second}, index: 1, wake: make(chan struct{}), answers: map[string][]byte{}}
 }
 
 func (f *floorKV) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	key := strings.TrimPrefix(r.URL.Path, "/v1/kv/")
 	if r.Method == http.MethodPut {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
 		if !r.URL.Query().Has("local") {
 			var wg sync.WaitGroup
 			for _, p := range f.peers {
 				wg.Go(func() {
-					req, err := http.NewRequestWithContext(r.Context(), http.MethodPut, "http://"+p+r.URL.Path+"?local", nil)
+					req, err := http.NewRequestWithContext(r.Context(), http.MethodPut, "http://"+p+r.URL.Path+"?local", bytes.NewReader(body))
 					if err != nil {
 						return
 					}
@@ -50,6 +61,10 @@ func (f *floorKV) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.mu.Lock()
 		f.index++
+		answer, err := json.Marshal([]floorPair{{Key: key, Value: body, CreateIndex: f.index, ModifyIndex: f.index}})
+		if err == nil {
+			f.answers[key] = answer
+		}
 		close(f.wake)
 		f.wake = make(chan struct{})
 		f.mu.Unlock()
@@ -57,7 +72,7 @@ func (f *floorKV) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
-	idx, wake := f.index, f.wake
+	idx, wake, answer := f.index, f.wake, f.answers[key]
 	f.mu.Unlock()
 	if q := r.URL.Query().Get("index"); q != "" && q == strconv.FormatUint(idx, 10) {
 		select {
@@ -66,14 +81,29 @@ func (f *floorKV) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.mu.Lock()
-		idx = f.index
+		idx, answer = f.index, f.answers[key]
 		f.mu.Unlock()
 	}
 	w.Header().Set("X-Consul-Index", strconv.FormatUint(idx, 10))
 	w.Header().Set("X-Consul-Knownleader", "true")
 	w.Header().Set("X-Consul-Lastcontact", "0")
+	if answer == nil {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write([]byte(`[{"LockIndex":0,"Key":"k","Flags":0,"Value":"MQ==","CreateIndex":1,"ModifyIndex":` + strconv.FormatUint(idx, 10) + `}]`))
+	_, _ = w.Write(answer)
+}
+
+// floorPair is Consul's KVPair as JSON (Value as base64, as encoding/json
+// writes a []byte).
+type floorPair struct {
+	LockIndex   uint64
+	Key         string
+	Flags       uint64
+	Value       []byte
+	CreateIndex uint64
+	ModifyIndex uint64
 }
 
 // serveFloor is the -serve-floor mode: one floor server on addr, its peers
@@ -125,7 +155,8 @@ func floorCluster(ctx context.Context, sup *supervisor, self, dir string, ipBase
 	}
 	hc := &http.Client{Timeout: 5 * time.Second}
 	return c, waitReady(ctx, c, func(ctx context.Context, addr string) bool {
-		_, ok := get(ctx, hc, "http://"+addr+"/v1/kv/k")
-		return ok
+		// Any answer will do: a key never written is a 404.
+		_, _, err := fetch(ctx, hc, "http://"+addr+"/v1/kv/k")
+		return err == nil
 	})
 }

@@ -42,6 +42,10 @@ type workload struct {
 	latency bool
 	// kvOnly workloads run on every target; the others skip etcd.
 	kvOnly bool
+	// floor workloads also run on the -floor target: the wakes, and the
+	// reads, whose ceiling on this machine it measures. Writes do not: a
+	// write it acknowledges is neither stored on disk nor agreed on.
+	floor bool
 	// run returns early, with an error, when ctx is done.
 	run func(context.Context, *target, opts) (result, error)
 }
@@ -54,16 +58,16 @@ const mostWatchers = 1000
 
 func workloads() []workload {
 	return []workload{
-		{"put", false, true, runPut},
-		{"get", false, true, runGet(readDefault)},
-		{"get-stale", false, true, runGet(readStale)},
-		{"get-consistent", false, true, runGet(readConsistent)},
-		{"mixed", false, true, runMixed},
-		{"watch-100", true, true, runWatch(100)},
-		{"watch-1000", true, true, runWatch(mostWatchers)},
-		{"catalog-register", false, false, runCatalogRegister},
-		{"agent-register", false, false, runAgentRegister},
-		{"dns", false, false, runDNS},
+		{"put", false, true, false, runPut},
+		{"get", false, true, true, runGet(readDefault)},
+		{"get-stale", false, true, true, runGet(readStale)},
+		{"get-consistent", false, true, true, runGet(readConsistent)},
+		{"mixed", false, true, false, runMixed},
+		{"watch-100", true, true, true, runWatch(100)},
+		{"watch-1000", true, true, true, runWatch(mostWatchers)},
+		{"catalog-register", false, false, false, runCatalogRegister},
+		{"agent-register", false, false, false, runAgentRegister},
+		{"dns", false, false, false, runDNS},
 	}
 }
 
@@ -117,8 +121,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	filter := fs.String("telemetry-filter", "", "Comma-separated telemetry.prefix_filter `rules` (\"-consul.raft,-consul.api.http\") "+
 		"for Shoal and Consul alike; Shoal builds before the telemetry block (199f42d) ignore it.")
 	dir := fs.String("dir", "", "Directory for data and logs (default: a new temporary one, removed at the end).")
-	floor := fs.Bool("floor", false, "Add target \"floor\" to the watch workloads: three processes of this program answering "+
-		"Consul's KV API from memory with one prebuilt answer (no store, no Raft), the floor of a wake on this machine.")
+	floor := fs.Bool("floor", false, "Add target \"floor\" to the watch and get workloads: three processes of this program answering "+
+		"Consul's KV API from memory with prebuilt answers (no store, no Raft), the floor of a wake and the ceiling of a read on this machine.")
 	serveFloorAddr := fs.String("serve-floor", "", "Internal: serve one floor server on this `address` (see -floor).")
 	floorPeers := fs.String("floor-peers", "", "Internal: the other floor servers, comma-separated.")
 	var sup supervisor
@@ -259,7 +263,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			k := (r + slices.IndexFunc(ws, func(x workload) bool { return x.name == w.name })) % len(order)
 			order = append(order[k:], order[:k]...)
 			for _, t := range order {
-				if (!w.kvOnly && t.api == nil) || (t.floor && !w.latency) {
+				if (!w.kvOnly && t.api == nil) || (t.floor && !w.floor) {
 					continue
 				}
 				out, err := w.run(ctx, t, o)

@@ -49,12 +49,62 @@ func TestWatchersKeepTheirConnections(t *testing.T) {
 // cluster; without it the -floor target's watchers on the other servers
 // would never wake.
 func TestFloorWriteReachesEveryFloorServer(t *testing.T) {
+	addrs := floorServers(t)
+	kv, err := newConsulKV(addrs, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := runWatch(30)(ctx, &target{name: "floor", kv: kv, floor: true}, opts{settle: 300 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFloorReadsWhatWasWritten: the -floor target answers the read
+// workloads as a cluster would — through the official client, from every
+// floor server, each key with the value written to it, and a key never
+// written as not found — so that its read rate is that of real answers.
+func TestFloorReadsWhatWasWritten(t *testing.T) {
+	addrs := floorServers(t)
+	kv, err := newConsulKV(addrs, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tg := &target{name: "floor", c: &cluster{name: "floor", http: addrs}, kv: kv, floor: true}
+	o := opts{clients: 4, size: 16, keys: 20, duration: 300 * time.Millisecond}
+	r, err := runGet(readDefault)(ctx, tg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.opsPerSec == 0 || r.errors != 0 {
+		t.Fatalf("floor reads: %+v", r)
+	}
+	if err := kv.put(ctx, "floor/k", []byte("v1")); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range kv.clients {
+		p, _, err := c.KV().Get("floor/k", nil)
+		if err != nil || p == nil || p.Key != "floor/k" || string(p.Value) != "v1" {
+			t.Fatalf("server %d: got %+v, %v; want floor/k = v1", i, p, err)
+		}
+		if p, _, err := c.KV().Get("floor/never-written", nil); err != nil || p != nil {
+			t.Fatalf("server %d: a key never written: got %+v, %v; want not found", i, p, err)
+		}
+	}
+}
+
+// floorServers starts three floor servers, peers of each other, for the
+// test; it returns their addresses.
+func floorServers(t *testing.T) []string {
 	var addrs []string
 	var fs []*floorKV
 	for range 3 {
 		f := newFloorKV(nil)
 		s := httptest.NewServer(f)
-		defer s.Close()
+		t.Cleanup(s.Close)
 		fs = append(fs, f)
 		addrs = append(addrs, s.Listener.Addr().String())
 	}
@@ -65,13 +115,5 @@ func TestFloorWriteReachesEveryFloorServer(t *testing.T) {
 			}
 		}
 	}
-	kv, err := newConsulKV(addrs, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := runWatch(30)(ctx, &target{name: "floor", kv: kv, floor: true}, opts{settle: 300 * time.Millisecond}); err != nil {
-		t.Fatal(err)
-	}
+	return addrs
 }

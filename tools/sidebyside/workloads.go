@@ -135,7 +135,7 @@ func preload(ctx context.Context, t *target, o opts) error {
 			return fmt.Errorf("preload: %w", err)
 		}
 	}
-	for s := range len(t.c.procs) {
+	for s := range len(t.c.http) {
 		sctx := context.WithValue(ctx, clientKey{}, s)
 		for i := range o.keys {
 			for t.kv.get(sctx, key(i), readStale) != nil {
