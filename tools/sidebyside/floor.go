@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,17 +13,18 @@ import (
 	"time"
 )
 
-// floorKV answers Consul's KV API just enough for the watch and read
-// workloads, from memory: PUT keeps the key's answer (its JSON, built once)
-// and bumps the index, wakes the blocked, and passes the write on to its
-// peers (?local), as a write reaches every server; GET returns the key's
+// floorKV answers Consul's KV API just enough for the floor target's
+// workloads, from memory: PUT commits the write through the floor's log
+// (floorlog.go), after which every server keeps the key's answer (its JSON,
+// built once), bumps the index and wakes the blocked; GET returns the key's
 // prebuilt answer with X-Consul-Index, or 404; GET ?index=N blocks until
-// the index passes N. Three of them (-floor) are the floor of a read and
-// of a blocking-query wake on this machine: the HTTP work and nothing else
-// (no store, no Raft, no consistency check).
+// the index passes N. Three of them (-floor) are the floor of a write, of
+// a read and of a blocking-query wake on this machine: the HTTP work, the
+// forwarding, the replication and the fsyncs, and nothing else (no store,
+// no Raft, no consistency check on reads).
 type floorKV struct {
-	peers []string // other floor servers' addresses
-	hc    *http.Client
+	// write commits one write (set by lead or follow before serving).
+	write func(context.Context, floorWrite) error
 
 	mu      sync.Mutex
 	index   uint64
@@ -32,8 +32,23 @@ type floorKV struct {
 	answers map[string][]byte // key → its JSON answer
 }
 
-func newFloorKV(peers []string) *floorKV {
-	return &floorKV{peers: peers, hc: &http.Client{Timeout: 5 * time.Second}, index: 1, wake: make(chan struct{}), answers: map[string][]byte{}}
+func newFloorKV() *floorKV {
+	return &floorKV{index: 1, wake: make(chan struct{}), answers: map[string][]byte{}}
+}
+
+// apply makes a committed batch visible and wakes the blocked.
+func (f *floorKV) apply(ws []floorWrite) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, w := range ws {
+		f.index++
+		answer, err := json.Marshal([]floorPair{{Key: w.key, Value: w.val, CreateIndex: f.index, ModifyIndex: f.index}})
+		if err == nil {
+			f.answers[w.key] = answer
+		}
+	}
+	close(f.wake)
+	f.wake = make(chan struct{})
 }
 
 func (f *floorKV) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -44,30 +59,10 @@ func (f *floorKV) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		if !r.URL.Query().Has("local") {
-			var wg sync.WaitGroup
-			for _, p := range f.peers {
-				wg.Go(func() {
-					req, err := http.NewRequestWithContext(r.Context(), http.MethodPut, "http://"+p+r.URL.Path+"?local", bytes.NewReader(body))
-					if err != nil {
-						return
-					}
-					if resp, err := f.hc.Do(req); err == nil {
-						resp.Body.Close()
-					}
-				})
-			}
-			defer wg.Wait()
+		if err := f.write(r.Context(), floorWrite{key: key, val: body}); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
 		}
-		f.mu.Lock()
-		f.index++
-		answer, err := json.Marshal([]floorPair{{Key: key, Value: body, CreateIndex: f.index, ModifyIndex: f.index}})
-		if err == nil {
-			f.answers[key] = answer
-		}
-		close(f.wake)
-		f.wake = make(chan struct{})
-		f.mu.Unlock()
 		_, _ = w.Write([]byte("true"))
 		return
 	}
@@ -106,18 +101,28 @@ type floorPair struct {
 	ModifyIndex uint64
 }
 
-// serveFloor is the -serve-floor mode: one floor server on addr, its peers
-// comma-separated, until ctx is done.
-func serveFloor(ctx context.Context, addr, peers string) error {
-	var ps []string
-	if peers != "" {
-		ps = strings.Split(peers, ",")
+// serveFloor is the -serve-floor mode: one floor server on addr until ctx
+// is done, its log in dir. With leader empty it leads, taking its
+// followers on repl; otherwise it follows the leader at that address.
+func serveFloor(ctx context.Context, addr, repl, leader, dir string) error {
+	kv := newFloorKV()
+	if leader == "" {
+		rl, err := net.Listen("tcp", repl)
+		if err != nil {
+			return err
+		}
+		if err := kv.lead(ctx, rl, dir); err != nil {
+			rl.Close()
+			return err
+		}
+	} else if err := kv.follow(ctx, leader, dir); err != nil {
+		return err
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: newFloorKV(ps)}
+	srv := &http.Server{Handler: kv}
 	go func() {
 		<-ctx.Done()
 		srv.Close()
@@ -129,29 +134,34 @@ func serveFloor(ctx context.Context, addr, peers string) error {
 }
 
 // floorCluster starts three floor servers (this program, -serve-floor)
-// on 127.0.0.ipBase+i.
+// on 127.0.0.ipBase+i, the first leading.
 func floorCluster(ctx context.Context, sup *supervisor, self, dir string, ipBase int) (*cluster, error) {
 	c := &cluster{name: "floor"}
+	var repl string
 	for i := range 3 {
 		ip := fmt.Sprintf("127.0.0.%d", ipBase+i)
-		ports, err := freePorts(ip, 1)
+		ports, err := freePorts(ip, 2)
 		if err != nil {
 			return nil, err
 		}
-		c.http = append(c.http, fmt.Sprintf("%s:%d", ip, ports[0]))
-	}
-	for i, addr := range c.http {
-		var peers []string
-		for j, p := range c.http {
-			if j != i {
-				peers = append(peers, p)
-			}
+		addr := fmt.Sprintf("%s:%d", ip, ports[0])
+		d, err := mkdir(dir, fmt.Sprintf("floor%d", i+1))
+		if err != nil {
+			return nil, err
 		}
-		pr, err := sup.start(dir, fmt.Sprintf("floor%d", i+1), self, "-serve-floor", addr, "-floor-peers", strings.Join(peers, ","))
+		args := []string{"-serve-floor", addr, "-floor-dir", d}
+		if i == 0 {
+			repl = fmt.Sprintf("%s:%d", ip, ports[1])
+			args = append(args, "-floor-repl", repl)
+		} else {
+			args = append(args, "-floor-leader", repl)
+		}
+		pr, err := sup.start(dir, fmt.Sprintf("floor%d", i+1), self, args...)
 		if err != nil {
 			return nil, err
 		}
 		c.procs = append(c.procs, pr)
+		c.http = append(c.http, addr)
 	}
 	hc := &http.Client{Timeout: 5 * time.Second}
 	return c, waitReady(ctx, c, func(ctx context.Context, addr string) bool {

@@ -42,9 +42,8 @@ type workload struct {
 	latency bool
 	// kvOnly workloads run on every target; the others skip etcd.
 	kvOnly bool
-	// floor workloads also run on the -floor target: the wakes, and the
-	// reads, whose ceiling on this machine it measures. Writes do not: a
-	// write it acknowledges is neither stored on disk nor agreed on.
+	// floor workloads also run on the -floor target (floor.go): the KV
+	// ones, whose ceiling on this machine it measures.
 	floor bool
 	// run returns early, with an error, when ctx is done.
 	run func(context.Context, *target, opts) (result, error)
@@ -58,11 +57,11 @@ const mostWatchers = 1000
 
 func workloads() []workload {
 	return []workload{
-		{"put", false, true, false, runPut},
+		{"put", false, true, true, runPut},
 		{"get", false, true, true, runGet(readDefault)},
 		{"get-stale", false, true, true, runGet(readStale)},
 		{"get-consistent", false, true, true, runGet(readConsistent)},
-		{"mixed", false, true, false, runMixed},
+		{"mixed", false, true, true, runMixed},
 		{"watch-100", true, true, true, runWatch(100)},
 		{"watch-1000", true, true, true, runWatch(mostWatchers)},
 		{"catalog-register", false, false, false, runCatalogRegister},
@@ -121,10 +120,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	filter := fs.String("telemetry-filter", "", "Comma-separated telemetry.prefix_filter `rules` (\"-consul.raft,-consul.api.http\") "+
 		"for Shoal and Consul alike; Shoal builds before the telemetry block (199f42d) ignore it.")
 	dir := fs.String("dir", "", "Directory for data and logs (default: a new temporary one, removed at the end).")
-	floor := fs.Bool("floor", false, "Add target \"floor\" to the watch and get workloads: three processes of this program answering "+
-		"Consul's KV API from memory with prebuilt answers (no store, no Raft), the floor of a wake and the ceiling of a read on this machine.")
+	floor := fs.Bool("floor", false, "Add target \"floor\" to the KV workloads: three processes of this program answering "+
+		"Consul's KV API with a minimal replicated log (group commit, fsync on a majority, no Raft) and prebuilt answers in memory: "+
+		"the ceiling of each KV workload on this machine.")
 	serveFloorAddr := fs.String("serve-floor", "", "Internal: serve one floor server on this `address` (see -floor).")
-	floorPeers := fs.String("floor-peers", "", "Internal: the other floor servers, comma-separated.")
+	floorRepl := fs.String("floor-repl", "", "Internal: with -serve-floor, lead the floor and take its followers on this address.")
+	floorLeader := fs.String("floor-leader", "", "Internal: with -serve-floor, follow the floor leader at this address.")
+	floorDir := fs.String("floor-dir", "", "Internal: with -serve-floor, the directory of its log file.")
 	var sup supervisor
 	fs.DurationVar(&sup.grace, "stop-grace", defaultGrace, "Time a server has to exit after SIGTERM before SIGKILL.")
 	if err := fs.Parse(args); err != nil {
@@ -134,7 +136,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if *serveFloorAddr != "" {
-		return serveFloor(ctx, *serveFloorAddr, *floorPeers)
+		return serveFloor(ctx, *serveFloorAddr, *floorRepl, *floorLeader, *floorDir)
 	}
 	if *shoal == "" {
 		return fmt.Errorf("%w: -shoal is required", errUsage)

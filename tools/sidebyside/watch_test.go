@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,7 +20,8 @@ import (
 // clients), it closed the rest during the very wake it timed: 800 closes
 // for 1,000 watchers, which doubled their p99.
 func TestWatchersKeepTheirConnections(t *testing.T) {
-	f := newFloorKV(nil)
+	f := newFloorKV() // alone: a write applies at once
+	f.write = func(_ context.Context, w floorWrite) error { f.apply([]floorWrite{w}); return nil }
 	srv := httptest.NewUnstartedServer(f)
 	var closed atomic.Int64
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
@@ -86,7 +90,13 @@ func TestFloorReadsWhatWasWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, c := range kv.clients {
+		// A follower applies the write once it has it on disk, which may
+		// be after the write was acknowledged.
 		p, _, err := c.KV().Get("floor/k", nil)
+		for deadline := time.Now().Add(5 * time.Second); err == nil && p == nil && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+			p, _, err = c.KV().Get("floor/k", nil)
+		}
 		if err != nil || p == nil || p.Key != "floor/k" || string(p.Value) != "v1" {
 			t.Fatalf("server %d: got %+v, %v; want floor/k = v1", i, p, err)
 		}
@@ -96,24 +106,68 @@ func TestFloorReadsWhatWasWritten(t *testing.T) {
 	}
 }
 
-// floorServers starts three floor servers, peers of each other, for the
-// test; it returns their addresses.
+// floorServers starts three floor servers in this process, the first
+// leading, with their logs in temporary directories; it returns their
+// HTTP addresses.
 func floorServers(t *testing.T) []string {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	rl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var addrs []string
-	var fs []*floorKV
-	for range 3 {
-		f := newFloorKV(nil)
-		s := httptest.NewServer(f)
+	for i := range 3 {
+		kv := newFloorKV()
+		if i == 0 {
+			err = kv.lead(ctx, rl, t.TempDir())
+		} else {
+			err = kv.follow(ctx, rl.Addr().String(), t.TempDir())
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := httptest.NewServer(kv)
 		t.Cleanup(s.Close)
-		fs = append(fs, f)
 		addrs = append(addrs, s.Listener.Addr().String())
 	}
-	for i, f := range fs {
-		for j, a := range addrs {
-			if j != i {
-				f.peers = append(f.peers, a)
-			}
-		}
-	}
 	return addrs
+}
+
+// TestFloorWriteWaitsForAMajority: the floor acknowledges a write only
+// once a majority (the leader and one follower) has it on disk, as the
+// clusters it stands beside do; a floor that skipped that would not be a
+// floor of a durable write. With no follower the write must not complete;
+// once one follows it completes, and the follower's log holds it.
+func TestFloorWriteWaitsForAMajority(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := newFloorKV()
+	if err := leader.lead(ctx, rl, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	err = leader.write(wctx, floorWrite{key: "k", val: []byte("alone")})
+	wcancel()
+	if err == nil {
+		t.Fatal("a write with no follower was acknowledged")
+	}
+	dir := t.TempDir()
+	follower := newFloorKV()
+	if err := follower.follow(ctx, rl.Addr().String(), dir); err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel = context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	if err := follower.write(wctx, floorWrite{key: "k", val: []byte("replicated")}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "floor.log"))
+	if err != nil || !bytes.Contains(b, []byte("replicated")) {
+		t.Fatalf("the follower's log after the write was acknowledged: %q, %v", b, err)
+	}
 }
