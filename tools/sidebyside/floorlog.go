@@ -41,6 +41,9 @@ const (
 // maxFloorBatch bounds a batch, as Shoal's group commit does (256 writes).
 const maxFloorBatch = 256
 
+// maxFloorMessage bounds a message read off a connection.
+const maxFloorMessage = 64 << 20
+
 // errFloorClosed: the server is shutting down; the write's outcome is
 // unknown to the caller.
 var errFloorClosed = errors.New("floor server closed")
@@ -117,17 +120,19 @@ func (c *floorConn) send(typ byte, payload []byte) error {
 	return c.bw.Flush()
 }
 
-// recv reads one message into buf (grown as needed).
-func (c *floorConn) recv(buf []byte) (byte, []byte, error) {
+// recv reads one message into a new buffer: a payload outlives the next
+// recv (a forwarded write waits in the leader's queue, a batch in the
+// follower's).
+func (c *floorConn) recv() (byte, []byte, error) {
 	var hdr [5]byte
 	if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
-		return 0, buf, err
+		return 0, nil, err
 	}
-	n := int(binary.LittleEndian.Uint32(hdr[1:]))
-	if cap(buf) < n {
-		buf = make([]byte, n)
+	n := binary.LittleEndian.Uint32(hdr[1:])
+	if n > maxFloorMessage {
+		return 0, nil, fmt.Errorf("floor: message of %d bytes", n)
 	}
-	buf = buf[:n]
+	buf := make([]byte, n)
 	_, err := io.ReadFull(c.br, buf)
 	return hdr[0], buf, err
 }
@@ -236,13 +241,11 @@ func (ld *floorLeader) readFollower(ctx context.Context, fc *floorConn) {
 		ld.followers = slices.DeleteFunc(ld.followers, func(x *floorConn) bool { return x == fc })
 		ld.mu.Unlock()
 	}()
-	var buf []byte
 	for {
-		typ, b, err := fc.recv(buf)
+		typ, b, err := fc.recv()
 		if err != nil {
 			return
 		}
-		buf = b
 		switch {
 		case typ == msgAck && len(b) == 8:
 			select {
@@ -389,7 +392,7 @@ func (kv *floorKV) follow(ctx context.Context, addr, dir string) error {
 		defer close(batches)
 		defer f.failAll()
 		for {
-			typ, b, err := f.fc.recv(nil)
+			typ, b, err := f.fc.recv()
 			if err != nil {
 				return
 			}

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -169,5 +172,48 @@ func TestFloorWriteWaitsForAMajority(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(dir, "floor.log"))
 	if err != nil || !bytes.Contains(b, []byte("replicated")) {
 		t.Fatalf("the follower's log after the write was acknowledged: %q, %v", b, err)
+	}
+}
+
+// TestFloorForwardedWritesKeepTheirValues: writes forwarded by a follower
+// at the same time each commit their own value, read back from every
+// server; a leader that kept a forwarded value in the buffer it reads the
+// next message into would store another write's bytes.
+func TestFloorForwardedWritesKeepTheirValues(t *testing.T) {
+	addrs := floorServers(t)
+	kv, err := newConsulKV(addrs, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const n = 64
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			// Through follower 1: every write is forwarded.
+			errs <- kv.put(context.WithValue(ctx, clientKey{}, 1), fmt.Sprintf("fwd/%d", i), []byte(fmt.Sprintf("value-%d-%s", i, strings.Repeat("v", i))))
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for s, c := range kv.clients {
+		for i := range n {
+			key, want := fmt.Sprintf("fwd/%d", i), fmt.Sprintf("value-%d-%s", i, strings.Repeat("v", i))
+			p, _, err := c.KV().Get(key, nil)
+			for deadline := time.Now().Add(5 * time.Second); err == nil && p == nil && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+				p, _, err = c.KV().Get(key, nil)
+			}
+			if err != nil || p == nil || string(p.Value) != want {
+				t.Fatalf("server %d, %s: got %+v, %v; want %q", s, key, p, err, want)
+			}
+		}
 	}
 }
