@@ -272,7 +272,6 @@ func (ld *floorLeader) readFollower(ctx context.Context, fc *floorConn) {
 // commitLoop forms one batch at a time and commits it.
 func (ld *floorLeader) commitLoop(ctx context.Context) {
 	var seq uint64
-	var payload []byte
 	for {
 		var batch []*pendingWrite
 		select {
@@ -291,7 +290,9 @@ func (ld *floorLeader) commitLoop(ctx context.Context) {
 			}
 		}
 		seq++
-		payload = binary.LittleEndian.AppendUint64(payload[:0], seq)
+		// A new payload per batch: a follower that joins during the
+		// commit is sent it (inflight) after this loop has moved on.
+		payload := binary.LittleEndian.AppendUint64(nil, seq)
 		ws := make([]floorWrite, len(batch))
 		for i, p := range batch {
 			ws[i] = p.w
