@@ -15,13 +15,13 @@ import (
 
 // floorKV answers Consul's KV API just enough for the floor target's
 // workloads, from memory: PUT commits the write through the floor's log
-// (floorlog.go), after which every server keeps the key's answer (its JSON,
-// built once), bumps the index and wakes the blocked; GET returns the key's
-// prebuilt answer with X-Consul-Index, or 404; GET ?index=N blocks until
-// the index passes N. Three of them (-floor) are the floor of a write, of
-// a read and of a blocking-query wake on this machine: the HTTP work, the
-// forwarding, the replication and the fsyncs, and nothing else (no store,
-// no Raft, no consistency check on reads).
+// (floorlog.go), after which every server keeps the key's answer (its
+// JSON, built once), bumps the index and wakes the blocked; GET returns
+// the key's prebuilt answer with X-Consul-Index, or 404; GET ?index=N
+// blocks until this server's index passes N. Three of them (-floor) are
+// the floor of a write, of a read and of a blocking-query wake on this
+// machine: the HTTP work, the forwarding, the replication and the fsyncs,
+// and nothing else (no store, no Raft, no consistency check on reads).
 type floorKV struct {
 	// write commits one write (set by lead or follow before serving).
 	write func(context.Context, floorWrite) error
@@ -66,17 +66,27 @@ func (f *floorKV) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("true"))
 		return
 	}
+	var after uint64 // ?index: block while the index has not passed it, as Consul
+	if q := r.URL.Query().Get("index"); q != "" {
+		var err error
+		if after, err = strconv.ParseUint(q, 10, 64); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+	}
 	f.mu.Lock()
 	idx, wake, answer := f.index, f.wake, f.answers[key]
 	f.mu.Unlock()
-	if q := r.URL.Query().Get("index"); q != "" && q == strconv.FormatUint(idx, 10) {
+	// A follower may not have applied yet what the index was read from
+	// elsewhere: it blocks until it has passed it, not only while equal.
+	for after > 0 && idx <= after {
 		select {
 		case <-wake:
 		case <-r.Context().Done():
 			return
 		}
 		f.mu.Lock()
-		idx, answer = f.index, f.answers[key]
+		idx, wake, answer = f.index, f.wake, f.answers[key]
 		f.mu.Unlock()
 	}
 	w.Header().Set("X-Consul-Index", strconv.FormatUint(idx, 10))

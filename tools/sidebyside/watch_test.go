@@ -217,3 +217,46 @@ func TestFloorForwardedWritesKeepTheirValues(t *testing.T) {
 		}
 	}
 }
+
+// TestFloorBlocksUntilItsIndexPasses: a blocking query with an index this
+// server has not reached yet (read from a server that applied more) waits
+// until its own index passes it, as Consul's do; returning at once would
+// fail the watch workload's watchers on a follower that lags.
+func TestFloorBlocksUntilItsIndexPasses(t *testing.T) {
+	f := newFloorKV() // alone: a write applies at once
+	f.write = func(_ context.Context, w floorWrite) error { f.apply([]floorWrite{w}); return nil }
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	kv, err := newConsulKV([]string{srv.Listener.Addr().String()}, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := kv.put(ctx, "k", []byte("0")); err != nil {
+		t.Fatal(err)
+	}
+	idx, err := kv.index(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait, err := kv.watch(ctx, "k", idx+2) // two writes ahead of this server
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- wait() }()
+	for i := range 3 {
+		select {
+		case err := <-done:
+			t.Fatalf("returned after %d of the 3 writes it waits for: %v", i, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if err := kv.put(ctx, "k", []byte("1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
