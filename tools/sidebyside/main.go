@@ -40,11 +40,9 @@ type workload struct {
 	name string
 	// latency workloads report p50/p99 wake-up latency, not throughput.
 	latency bool
-	// kvOnly workloads run on every target; the others skip etcd.
+	// kvOnly workloads run on every target, the -floor one too (floor.go,
+	// their ceiling on this machine); the others skip etcd and the floor.
 	kvOnly bool
-	// floor workloads also run on the -floor target (floor.go): the KV
-	// ones, whose ceiling on this machine it measures.
-	floor bool
 	// run returns early, with an error, when ctx is done.
 	run func(context.Context, *target, opts) (result, error)
 }
@@ -57,16 +55,16 @@ const mostWatchers = 1000
 
 func workloads() []workload {
 	return []workload{
-		{"put", false, true, true, runPut},
-		{"get", false, true, true, runGet(readDefault)},
-		{"get-stale", false, true, true, runGet(readStale)},
-		{"get-consistent", false, true, true, runGet(readConsistent)},
-		{"mixed", false, true, true, runMixed},
-		{"watch-100", true, true, true, runWatch(100)},
-		{"watch-1000", true, true, true, runWatch(mostWatchers)},
-		{"catalog-register", false, false, false, runCatalogRegister},
-		{"agent-register", false, false, false, runAgentRegister},
-		{"dns", false, false, false, runDNS},
+		{"put", false, true, runPut},
+		{"get", false, true, runGet(readDefault)},
+		{"get-stale", false, true, runGet(readStale)},
+		{"get-consistent", false, true, runGet(readConsistent)},
+		{"mixed", false, true, runMixed},
+		{"watch-100", true, true, runWatch(100)},
+		{"watch-1000", true, true, runWatch(mostWatchers)},
+		{"catalog-register", false, false, runCatalogRegister},
+		{"agent-register", false, false, runAgentRegister},
+		{"dns", false, false, runDNS},
 	}
 }
 
@@ -136,6 +134,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if *serveFloorAddr != "" {
+		if *floorDir == "" || (*floorRepl == "") == (*floorLeader == "") {
+			return fmt.Errorf("%w: -serve-floor needs -floor-dir and one of -floor-repl, -floor-leader", errUsage)
+		}
 		return serveFloor(ctx, *serveFloorAddr, *floorRepl, *floorLeader, *floorDir)
 	}
 	if *shoal == "" {
@@ -265,7 +266,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			k := (r + slices.IndexFunc(ws, func(x workload) bool { return x.name == w.name })) % len(order)
 			order = append(order[k:], order[:k]...)
 			for _, t := range order {
-				if (!w.kvOnly && t.api == nil) || (t.floor && !w.floor) {
+				if (!w.kvOnly && t.api == nil) || (t.floor && !w.kvOnly) {
 					continue
 				}
 				out, err := w.run(ctx, t, o)
