@@ -63,8 +63,14 @@ document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.
 func newBrowser(t testing.TB, addr string) *browser {
 	t.Helper()
 	path := findChromium(t)
+	// Chromium keeps its singleton socket in a directory of its own under
+	// TMPDIR (org.chromium.Chromium.*), which it leaves behind when it is
+	// stopped: give it one that the test removes, after the browser has
+	// stopped (cleanups run last-registered first).
+	tmp := t.TempDir()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
+		chromedp.Env("TMPDIR="+tmp),
 		chromedp.WindowSize(1280, 900),
 		chromedp.Flag("disable-dev-shm-usage", true),
 	)
