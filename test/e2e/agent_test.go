@@ -18,6 +18,9 @@ func TestDevAgentAnswersLeaderQuickly(t *testing.T) {
 		Name: "dev", Bin: shoalBin, Addr: "127.0.0.1",
 		HTTP:    fmt.Sprintf("127.0.0.1:%d", fp[0]),
 		LogPath: filepath.Join(t.TempDir(), "dev.log"),
+		// A dev agent keeps its exec driver's state in a temporary
+		// directory it removes at shutdown; killed with -9 it cannot.
+		Env: []string{"TMPDIR=" + t.TempDir()},
 		Args: []string{"agent", "-dev", "-http-port", fmt.Sprint(fp[0]), "-serf-lan-port", fmt.Sprint(fp[1]),
 			"-server-port", fmt.Sprint(fp[2]), "-dns-port", "-1"},
 	}

@@ -34,6 +34,9 @@ func TestDevAgentLeavesHostAsFound(t *testing.T) {
 		run++
 		p := &proccluster.Proc{Name: fmt.Sprintf("dev%d", run), Bin: shoalBin, Wrap: h.Wrap(), Addr: h.Addr,
 			HTTP: h.Addr + ":8500", LogPath: filepath.Join(dir, fmt.Sprintf("dev%d.log", run)),
+			// The dev agent's temporary exec state dir, which a kill -9
+			// leaves behind, goes with the test's dir.
+			Env:  []string{"TMPDIR=" + dir},
 			Args: append([]string{"agent", "-dev", "-bind", h.Addr, "-client", h.Addr, "-dns-port", "-1"}, extra...)}
 		if err := p.Start(); err != nil {
 			t.Fatal(err)

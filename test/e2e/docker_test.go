@@ -75,7 +75,7 @@ func TestDockerServiceLifecycle(t *testing.T) {
 	dir := t.TempDir()
 	agent := &proccluster.Proc{
 		Name: "dev", Bin: shoalBin, Addr: "127.0.0.1", HTTP: fmt.Sprintf("127.0.0.1:%d", fp[0]),
-		LogPath: filepath.Join(dir, "dev.log"), Env: []string{"DOCKER_HOST=" + host},
+		LogPath: filepath.Join(dir, "dev.log"), Env: []string{"DOCKER_HOST=" + host, "TMPDIR=" + dir},
 		Args: []string{"agent", "-dev", "-node", "dev1", "-http-port", fmt.Sprint(fp[0]), "-serf-lan-port", fmt.Sprint(fp[1]),
 			"-server-port", fmt.Sprint(fp[2]), "-dns-port", fmt.Sprint(fp[3])},
 	}

@@ -53,7 +53,7 @@ func TestNodeAllowsHostAccess(t *testing.T) {
 			fp := testcluster.FreePorts(t, 4)
 			agent := &proccluster.Proc{
 				Name: "dev", Bin: shoalBin, Addr: "127.0.0.1", HTTP: fmt.Sprintf("127.0.0.1:%d", fp[0]),
-				LogPath: filepath.Join(dir, "dev.log"), Env: []string{"DOCKER_HOST=" + host},
+				LogPath: filepath.Join(dir, "dev.log"), Env: []string{"DOCKER_HOST=" + host, "TMPDIR=" + dir},
 				Args: []string{"agent", "-dev", "-node", "allow1", "-config-file", cfg, "-http-port", fmt.Sprint(fp[0]),
 					"-serf-lan-port", fmt.Sprint(fp[1]), "-server-port", fmt.Sprint(fp[2]), "-dns-port", fmt.Sprint(fp[3])},
 			}
