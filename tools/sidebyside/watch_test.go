@@ -34,13 +34,8 @@ func TestWatchersKeepTheirConnections(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
-	kv, err := newConsulKV([]string{srv.Listener.Addr().String()}, 32)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kv, ctx := testKV(t, []string{srv.Listener.Addr().String()}, 32)
 	tgt := &target{name: "fake", kv: kv}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	r, err := runWatch(300)(ctx, tgt, opts{settle: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -57,12 +52,7 @@ func TestWatchersKeepTheirConnections(t *testing.T) {
 // would never wake.
 func TestFloorWriteReachesEveryFloorServer(t *testing.T) {
 	addrs := floorServers(t)
-	kv, err := newConsulKV(addrs, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	kv, ctx := testKV(t, addrs, 4)
 	if _, err := runWatch(30)(ctx, &target{name: "floor", kv: kv, floor: true}, opts{settle: 300 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
@@ -74,12 +64,7 @@ func TestFloorWriteReachesEveryFloorServer(t *testing.T) {
 // written as not found — so that its read rate is that of real answers.
 func TestFloorReadsWhatWasWritten(t *testing.T) {
 	addrs := floorServers(t)
-	kv, err := newConsulKV(addrs, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	kv, ctx := testKV(t, addrs, 4)
 	tg := &target{name: "floor", c: &cluster{name: "floor", http: addrs}, kv: kv, floor: true}
 	o := opts{clients: 4, size: 16, keys: 20, duration: 300 * time.Millisecond}
 	r, err := runGet(readDefault)(ctx, tg, o)
@@ -181,12 +166,7 @@ func TestFloorWriteWaitsForAMajority(t *testing.T) {
 // next message into would store another write's bytes.
 func TestFloorForwardedWritesKeepTheirValues(t *testing.T) {
 	addrs := floorServers(t)
-	kv, err := newConsulKV(addrs, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	kv, ctx := testKV(t, addrs, 4)
 	const n = 64
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -227,12 +207,7 @@ func TestFloorBlocksUntilItsIndexPasses(t *testing.T) {
 	f.write = func(_ context.Context, w floorWrite) error { f.apply([]floorWrite{w}); return nil }
 	srv := httptest.NewServer(f)
 	defer srv.Close()
-	kv, err := newConsulKV([]string{srv.Listener.Addr().String()}, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	kv, ctx := testKV(t, []string{srv.Listener.Addr().String()}, 4)
 	if err := kv.put(ctx, "k", []byte("0")); err != nil {
 		t.Fatal(err)
 	}
@@ -259,4 +234,17 @@ func TestFloorBlocksUntilItsIndexPasses(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// testKV is the workloads' Consul-API driver on addrs, and a context that
+// ends after a minute or with the test.
+func testKV(t *testing.T, addrs []string, conns int) (*consulKV, context.Context) {
+	t.Helper()
+	kv, err := newConsulKV(addrs, conns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	t.Cleanup(cancel)
+	return kv, ctx
 }
