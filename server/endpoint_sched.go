@@ -81,7 +81,7 @@ func (e *Sched) Rebalance(args *rpcapi.RebalanceRequest, reply *rpcapi.Rebalance
 	if done, err := e.s.forward("Sched.Rebalance", args, args, reply); done {
 		return err
 	}
-	view, err := e.s.schedView(nil, time.Now())
+	view, err := e.s.schedView(time.Now())
 	if err != nil {
 		return err
 	}

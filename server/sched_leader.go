@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -36,10 +37,9 @@ const (
 func (s *Server) schedulerLoop(stop <-chan struct{}) {
 	sc := &schedulerState{notBefore: map[string]time.Time{}}
 	for {
-		ws := memdb.NewWatchSet()
-		ws.Add(s.State().AbandonCh())
 		var wake time.Duration = 10 * time.Second
-		if next, err := s.schedule(sc, ws, time.Now()); err != nil {
+		next, inputs, err := s.schedule(sc, time.Now())
+		if err != nil {
 			s.logger.Error("scheduler: read state", "error", err)
 			wake = time.Second
 		} else if next > 0 {
@@ -53,13 +53,129 @@ func (s *Server) schedulerLoop(stop <-chan struct{}) {
 			case <-ctx.Done():
 			}
 		}()
-		_ = ws.WatchCtx(ctx)
+		waitForChange(ctx, s.State(), inputs)
 		cancel()
 		select {
 		case <-stop:
 			return
 		default:
 		}
+	}
+}
+
+// schedInput is one part of the state an evaluation reads, with the
+// channels that close when it may have changed and what identifies its
+// contents: the table's index, or for the specs kv.List's index and the
+// number of keys.
+type schedInput struct {
+	read func(tx *memdb.Txn, ws memdb.WatchSet) ([2]uint64, error)
+	ws   memdb.WatchSet
+	seen [2]uint64
+}
+
+// schedInputs are the parts of the state an evaluation reads.
+func schedInputs() []*schedInput {
+	table := func(name string) *schedInput {
+		return &schedInput{read: func(tx *memdb.Txn, ws memdb.WatchSet) ([2]uint64, error) {
+			idx := state.MaxIndexWatch(tx, ws, name)
+			it, err := tx.Get(name, "id")
+			if err != nil {
+				return [2]uint64{}, fmt.Errorf("scheduler: watch %s: %w", name, err)
+			}
+			ws.Add(it.WatchCh())
+			return [2]uint64{idx}, nil
+		}}
+	}
+	specs := &schedInput{read: func(tx *memdb.Txn, ws memdb.WatchSet) ([2]uint64, error) {
+		idx, ents, err := kv.List(tx, ws, sched.SpecPrefix)
+		return [2]uint64{idx, uint64(len(ents))}, err
+	}}
+	// A member's failure shows as its serfHealth check turning critical:
+	// checks are watched to start its grace period at once.
+	return []*schedInput{specs, table(catalog.TableNodes), table(catalog.TableChecks),
+		table(allocs.TableAllocs), table(allocs.TableServices)}
+}
+
+// watchInputs reads every input in tx (the evaluation's), arming its
+// watch.
+func watchInputs(tx *memdb.Txn) ([]*schedInput, error) {
+	in := schedInputs()
+	for _, i := range in {
+		i.ws = memdb.NewWatchSet()
+		seen, err := i.read(tx, i.ws)
+		if err != nil {
+			return nil, err
+		}
+		i.seen = seen
+	}
+	return in, nil
+}
+
+// waitForChange blocks until an input differs from what the evaluation
+// read, the state store is restored from a snapshot, or ctx ends; with no
+// inputs (the state could not be read), until ctx ends.
+//
+// A watch can close when its input has not changed: the radix node of a
+// prefix with no key under it, or of a table whose index row is not yet
+// written, is the nearest node above it, which writes elsewhere close
+// too — every KV write, in a cluster that stores no spec and runs no
+// allocation. Such a wake re-reads the input whose watch closed and, when
+// it is unchanged, waits again on a fresh watch, so that KV writes cost no
+// evaluation.
+func waitForChange(ctx context.Context, st *state.Store, inputs []*schedInput) {
+	abandon := st.AbandonCh()
+	for {
+		all := memdb.NewWatchSet()
+		all.Add(abandon)
+		for _, i := range inputs {
+			for ch := range i.ws {
+				all.Add(ch)
+			}
+		}
+		if all.WatchCtx(ctx) != nil || len(inputs) == 0 || closed(abandon) {
+			return
+		}
+		if inputsChanged(st, inputs) {
+			return
+		}
+	}
+}
+
+// inputsChanged re-reads each input whose watch closed: it reports
+// whether one changed and otherwise re-arms their watches.
+func inputsChanged(st *state.Store, inputs []*schedInput) bool {
+	tx := st.ReadTxn()
+	defer tx.Abort()
+	for _, i := range inputs {
+		if !anyClosed(i.ws) {
+			continue
+		}
+		ws := memdb.NewWatchSet()
+		seen, err := i.read(tx, ws)
+		if err != nil || seen != i.seen {
+			return true
+		}
+		i.ws = ws
+	}
+	return false
+}
+
+// anyClosed reports whether a channel of ws is closed.
+func anyClosed(ws memdb.WatchSet) bool {
+	for ch := range ws {
+		if closed(ch) {
+			return true
+		}
+	}
+	return false
+}
+
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -70,14 +186,20 @@ type schedulerState struct {
 }
 
 // schedule runs one evaluation and returns how soon it wants to run again
-// (0: only on a change). It returns an error only when the state cannot be
-// read; a service whose plan fails is retried within a second.
-func (s *Server) schedule(sc *schedulerState, ws memdb.WatchSet, now time.Time) (time.Duration, error) {
-	view, err := s.schedView(ws, now)
+// (0: only on a change) and its inputs, watched from its read transaction.
+// It returns an error only when the state cannot be read; a service whose
+// plan fails is retried within a second.
+func (s *Server) schedule(sc *schedulerState, now time.Time) (time.Duration, []*schedInput, error) {
+	view, err := s.schedView(now)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer view.Close()
+	s.schedPasses.Add(1)
+	inputs, err := watchInputs(view.tx)
+	if err != nil {
+		return 0, nil, err
+	}
 	next := view.wake
 	wantSoon := func(d time.Duration) {
 		if d > 0 && (next == 0 || d < next) {
@@ -96,7 +218,7 @@ func (s *Server) schedule(sc *schedulerState, ws memdb.WatchSet, now time.Time) 
 	cfg := sched.EvalConfig{Seed: s.raft.AppliedIndex(), Limits: s.cfg.schedLimits(), Due: due, Now: now}
 	ev, err := s.evaluate(view, cfg)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if len(ev.Submitted) > 0 {
 		// Timestamps along the path (docs/performance.md): this evaluation,
@@ -122,7 +244,7 @@ func (s *Server) schedule(sc *schedulerState, ws memdb.WatchSet, now time.Time) 
 		sc.notBefore[name] = now.Add(d)
 		wantSoon(d)
 	}
-	return next, nil
+	return next, inputs, nil
 }
 
 // evaluate runs sched.Evaluate and commits its plans: all of them in one
@@ -241,20 +363,21 @@ func (v *schedView) LastGood(service string) ([]byte, error) {
 // Close aborts the read transaction.
 func (v *schedView) Close() { v.tx.Abort() }
 
-// schedView reads what scheduling depends on in one read transaction,
-// watching it in ws. The caller must Close the view.
-func (s *Server) schedView(ws memdb.WatchSet, now time.Time) (*schedView, error) {
+// schedView reads what scheduling depends on in one read transaction
+// (schedInputs says what to watch for a change of it). The caller must
+// Close the view.
+func (s *Server) schedView(now time.Time) (*schedView, error) {
 	tx := s.State().ReadTxn()
 	v := &schedView{tx: tx, specs: map[string][]byte{}, statuses: map[string]*sched.ServiceStatus{}}
-	if err := s.readSchedView(v, ws, now); err != nil {
+	if err := s.readSchedView(v, now); err != nil {
 		tx.Abort()
 		return nil, err
 	}
 	return v, nil
 }
 
-func (s *Server) readSchedView(v *schedView, ws memdb.WatchSet, now time.Time) error {
-	_, ents, err := kv.List(v.tx, ws, sched.SpecPrefix)
+func (s *Server) readSchedView(v *schedView, now time.Time) error {
+	_, ents, err := kv.List(v.tx, nil, sched.SpecPrefix)
 	if err != nil {
 		return err
 	}
@@ -264,7 +387,7 @@ func (s *Server) readSchedView(v *schedView, ws memdb.WatchSet, now time.Time) e
 			v.specs[name] = e.Value
 		}
 	}
-	_, nodes, err := catalog.Nodes(v.tx, ws)
+	_, nodes, err := catalog.Nodes(v.tx, nil)
 	if err != nil {
 		return err
 	}
@@ -272,10 +395,7 @@ func (s *Server) readSchedView(v *schedView, ws memdb.WatchSet, now time.Time) e
 	for _, n := range nodes {
 		catNodes[n.Node] = n
 	}
-	// A member's failure shows as its serfHealth check turning critical:
-	// wake on check changes too, to start its grace period at once.
-	state.MaxIndexWatch(v.tx, ws, catalog.TableChecks)
-	_, stored, err := allocs.All(v.tx, ws)
+	_, stored, err := allocs.All(v.tx, nil)
 	if err != nil {
 		return err
 	}
@@ -283,7 +403,7 @@ func (s *Server) readSchedView(v *schedView, ws memdb.WatchSet, now time.Time) e
 	for i, a := range stored {
 		v.allocs[i] = &a.Allocation
 	}
-	_, sts, err := allocs.Statuses(v.tx, ws)
+	_, sts, err := allocs.Statuses(v.tx, nil)
 	if err != nil {
 		return err
 	}

@@ -209,3 +209,80 @@ func TestMembersSpeak(t *testing.T) {
 		})
 	}
 }
+
+// TestKVWritesElsewhereDoNotWakeTheScheduler checks that the leader's
+// scheduler evaluates again only when what it reads changes: writes to
+// keys outside sched.SpecPrefix, with no spec stored (a KV-only cluster)
+// and with one, cost no evaluation, while a spec written or deleted
+// still gets one. The watch of the spec prefix with no key under it, and
+// of the allocation tables' index rows before any allocation, is the
+// nearest radix node above them, which KV writes close too: a busy
+// KV-only cluster ran a full evaluation per committed batch (57 for these
+// 100 writes).
+func TestKVWritesElsewhereDoNotWakeTheScheduler(t *testing.T) {
+	s := newSchedServer(t, nil)
+	put := func(key, value string) {
+		t.Helper()
+		var ok bool
+		req := rpcapi.KVSRequest{Request: kv.Request{Op: kv.OpSet, Entry: kv.Entry{Key: key, Value: []byte(value)}}}
+		if err := s.RPC(context.Background(), "KVS.Apply", &req, &ok); err != nil || !ok {
+			t.Fatalf("put %s: %v %v", key, ok, err)
+		}
+	}
+	// settled waits until no evaluation has run for 300 ms and returns
+	// the count.
+	settled := func() uint64 {
+		t.Helper()
+		n := s.schedPasses.Load()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+			time.Sleep(300 * time.Millisecond)
+			m := s.schedPasses.Load()
+			if m == n {
+				return n
+			}
+			n = m
+		}
+		t.Fatal("the scheduler kept evaluating for 10 s with nothing to do")
+		return 0
+	}
+	writeElsewhere := func(what string) {
+		t.Helper()
+		before := settled()
+		for i := range 50 {
+			put(fmt.Sprintf("app/config/%d", i), "v")
+			put("shoal/other", fmt.Sprint(i))
+		}
+		if after := settled(); after != before {
+			t.Errorf("%s: 100 KV writes outside %s ran %d scheduler evaluations, want 0", what, sched.SpecPrefix, after-before)
+		}
+	}
+	writeElsewhere("no spec stored")
+
+	before := settled()
+	putSpec(t, s, "web", `{"name": "web", "driver": "exec", "command": "/bin/sleep", "args": ["60"], "replicas": 1}`)
+	waitLive := func(want int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); liveAllocs(s, "web") != want; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("web has %d live replicas after 10 s, want %d", liveAllocs(s, "web"), want)
+			}
+		}
+	}
+	waitLive(1)
+	if settled() == before {
+		t.Fatal("a new spec ran no evaluation")
+	}
+	writeElsewhere("one spec stored")
+
+	before = settled()
+	var ok bool
+	del := rpcapi.KVSRequest{Request: kv.Request{Op: kv.OpDelete, Entry: kv.Entry{Key: sched.SpecPrefix + "web"}}}
+	if err := s.RPC(context.Background(), "KVS.Apply", &del, &ok); err != nil || !ok {
+		t.Fatalf("delete web: %v %v", ok, err)
+	}
+	waitLive(0)
+	if settled() == before {
+		t.Fatal("a deleted spec ran no evaluation")
+	}
+	writeElsewhere("after the spec was deleted")
+}

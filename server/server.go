@@ -64,6 +64,8 @@ type Server struct {
 	bootstrapped atomic.Bool
 	// serverHealth remembers since when each server is healthy (autopilot.go).
 	serverHealth healthTracker
+	// schedPasses counts the leader scheduler's evaluations.
+	schedPasses atomic.Uint64
 
 	leaveOnce    sync.Once
 	shutdownOnce sync.Once
