@@ -145,9 +145,14 @@ func ApplyUpdate(tx *memdb.Txn, idx uint64, req *sched.UpdateRequest) error {
 	return nil
 }
 
-// list reads table through index (with args), watching it in ws.
+// list reads table through index (with args), watching in ws only the
+// part of the index it reads: a blocking query on one node's allocations
+// wakes when they change, not on any allocation change (the table's index
+// row) nor, before the first allocation (the row then missing, its watch
+// the index table's root), on every write to any table. The index it
+// returns is still the table's.
 func list[T any](tx *memdb.Txn, ws memdb.WatchSet, table, index string, args ...any) (uint64, []T, error) {
-	idx := state.MaxIndexWatch(tx, ws, table)
+	idx := state.MaxIndex(tx, table)
 	it, err := tx.Get(table, index, args...)
 	if err != nil {
 		return 0, nil, fmt.Errorf("allocs: list %s: %w", table, err)

@@ -107,3 +107,63 @@ func TestPlanAndUpdate(t *testing.T) {
 		t.Fatal("placing an existing allocation ID must fail (and abort the whole plan)")
 	}
 }
+
+// TestNodeWatchWakesOnlyForItsNode checks what wakes a blocking query on
+// one node's allocations (every agent's realiser holds one): a change of
+// that node's allocations, and not a write to another table or to another
+// node's allocations. A watch on the table's index row woke every node's
+// query on any allocation change, and, before the first allocation (the
+// row then missing, its watch the index table's root), on every write to
+// any table: every KV write woke every agent's realiser.
+func TestNodeWatchWakesOnlyForItsNode(t *testing.T) {
+	place := func(id, node string) func(*memdb.Txn, uint64) error {
+		return func(tx *memdb.Txn, idx uint64) error {
+			return ApplyPlan(tx, idx, &sched.PlanRequest{Service: "web", Place: []*sched.Alloc{alloc(id, node, 0)}})
+		}
+	}
+	report := func(id, node string) func(*memdb.Txn, uint64) error {
+		return func(tx *memdb.Txn, idx uint64) error {
+			return ApplyUpdate(tx, idx, &sched.UpdateRequest{NodeID: node,
+				Updates: []sched.ClientUpdate{{ID: id, ClientStatus: sched.ClientRunning}}})
+		}
+	}
+	otherTable := func(tx *memdb.Txn, idx uint64) error { return state.UpdateIndex(tx, "kvs", idx) }
+	cases := []struct {
+		name   string
+		before []func(*memdb.Txn, uint64) error
+		change func(*memdb.Txn, uint64) error
+		wake   bool
+	}{
+		{"another table, no allocation yet", nil, otherTable, false},
+		{"another table", []func(*memdb.Txn, uint64) error{place("a1", "n1")}, otherTable, false},
+		{"another node's report", []func(*memdb.Txn, uint64) error{place("a1", "n1"), place("a2", "n2")}, report("a2", "n2"), false},
+		{"another node's placement", []func(*memdb.Txn, uint64) error{place("a1", "n1"), place("a2", "n2")}, place("a3", "n2"), false},
+		{"its own placement", nil, place("a1", "n1"), true},
+		{"its own report", []func(*memdb.Txn, uint64) error{place("a1", "n1")}, report("a1", "n1"), true},
+		{"its allocation deleted", []func(*memdb.Txn, uint64) error{place("a1", "n1"), place("a2", "n2")}, func(tx *memdb.Txn, idx uint64) error {
+			return ApplyPlan(tx, idx, &sched.PlanRequest{Service: "web", Delete: []string{"a1"}})
+		}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			idx := uint64(10)
+			for _, fn := range tc.before {
+				idx++
+				write(t, s, func(tx *memdb.Txn) error { return fn(tx, idx) })
+			}
+			ws := memdb.NewWatchSet()
+			tx := s.ReadTxn()
+			if _, _, err := ByNode(tx, ws, "n1"); err != nil {
+				t.Fatal(err)
+			}
+			tx.Abort()
+			write(t, s, func(tx *memdb.Txn) error { return tc.change(tx, idx+1) })
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			if woke := ws.WatchCtx(ctx) == nil; woke != tc.wake {
+				t.Fatalf("n1's watch woke: %v, want %v", woke, tc.wake)
+			}
+		})
+	}
+}
