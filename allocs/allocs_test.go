@@ -2,6 +2,7 @@ package allocs
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -165,5 +166,45 @@ func TestNodeWatchWakesOnlyForItsNode(t *testing.T) {
 				t.Fatalf("n1's watch woke: %v, want %v", woke, tc.wake)
 			}
 		})
+	}
+}
+
+// TestOneReportWakesOneNodeQuery counts, with 100 nodes each running one
+// allocation and each node's realiser query parked, how many queries one
+// node's status report wakes: its own only (all 100 before list watched
+// only its part of the index).
+func TestOneReportWakesOneNodeQuery(t *testing.T) {
+	const nodes = 100
+	s := newStore(t)
+	var place []*sched.Alloc
+	for i := range nodes {
+		place = append(place, alloc(fmt.Sprintf("a%d", i), fmt.Sprintf("n%d", i), i))
+	}
+	write(t, s, func(tx *memdb.Txn) error {
+		return ApplyPlan(tx, 10, &sched.PlanRequest{Service: "web", Place: place})
+	})
+	watches := make([]memdb.WatchSet, nodes)
+	tx := s.ReadTxn()
+	for i := range watches {
+		watches[i] = memdb.NewWatchSet()
+		if _, as, err := ByNode(tx, watches[i], fmt.Sprintf("n%d", i)); err != nil || len(as) != 1 {
+			t.Fatalf("n%d: %d allocations, %v", i, len(as), err)
+		}
+	}
+	tx.Abort()
+	write(t, s, func(tx *memdb.Txn) error {
+		return ApplyUpdate(tx, 11, &sched.UpdateRequest{NodeID: "n7",
+			Updates: []sched.ClientUpdate{{ID: "a7", ClientStatus: sched.ClientRunning}}})
+	})
+	var woke []int
+	for i, ws := range watches {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+		if ws.WatchCtx(ctx) == nil {
+			woke = append(woke, i)
+		}
+		cancel()
+	}
+	if len(woke) != 1 || woke[0] != 7 {
+		t.Fatalf("n7's report woke %d of %d node queries (%v), want only n7's", len(woke), nodes, woke)
 	}
 }
