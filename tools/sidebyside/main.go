@@ -105,6 +105,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	consul := fs.String("consul", "", "Path to a `consul` binary; empty skips Consul.")
 	etcd := fs.String("etcd", "", "Path to an `etcd` binary; empty skips etcd.")
 	rounds := fs.Int("rounds", 3, "Rounds; the table reports medians over them.")
+	var variants variantFlag
+	fs.Var(&variants, "variant", "A further shoal target, `name=binary` (repeatable, up to 20): a build or a wrapper script, "+
+		"measured in the same rounds as the others.")
 	only := fs.String("workloads", "", "Comma-separated workloads to run (default all): "+names())
 	var o opts
 	fs.IntVar(&o.clients, "clients", 32, "Concurrent clients for throughput workloads.")
@@ -210,6 +213,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	}
 	if *before != "" {
 		if err := add("shoal-before", *before, 154, true); err != nil {
+			return err
+		}
+	}
+	for i, v := range variants {
+		if err := add(v.name, v.bin, 191+3*i, true); err != nil {
 			return err
 		}
 	}
@@ -326,4 +334,27 @@ func filterRules(list string) (string, error) {
 		quoted = append(quoted, strconv.Quote(r))
 	}
 	return "[" + strings.Join(quoted, ", ") + "]", nil
+}
+
+// variant is one -variant flag: a further shoal target.
+type variant struct{ name, bin string }
+
+// variantFlag collects -variant name=binary flags.
+type variantFlag []variant
+
+func (f *variantFlag) String() string { return fmt.Sprint(*f) }
+
+func (f *variantFlag) Set(s string) error {
+	name, bin, ok := strings.Cut(s, "=")
+	reserved := []string{"shoal", "shoal-before", "consul", "etcd", "floor"}
+	switch {
+	case !ok || name == "" || bin == "":
+		return fmt.Errorf("want name=binary, got %q", s)
+	case slices.Contains(reserved, name) || slices.ContainsFunc(*f, func(v variant) bool { return v.name == name }):
+		return fmt.Errorf("target name %q is taken", name)
+	case len(*f) == 20:
+		return errors.New("at most 20 variants")
+	}
+	*f = append(*f, variant{name, bin})
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -284,5 +285,44 @@ func TestFilterRules(t *testing.T) {
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("filterRules(%q) = %q, %v; want %q (ok %v)", tc.in, got, err, tc.want, tc.ok)
 		}
+	}
+}
+
+// -variant adds named shoal targets; a name may not shadow another
+// target, and a malformed flag is a usage error.
+func TestVariantFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []variant
+		ok   bool
+	}{
+		{[]string{"nofsm=/tmp/a"}, []variant{{"nofsm", "/tmp/a"}}, true},
+		{[]string{"a=/x", "b=/y=z"}, []variant{{"a", "/x"}, {"b", "/y=z"}}, true},
+		{[]string{"a=/x", "a=/y"}, nil, false},
+		{[]string{"consul=/x"}, nil, false},
+		{[]string{"shoal=/x"}, nil, false},
+		{[]string{"nobinary="}, nil, false},
+		{[]string{"=/x"}, nil, false},
+		{[]string{"/x"}, nil, false},
+	} {
+		var f variantFlag
+		var err error
+		for _, a := range tc.args {
+			if err = f.Set(a); err != nil {
+				break
+			}
+		}
+		if (err == nil) != tc.ok || (tc.ok && !slices.Equal(f, tc.want)) {
+			t.Errorf("Set(%q) = %v, %v; want %v (ok %v)", tc.args, f, err, tc.want, tc.ok)
+		}
+	}
+	var f variantFlag
+	for i := range 20 {
+		if err := f.Set(fmt.Sprintf("v%d=/x", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Set("v20=/x"); err == nil {
+		t.Error("a 21st variant was accepted; targets would run out of 127.0.0.x addresses")
 	}
 }
