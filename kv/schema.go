@@ -40,9 +40,9 @@ func kvsTableSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{
 		Name: TableKVs,
 		Indexes: map[string]*memdb.IndexSchema{
-			indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Key"}},
+			indexID: {Name: indexID, Unique: true, Indexer: &state.StringIndex[Entry]{Of: func(e *Entry) string { return e.Key }}},
 			indexSession: {Name: indexSession, AllowMissing: true,
-				Indexer: &memdb.StringFieldIndex{Field: "Session"}},
+				Indexer: &state.StringIndex[Entry]{Of: func(e *Entry) string { return e.Session }}},
 		},
 	}
 }
@@ -51,7 +51,7 @@ func tombstonesTableSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{
 		Name: TableTombstones,
 		Indexes: map[string]*memdb.IndexSchema{
-			indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Key"}},
+			indexID: {Name: indexID, Unique: true, Indexer: &state.StringIndex[Tombstone]{Of: func(t *Tombstone) string { return t.Key }}},
 		},
 	}
 }

@@ -21,7 +21,7 @@ func indexTable() Table {
 		Schema: &memdb.TableSchema{
 			Name: TableIndex,
 			Indexes: map[string]*memdb.IndexSchema{
-				"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Key"}},
+				"id": {Name: "id", Unique: true, Indexer: &StringIndex[IndexEntry]{Of: func(e *IndexEntry) string { return e.Key }}},
 			},
 		},
 		New:  func() any { return new(IndexEntry) },
