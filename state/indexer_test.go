@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"github.com/hashicorp/go-memdb"
@@ -9,6 +10,7 @@ import (
 
 type indexedRow struct {
 	Name  string
+	Tag   string
 	Other int
 }
 
@@ -41,22 +43,28 @@ func TestStringIndexMatchesStringFieldIndex(t *testing.T) {
 	}
 }
 
-// Rows indexed by StringIndex are found by key and by prefix, and a row
-// whose value is empty is missing from an AllowMissing index.
+// Rows indexed by StringIndex are found by key and by prefix; a row
+// without its primary key is refused, one whose value is empty is missing
+// from an AllowMissing index, and an update moves the row in every index.
 func TestStringIndexInMemdb(t *testing.T) {
 	db, err := memdb.NewMemDB(&memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
 		"rows": {Name: "rows", Indexes: map[string]*memdb.IndexSchema{
-			"id": {Name: "id", Unique: true, Indexer: &StringIndex[indexedRow]{Of: func(r *indexedRow) string { return r.Name }}},
+			"id":  {Name: "id", Unique: true, Indexer: &StringIndex[indexedRow]{Of: func(r *indexedRow) string { return r.Name }}},
+			"tag": {Name: "tag", AllowMissing: true, Indexer: &StringIndex[indexedRow]{Of: func(r *indexedRow) string { return r.Tag }}},
 		}},
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tx := db.Txn(true)
-	for _, n := range []string{"web/1", "web/2", "db/1"} {
-		if err := tx.Insert("rows", &indexedRow{Name: n}); err != nil {
+	for _, r := range []*indexedRow{{Name: "web/1", Tag: "a"}, {Name: "web/2"}, {Name: "db/1", Tag: "a"}} {
+		if err := tx.Insert("rows", r); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// Retagging a row moves it in the tag index.
+	if err := tx.Insert("rows", &indexedRow{Name: "db/1", Tag: "b"}); err != nil {
+		t.Fatal(err)
 	}
 	if err := tx.Insert("rows", &indexedRow{}); err == nil {
 		t.Error("a row without its primary key was inserted")
@@ -76,5 +84,18 @@ func TestStringIndexInMemdb(t *testing.T) {
 	}
 	if len(got) != 2 || got[0] != "web/1" || got[1] != "web/2" {
 		t.Errorf("prefix web/ = %v, want [web/1 web/2]", got)
+	}
+	for tag, want := range map[string][]string{"a": {"web/1"}, "b": {"db/1"}, "": nil} {
+		it, err := rtx.Get("rows", "tag", tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			got = append(got, raw.(*indexedRow).Name)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("tag %q = %v, want %v", tag, got, want)
+		}
 	}
 }

@@ -350,6 +350,10 @@ func (f *variantFlag) Set(s string) error {
 	switch {
 	case !ok || name == "" || bin == "":
 		return fmt.Errorf("want name=binary, got %q", s)
+	case strings.ContainsFunc(name, func(r rune) bool {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_')
+	}):
+		return fmt.Errorf("target name %q: use letters, digits, - and _ (it names the target's directory)", name)
 	case slices.Contains(reserved, name) || slices.ContainsFunc(*f, func(v variant) bool { return v.name == name }):
 		return fmt.Errorf("target name %q is taken", name)
 	case len(*f) == 20:

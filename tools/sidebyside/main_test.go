@@ -304,6 +304,9 @@ func TestVariantFlag(t *testing.T) {
 		{[]string{"nobinary="}, nil, false},
 		{[]string{"=/x"}, nil, false},
 		{[]string{"/x"}, nil, false},
+		{[]string{"../up=/x"}, nil, false},
+		{[]string{"a b=/x"}, nil, false},
+		{[]string{"No_fsync-2=/x"}, []variant{{"No_fsync-2", "/x"}}, true},
 	} {
 		var f variantFlag
 		var err error
