@@ -102,10 +102,29 @@ func newBrowser(t testing.TB, addr string) *browser {
 	})); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
-	b.run(30*time.Second, "open the UI in chromium",
-		chromedp.Navigate(b.base+"/ui/#/services"),
-		chromedp.WaitVisible(chromedp.CSS("main h1")))
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(b.base+"/ui/#/services"),
+		chromedp.WaitVisible(chromedp.CSS("main h1"))); err != nil {
+		t.Fatalf("open the UI in chromium: %v; %s", err, b.pageState())
+	}
 	return b
+}
+
+// pageState says what the page was doing, for a failure message: its load
+// state, what the view rendered, and the API requests and script errors
+// seen; or that the page did not answer at all.
+func (b *browser) pageState() string {
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	state, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({readyState: document.readyState,
+		href: location.href, main: (document.getElementById('main')?.innerHTML || '').slice(0, 300)})`))
+	if err != nil {
+		state = fmt.Sprintf("the page did not answer within 5s (%v)", err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return fmt.Sprintf("page: %s; API requests: %q; script exceptions: %q", state, b.requests, b.exceptions)
 }
 
 // record keeps the events the checks look at: uncaught exceptions,
