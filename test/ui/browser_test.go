@@ -52,6 +52,10 @@ type browser struct {
 	exceptions []string
 	dialogs    []string
 	requests   []string // /v1/ URLs requested since the last resetRequests
+	// pending maps the requests in flight to their URLs, and failed keeps
+	// the last loads that failed or were answered 4xx/5xx, for pageState.
+	pending map[network.RequestID]string
+	failed  []string
 }
 
 // installProbe records CSP violations in window.__csp before any page
@@ -112,8 +116,8 @@ func newBrowser(t testing.TB, addr string) *browser {
 }
 
 // pageState says what the page was doing, for a failure message: its load
-// state, what the view rendered, and the API requests and script errors
-// seen; or that the page did not answer at all.
+// state, what the view rendered, the API requests, script errors and
+// failed loads seen; or that the page did not answer at all.
 func (b *browser) pageState() string {
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()
@@ -124,11 +128,12 @@ func (b *browser) pageState() string {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return fmt.Sprintf("page: %s; API requests: %q; script exceptions: %q", state, b.requests, b.exceptions)
+	return fmt.Sprintf("page: %s; API requests: %q; script exceptions: %q; failed loads: %q", state, b.requests, b.exceptions, b.failed)
 }
 
 // record keeps the events the checks look at: uncaught exceptions,
-// dialogs (dismissed at once) and API requests.
+// dialogs (dismissed at once) and API requests; and, for pageState, the
+// loads that failed.
 func (b *browser) record(ev any) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -148,7 +153,35 @@ func (b *browser) record(ev any) {
 		if strings.Contains(e.Request.URL, "/v1/") {
 			b.requests = append(b.requests, e.Request.Method+" "+e.Request.URL)
 		}
+		if b.pending == nil {
+			b.pending = map[network.RequestID]string{}
+		}
+		b.pending[e.RequestID] = e.Request.URL
+	case *network.EventResponseReceived:
+		if e.Response.Status >= 400 {
+			b.fail(fmt.Sprintf("%d %s", e.Response.Status, e.Response.URL))
+		}
+	case *network.EventLoadingFinished:
+		delete(b.pending, e.RequestID)
+	case *network.EventLoadingFailed:
+		why := e.ErrorText
+		if e.BlockedReason != "" {
+			why += " (blocked: " + e.BlockedReason.String() + ")"
+		}
+		if e.Canceled {
+			why += " (canceled)"
+		}
+		b.fail(b.pending[e.RequestID] + ": " + why)
+		delete(b.pending, e.RequestID)
 	}
+}
+
+// fail keeps a failed load, the last 20 only. b.mu must be held.
+func (b *browser) fail(what string) {
+	if len(b.failed) == 20 {
+		b.failed = b.failed[1:]
+	}
+	b.failed = append(b.failed, what)
 }
 
 // run runs actions with a deadline, failing the test on error.
