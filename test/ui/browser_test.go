@@ -106,12 +106,9 @@ func newBrowser(t testing.TB, addr string) *browser {
 	})); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate(b.base+"/ui/#/services"),
-		chromedp.WaitVisible(chromedp.CSS("main h1"))); err != nil {
-		t.Fatalf("open the UI in chromium: %v; %s", err, b.pageState())
-	}
+	b.run(30*time.Second, "open the UI in chromium",
+		chromedp.Navigate(b.base+"/ui/#/services"),
+		chromedp.WaitVisible(chromedp.CSS("main h1")))
 	return b
 }
 
@@ -184,13 +181,14 @@ func (b *browser) fail(what string) {
 	b.failed = append(b.failed, what)
 }
 
-// run runs actions with a deadline, failing the test on error.
+// run runs actions with a deadline, failing the test on error with what
+// the page was doing.
 func (b *browser) run(timeout time.Duration, what string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, timeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
-		b.t.Fatalf("%s: %v", what, err)
+		b.t.Fatalf("%s: %v; %s", what, err, b.pageState())
 	}
 }
 
