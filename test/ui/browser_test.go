@@ -66,6 +66,17 @@ document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.
 // newBrowser starts Chromium and opens the UI of the agent at addr.
 func newBrowser(t testing.TB, addr string) *browser {
 	t.Helper()
+	b := startBrowser(t, addr)
+	b.run(30*time.Second, "open the UI in chromium",
+		chromedp.Navigate(b.base+"/ui/#/services"),
+		chromedp.WaitVisible(chromedp.CSS("main h1")))
+	return b
+}
+
+// startBrowser starts Chromium with a blank page, ready to open the UI of
+// the agent at addr.
+func startBrowser(t testing.TB, addr string) *browser {
+	t.Helper()
 	path := findChromium(t)
 	// Chromium keeps its singleton socket in a directory of its own under
 	// TMPDIR (org.chromium.Chromium.*), which it leaves behind when it is
@@ -106,10 +117,22 @@ func newBrowser(t testing.TB, addr string) *browser {
 	})); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
-	b.run(30*time.Second, "open the UI in chromium",
-		chromedp.Navigate(b.base+"/ui/#/services"),
-		chromedp.WaitVisible(chromedp.CSS("main h1")))
 	return b
+}
+
+// blockURLs makes the browser fail every load matching one of the
+// patterns (URLPattern syntax), as a dropped connection would; no pattern
+// lifts the block.
+func (b *browser) blockURLs(patterns ...string) {
+	b.t.Helper()
+	params := network.SetBlockedURLsParams{}
+	for _, p := range patterns {
+		params.URLPatterns = append(params.URLPatterns, &network.BlockPattern{URLPattern: p, Block: true})
+	}
+	b.run(10*time.Second, fmt.Sprintf("block %q", patterns), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, network.SetBlockedURLs, params)
+		return err
+	}))
 }
 
 // pageState says what the page was doing, for a failure message: its load

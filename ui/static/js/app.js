@@ -78,3 +78,5 @@ onConnection((ok, err) => {
 
 window.addEventListener('hashchange', route);
 route();
+// The boot check (boot.js) reports a page where this line never ran.
+document.documentElement.setAttribute('data-started', '');
