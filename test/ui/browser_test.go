@@ -70,6 +70,11 @@ func newBrowser(t testing.TB, addr string) *browser {
 	b.run(30*time.Second, "open the UI in chromium",
 		chromedp.Navigate(b.base+"/ui/#/services"),
 		chromedp.WaitVisible(chromedp.CSS("main h1")))
+	// The boot check's page has an h1 too: a UI that did not start is a
+	// failure here, not later.
+	if !eval[bool](b, `document.documentElement.hasAttribute('data-started')`) {
+		t.Fatalf("open the UI in chromium: the UI did not start; %s", b.pageState())
+	}
 	return b
 }
 
