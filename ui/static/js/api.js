@@ -90,11 +90,60 @@ function sleep(ms, signal) {
   });
 }
 
+// visible resolves when the page is visible, at once if it is, or when
+// signal aborts.
+function visible(signal) {
+  if (!document.hidden || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const check = () => {
+      if (document.hidden && !signal.aborted) return;
+      document.removeEventListener('visibilitychange', check);
+      window.removeEventListener('pageshow', check);
+      signal.removeEventListener('abort', check);
+      resolve();
+    };
+    document.addEventListener('visibilitychange', check);
+    window.addEventListener('pageshow', check);
+    signal.addEventListener('abort', check);
+    check();
+  });
+}
+
+// whileVisible is a signal for one blocking read: it aborts with signal,
+// and also when the page is hidden (another tab, a minimised window) or
+// left (pagehide: it may be kept in the back/forward cache). Browsers
+// allow six HTTP/1.1 connections per host and a view holds up to three
+// blocking queries, so two hidden pages would otherwise hold every
+// connection to the agent, and the next tab could not even load the UI.
+// (Consul's UI drops its blocking queries when hidden, too.) release
+// removes its listeners; hidden says why it aborted.
+function whileVisible(signal) {
+  const c = new AbortController();
+  const r = {signal: c.signal, hidden: false};
+  const hide = () => { r.hidden = true; c.abort(); };
+  const onAbort = () => c.abort();
+  const onVisibility = () => { if (document.hidden) hide(); };
+  signal.addEventListener('abort', onAbort);
+  document.addEventListener('visibilitychange', onVisibility);
+  window.addEventListener('pagehide', hide);
+  r.release = () => {
+    signal.removeEventListener('abort', onAbort);
+    document.removeEventListener('visibilitychange', onVisibility);
+    window.removeEventListener('pagehide', hide);
+  };
+  if (signal.aborted) c.abort();
+  else if (document.hidden) hide();
+  return r;
+}
+
 // watch follows path with blocking queries until signal aborts: it calls
 // onData(data, index) with the first answer and again whenever the
 // answer's X-Consul-Index changes (data is null for a 404). On an error
 // it calls onError(err), backs off (0.5 s doubling to 10 s) and retries.
-// An endpoint without an index is read once.
+// An endpoint without an index is read once. While the page is hidden it
+// holds no blocking query (see whileVisible); it resumes from the same
+// index when the page is visible again, so a change made meanwhile shows
+// at once.
 export function watch(path, signal, onData, onError) {
   const sep = path.includes('?') ? '&' : '?';
   (async () => {
@@ -102,17 +151,23 @@ export function watch(path, signal, onData, onError) {
     let backoff = 0;
     let first = true;
     while (!signal.aborted) {
+      if (index) await visible(signal);
+      if (signal.aborted) return;
       const started = Date.now();
       const url = index ? `${path}${sep}index=${index}&wait=${WAIT}` : path;
+      const read = index ? whileVisible(signal) : {signal, release() {}};
       let r;
       try {
-        r = await request('GET', url, {signal, allow404: true});
+        r = await request('GET', url, {signal: read.signal, allow404: true});
       } catch (e) {
         if (signal.aborted) return;
+        if (read.hidden) continue; // resumes once the page is visible
         if (onError) onError(e);
         backoff = Math.min(backoff ? backoff * 2 : 500, 10000);
         await sleep(backoff, signal);
         continue;
+      } finally {
+        read.release();
       }
       backoff = 0;
       if (signal.aborted) return;

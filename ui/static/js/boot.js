@@ -14,9 +14,10 @@
   window.addEventListener('error', function (e) {
     if (why) return;
     if (e.message) {
-      why = e.message;
+      why = 'One of its scripts failed: ' + e.message;
     } else if (e.target && e.target.src) {
-      why = e.target.src.replace(/^[a-z]+:\/\/[^/]+/, '') + ', or a module it imports, could not be loaded';
+      why = e.target.src.replace(/^[a-z]+:\/\/[^/]+/, '') +
+        ', or a module it imports, could not be loaded; the agent may have restarted while the page loaded';
     }
   }, true);
   window.addEventListener('load', function () {
@@ -28,8 +29,7 @@
     var p = document.createElement('p');
     p.className = 'error';
     p.setAttribute('role', 'alert');
-    p.textContent = (why || 'Its scripts did not run') +
-      '. The agent may have restarted while the page loaded; the HTTP API is at /v1/.';
+    p.textContent = (why || 'Its scripts did not run') + '. The HTTP API is at /v1/.';
     var button = document.createElement('button');
     button.type = 'button';
     button.textContent = 'Reload';
