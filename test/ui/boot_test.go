@@ -33,7 +33,7 @@ Document.prototype.getElementById = function (id) {
 func TestUIDidNotStart(t *testing.T) {
 	n := startAgent(t)
 	b := startBrowser(t, n.HTTPAddr())
-	loadFailed := "/ui/js/app.js, or a module it imports, could not be loaded; the agent may have restarted while the page loaded"
+	loadFailed := "/ui/js/app.js, or a module it imports, could not be loaded (the agent may have restarted, or the network changed, while the page loaded)"
 	cases := []struct {
 		name   string
 		block  string // a URL pattern to block

@@ -33,14 +33,15 @@
   // Load errors of elements do not bubble, but they pass through window
   // on the way down: listen in the capture phase.
   window.addEventListener('error', function (e) {
-    if (why) return;
+    var what = '';
     if (e.message) {
-      why = 'One of its scripts failed: ' + e.message;
+      what = 'One of its scripts failed: ' + e.message;
     } else if (e.target && e.target.src) {
       loadFailed = true;
-      why = e.target.src.replace(/^[a-z]+:\/\/[^/]+/, '') +
-        ', or a module it imports, could not be loaded; the agent may have restarted while the page loaded';
+      what = e.target.src.replace(/^[a-z]+:\/\/[^/]+/, '') +
+        ', or a module it imports, could not be loaded (the agent may have restarted, or the network changed, while the page loaded)';
     }
+    if (!why) why = what;
   }, true);
   window.addEventListener('load', function () {
     if (document.documentElement.hasAttribute('data-started')) {
