@@ -347,3 +347,83 @@ func TestKeyringEndpointErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestHTTPSServesHTTP2: the HTTPS API offers HTTP/2, as Consul's does, so
+// that a browser's blocking queries (the UI holds up to three per open
+// page) share one connection instead of using up the six HTTP/1.1 allows;
+// a client that asks for HTTP/1.1 only is still served. A blocking query
+// over HTTP/2 wakes on a write.
+func TestHTTPSServesHTTP2(t *testing.T) {
+	pki := tlstest.New(t)
+	c := testcluster.New(t, testcluster.Options{Servers: 1, Configure: func(i int, cfg *config.Config) {
+		secure(cfg, "", pki, pki.Server, t)
+	}})
+	n := c.WaitForLeader(20 * time.Second)
+	base := fmt.Sprintf("https://127.0.0.1:%d", n.Cfg.Ports.HTTPS)
+	if _, err := httpsClient(t, n, pki, pki.Client).KV().Put(&api.KVPair{Key: "h2/k", Value: []byte("1")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	client := func(protos ...string) *http.Client {
+		tc, err := api.SetupTLSConfig(&api.TLSConfig{CAFile: pki.CA.Cert, CertFile: pki.Client.Cert, KeyFile: pki.Client.Key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.NextProtos = protos
+		tr := &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: len(protos) > 0 && protos[0] == "h2"}
+		t.Cleanup(tr.CloseIdleConnections)
+		return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	}
+	get := func(cl *http.Client, path string) (*http.Response, string) {
+		t.Helper()
+		resp, err := cl.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	for _, tc := range []struct {
+		name   string
+		protos []string
+		major  int
+	}{
+		{"h2 offered", []string{"h2", "http/1.1"}, 2},
+		{"http/1.1 only", []string{"http/1.1"}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := get(client(tc.protos...), "/v1/kv/h2/k?raw")
+			if resp.ProtoMajor != tc.major || resp.StatusCode != http.StatusOK || body != "1" {
+				t.Fatalf("%s %d %q, want HTTP/%d 200 %q", resp.Proto, resp.StatusCode, body, tc.major, "1")
+			}
+		})
+	}
+
+	// A blocking query over HTTP/2, woken by a write.
+	h2 := client("h2", "http/1.1")
+	resp, _ := get(h2, "/v1/kv/h2/k")
+	index := resp.Header.Get("X-Consul-Index")
+	done := make(chan string, 1)
+	go func() {
+		resp, err := h2.Get(base + "/v1/kv/h2/k?raw&index=" + index + "&wait=20s")
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		done <- fmt.Sprintf("%s %s", resp.Proto, b)
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if _, err := httpsClient(t, n, pki, pki.Client).KV().Put(&api.KVPair{Key: "h2/k", Value: []byte("2")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-done:
+		if got != "HTTP/2.0 2" {
+			t.Fatalf("blocking query over HTTP/2 answered %q, want %q", got, "HTTP/2.0 2")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the blocking query over HTTP/2 did not wake on the write")
+	}
+}

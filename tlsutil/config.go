@@ -164,7 +164,12 @@ func (c *Configurator) IncomingRPCConfig() *tls.Config {
 
 // IncomingHTTPSConfig is the TLS configuration of the HTTPS API.
 func (c *Configurator) IncomingHTTPSConfig() *tls.Config {
-	return c.serverConfig(c.cfg.VerifyIncomingHTTPS)
+	tc := c.serverConfig(c.cfg.VerifyIncomingHTTPS)
+	// HTTP/2 first, as Consul's HTTPS API offers it: browsers open at most
+	// six HTTP/1.1 connections to a host, which the UI's blocking queries
+	// in a few open pages use up; over HTTP/2 they share one connection.
+	tc.NextProtos = []string{"h2", "http/1.1"}
+	return tc
 }
 
 func (c *Configurator) serverConfig(verify bool) *tls.Config {
