@@ -110,6 +110,11 @@ func TestHiddenPagesHoldNoBlockingQuery(t *testing.T) {
 		for i := 2; i <= 3; i++ {
 			ctx, cancel := chromedp.NewContext(b.ctx)
 			closeTabs = append(closeTabs, cancel)
+			// The first action on a new page ties the page's life to its
+			// context: not to the timeout of the next one.
+			if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+				t.Fatalf("open page %d: %v", i, err)
+			}
 			tctx, tcancel := context.WithTimeout(ctx, 20*time.Second)
 			err := chromedp.Do(tctx, chromedp.Navigate(b.base+"/ui/#/services"),
 				chromedp.WaitVisible(chromedp.CSS(`html[data-started] main .summary`)))
