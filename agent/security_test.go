@@ -30,7 +30,7 @@ func secure(c *config.Config, key string, pki tlstest.PKI, pair tlstest.Pair, t 
 	}
 	c.CAFile, c.CertFile, c.KeyFile = pki.CA.Cert, pair.Cert, pair.Key
 	c.VerifyIncoming, c.VerifyOutgoing, c.VerifyServerHostname = true, true, true
-	c.Ports.HTTPS = testcluster.FreePorts(t, 1)[0]
+	c.Ports.HTTPS = testcluster.ExtraPort(t, c)
 }
 
 // httpsClient is the official client on n's HTTPS port, trusting the CA

@@ -28,7 +28,7 @@ func TestConsulCLIOverHTTPSWithACLs(t *testing.T) {
 		cfg.BootstrapExpect, cfg.Bootstrap = 0, true
 		cfg.CAFile, cfg.CertFile, cfg.KeyFile = pki.CA.Cert, pki.Server.Cert, pki.Server.Key
 		cfg.VerifyIncoming, cfg.VerifyOutgoing, cfg.VerifyServerHostname = true, true, true
-		cfg.Ports.HTTPS = testcluster.FreePorts(t, 1)[0]
+		cfg.Ports.HTTPS = testcluster.ExtraPort(t, cfg)
 		cfg.ACL.Enabled, cfg.ACL.DefaultPolicy = true, "deny"
 	}})
 	n := c.WaitForLeader(20 * time.Second)

@@ -242,6 +242,19 @@ func Eventually(t testing.TB, timeout time.Duration, fn func() error) {
 	t.Fatalf("condition not met within %v: %v", timeout, err)
 }
 
+// ExtraPort returns a free port other than the ones cfg already uses, for
+// a Configure function that adds a listener (say ports.https): ports freed
+// by FreePorts can be handed out again at once.
+func ExtraPort(t testing.TB, cfg *config.Config) int {
+	t.Helper()
+	for {
+		p := FreePorts(t, 1)[0]
+		if p != cfg.Ports.HTTP && p != cfg.Ports.HTTPS && p != cfg.Ports.SerfLAN && p != cfg.Ports.Server && p != cfg.Ports.DNS {
+			return p
+		}
+	}
+}
+
 // FreePorts returns n ports free for both TCP and UDP on 127.0.0.1.
 func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
