@@ -155,7 +155,7 @@ func TestDNSWithDig(t *testing.T) {
 	needDig(t)
 	recursor := upstream(t)
 	c := testcluster.New(t, testcluster.Options{Servers: 3, Clients: 1, Configure: func(i int, cfg *config.Config) {
-		cfg.Ports.DNS = testcluster.FreePorts(t, 1)[0]
+		cfg.Ports.DNS = testcluster.ExtraPort(t, cfg)
 		cfg.Recursors = []string{recursor}
 		cfg.DNSConfig = map[string]interface{}{"recursor_timeout": "1s"}
 	}})

@@ -18,7 +18,7 @@ import (
 func TestPreparedQueryDNS(t *testing.T) {
 	c := testcluster.New(t, testcluster.Options{Servers: 1, Configure: func(i int, cfg *config.Config) {
 		cfg.BootstrapExpect, cfg.Bootstrap = 0, true
-		cfg.Ports.DNS = testcluster.FreePorts(t, 1)[0]
+		cfg.Ports.DNS = testcluster.ExtraPort(t, cfg)
 	}})
 	n := c.WaitForLeader(10 * time.Second)
 	cl := n.API(t)

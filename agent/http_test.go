@@ -25,10 +25,9 @@ func httpGet(t *testing.T, url string) (int, http.Header, string) {
 }
 
 func TestHTTPBase(t *testing.T) {
-	dnsPort := testcluster.FreePorts(t, 1)[0]
 	c := testcluster.New(t, testcluster.Options{Servers: 1, Configure: func(i int, cfg *config.Config) {
 		cfg.BootstrapExpect, cfg.Bootstrap = 0, true
-		cfg.Ports.DNS = dnsPort
+		cfg.Ports.DNS = testcluster.ExtraPort(t, cfg)
 	}})
 	n := c.WaitForLeader(10 * time.Second)
 	base := "http://" + n.HTTPAddr()
@@ -101,7 +100,7 @@ func TestHTTPBase(t *testing.T) {
 		for _, q := range []string{"consul.service.consul.", "1.0.0.127.in-addr.arpa."} {
 			m := new(mdns.Msg)
 			m.SetQuestion(q, mdns.TypeANY)
-			if _, _, err := new(mdns.Client).Exchange(m, fmt.Sprintf("127.0.0.1:%d", dnsPort)); err != nil {
+			if _, _, err := new(mdns.Client).Exchange(m, fmt.Sprintf("127.0.0.1:%d", n.Cfg.Ports.DNS)); err != nil {
 				t.Fatalf("DNS %s: %v", q, err)
 			}
 		}
