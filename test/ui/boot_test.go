@@ -58,9 +58,7 @@ func TestUIDidNotStart(t *testing.T) {
 					return err
 				}))
 			}
-			b.mu.Lock()
-			failedBefore := len(b.failed)
-			b.mu.Unlock()
+			b.resetFailed()
 			b.run(30*time.Second, "open the UI",
 				chromedp.Navigate("about:blank"),
 				chromedp.Navigate(b.base+"/ui/#/services"),
@@ -76,7 +74,7 @@ func TestUIDidNotStart(t *testing.T) {
 				// The page reloaded itself twice before it gave up.
 				b.mu.Lock()
 				tries := 0
-				for _, f := range b.failed[failedBefore:] {
+				for _, f := range b.failed {
 					if strings.Contains(f, "(blocked: ") {
 						tries++
 					}

@@ -201,6 +201,13 @@ func (b *browser) record(ev any) {
 	}
 }
 
+// resetFailed forgets the failed loads seen so far.
+func (b *browser) resetFailed() {
+	b.mu.Lock()
+	b.failed = nil
+	b.mu.Unlock()
+}
+
 // fail keeps a failed load, the last 20 only. b.mu must be held.
 func (b *browser) fail(what string) {
 	if len(b.failed) == 20 {

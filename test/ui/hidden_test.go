@@ -85,6 +85,7 @@ func TestHiddenPagesHoldNoBlockingQuery(t *testing.T) {
 	})
 	b.subtest(t, "hidden", func(t *testing.T) {
 		b.waitJS(5*time.Second, "the services view listed", `document.querySelector('main .summary') !== null`)
+		b.resetFailed() // only this page's cancellations count
 		b.setWindowState(cdpbrowser.WindowStateMinimized)
 		b.waitJS(5*time.Second, "the page hidden", `document.visibilityState === 'hidden'`)
 		eventually(t, "the hidden page's blocking queries canceled", 5*time.Second, func() error {
