@@ -21,7 +21,7 @@ func newSnapshotCommand() *helpOnlyCommand {
 Usage: shoal snapshot <subcommand> [options] [args]
 
   Saves a point-in-time snapshot of the servers' state (KV, sessions,
-  catalog, allocations) to a file, restores one, or describes one. The files
+  catalog, allocations, ACLs) to a file, restores one, or describes one. The files
   are Consul snapshot archives: "consul snapshot inspect" reads them.
 
       $ shoal snapshot save backup.snap
@@ -121,7 +121,7 @@ func newSnapshotRestoreCommand(ui cli.Ui) *snapshotRestoreCommand {
 Usage: shoal snapshot restore [options] FILE
 
   Restores the snapshot in FILE, replacing the whole state of the cluster
-  (KV, sessions, catalog, allocations) atomically. FILE is verified here
+  (KV, sessions, catalog, allocations, ACLs) atomically. FILE is verified here
   first, and again by the leader before anything changes: a truncated or
   altered file is refused and the cluster is left as it was.
 

@@ -43,7 +43,7 @@ var consulIgnored = map[string]bool{
 
 // consulRefused are Consul keys whose absence would weaken security: a
 // file that sets them is refused rather than run without what it asks for
-// (ACLs, automatic TLS distribution).
+// (automatic TLS distribution and configuration).
 var consulRefused = map[string]bool{
 	"auto_encrypt": true, "auto_config": true,
 }
