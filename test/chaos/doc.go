@@ -1,8 +1,9 @@
 // Package chaos is Shoal's Jepsen-style fault-injection suite. It runs
 // three real shoal servers, each on an emulated host (a network namespace,
 // internal/netlab), drives them with concurrent HTTP clients while a
-// seeded nemesis injects one fault at a time, and checks the recorded
-// history for linearizability with porcupine.
+// seeded nemesis injects one fault at a time (to one server, to two, or a
+// crash of all three), and checks the recorded history for
+// linearizability with porcupine.
 //
 // The terms, in the order a run uses them:
 //

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand"
 	"time"
@@ -18,11 +19,16 @@ const (
 	PauseLeader     FaultKind = "pause-leader"     // the same, the leader
 	PartitionRandom FaultKind = "partition-random" // cut a random server off the other two
 	PartitionLeader FaultKind = "partition-leader" // cut the leader off: it is in the minority
+	KillMajority    FaultKind = "kill-majority"    // kill -9 the leader and one other server: no quorum until both restart
+	KillAll         FaultKind = "kill-all"         // kill -9 every server at once (the whole cluster crashes), restart them all
 	CrashCycle      FaultKind = "crash"            // crash mode: kill -9 and restart at once or soon
 )
 
 // faultKinds are the kinds of the consistent and default modes.
-var faultKinds = []FaultKind{KillRandom, KillLeader, PauseRandom, PauseLeader, PartitionRandom, PartitionLeader}
+var faultKinds = []FaultKind{KillRandom, KillLeader, PauseRandom, PauseLeader, PartitionRandom, PartitionLeader, KillMajority, KillAll}
+
+// allServers is Fault.Server for a fault on every server.
+const allServers = "all"
 
 // Fault is one injected fault, timed on the history's clock.
 type Fault struct {
@@ -89,9 +95,12 @@ func (n *nemesis) run(ctx context.Context) []Fault {
 			kind = faultKinds[order[i]]
 		}
 		quiet, target := n.between(3, 6), n.rng.Intn(len(n.c.Procs))
+		// The second server of kill-majority, drawn for every fault so that
+		// the schedule's later draws do not depend on the kinds.
+		other := (target + 1 + n.rng.Intn(len(n.c.Procs)-1)) % len(n.c.Procs)
 		var hold time.Duration
 		switch kind {
-		case KillRandom, KillLeader:
+		case KillRandom, KillLeader, KillMajority, KillAll:
 			hold = n.between(3, 7)
 		case PauseRandom, PauseLeader:
 			hold = n.between(3, 9)
@@ -102,16 +111,32 @@ func (n *nemesis) run(ctx context.Context) []Fault {
 			break
 		}
 		f := Fault{Kind: kind, Hold: hold}
-		if kind == KillLeader || kind == PauseLeader || kind == PartitionLeader {
+		if kind == KillLeader || kind == PauseLeader || kind == PartitionLeader || kind == KillMajority {
 			if l, err := n.c.Leader(); err == nil {
+				if other == l {
+					other = target
+				}
 				target = l
 			} else {
 				f.Note = "no leader: a random server"
 			}
 		}
-		f.Server, f.Start = n.c.Procs[target].Name, n.rec.Now()
+		victims := []int{target}
+		f.Server = n.c.Procs[target].Name
+		switch kind {
+		case KillMajority:
+			victims = append(victims, other)
+			f.Server += "+" + n.c.Procs[other].Name
+		case KillAll:
+			victims = []int{}
+			for i := range n.c.Procs {
+				victims = append(victims, i)
+			}
+			f.Server = allServers
+		}
+		f.Start = n.rec.Now()
 		n.logf("nemesis: %s %s for %v", kind, f.Server, hold.Round(time.Millisecond))
-		if err := n.inject(ctx, kind, target, hold); err != nil {
+		if err := n.inject(ctx, kind, victims, hold); err != nil {
 			f.Note += " " + err.Error()
 			n.logf("nemesis: %s: %v", kind, err)
 		}
@@ -124,13 +149,21 @@ func (n *nemesis) run(ctx context.Context) []Fault {
 	return faults
 }
 
-// inject applies one fault to server i for hold, then undoes it.
-func (n *nemesis) inject(ctx context.Context, kind FaultKind, i int, hold time.Duration) error {
+// inject applies one fault to the servers victims for hold, then undoes
+// it. Only the kill kinds take more than one server.
+func (n *nemesis) inject(ctx context.Context, kind FaultKind, victims []int, hold time.Duration) error {
+	i := victims[0]
 	switch kind {
-	case KillRandom, KillLeader:
-		n.c.Kill(i)
+	case KillRandom, KillLeader, KillMajority, KillAll:
+		for _, v := range victims {
+			n.c.Kill(v)
+		}
 		sleep(ctx, hold)
-		return n.c.Restart(ctx, i, 30*time.Second)
+		var errs []error
+		for _, v := range victims {
+			errs = append(errs, n.c.Restart(ctx, v, 30*time.Second))
+		}
+		return errors.Join(errs...)
 	case PauseRandom, PauseLeader:
 		if err := n.c.Pause(i); err != nil {
 			return err
@@ -148,12 +181,14 @@ func (n *nemesis) inject(ctx context.Context, kind FaultKind, i int, hold time.D
 
 // crashCycles kills a random server (the leader one time in three) with
 // SIGKILL cfg.Cycles times, restarting it at once or after up to 2 s;
-// every restart must succeed.
+// one cycle in six kills every server at once instead (a whole-cluster
+// crash) and restarts them all. Every restart must succeed.
 func (n *nemesis) crashCycles(ctx context.Context) []Fault {
 	var faults []Fault
 	for cycle := 0; cycle < n.cfg.Cycles && ctx.Err() == nil; cycle++ {
 		quiet := time.Duration(500+n.rng.Intn(1000)) * time.Millisecond
 		target, leader := n.rng.Intn(len(n.c.Procs)), n.rng.Intn(3) == 0
+		all := n.rng.Intn(6) == 0
 		var delay time.Duration
 		if n.rng.Intn(2) == 1 {
 			delay = time.Duration(200+n.rng.Intn(1800)) * time.Millisecond
@@ -162,7 +197,10 @@ func (n *nemesis) crashCycles(ctx context.Context) []Fault {
 			break
 		}
 		f := Fault{Kind: CrashCycle, Hold: delay}
-		if leader {
+		switch {
+		case all:
+			f.Note = "every server"
+		case leader:
 			f.Note = "leader"
 			if l, err := n.c.Leader(); err == nil {
 				target = l
@@ -171,12 +209,23 @@ func (n *nemesis) crashCycles(ctx context.Context) []Fault {
 			}
 		}
 		f.Server, f.Start = n.c.Procs[target].Name, n.rec.Now()
+		victims := []int{target}
+		if all {
+			f.Server, victims = allServers, []int{}
+			for i := range n.c.Procs {
+				victims = append(victims, i)
+			}
+		}
 		n.logf("crash %d/%d: kill -9 %s, restart after %v %s", cycle+1, n.cfg.Cycles, f.Server, delay, f.Note)
-		n.c.Kill(target)
+		for _, v := range victims {
+			n.c.Kill(v)
+		}
 		sleep(ctx, delay)
-		if err := n.c.Restart(ctx, target, 30*time.Second); err != nil {
-			f.Note += " RESTART FAILED"
-			n.logf("crash %d: %v", cycle+1, err)
+		for _, v := range victims {
+			if err := n.c.Restart(ctx, v, 30*time.Second); err != nil {
+				f.Note += " RESTART FAILED"
+				n.logf("crash %d: %v", cycle+1, err)
+			}
 		}
 		f.End = n.rec.Now()
 		faults = append(faults, f)
