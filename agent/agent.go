@@ -123,6 +123,10 @@ type Agent struct {
 	shutdownOnce sync.Once
 	shutdownCh   chan struct{}
 	wg           sync.WaitGroup
+
+	// fatalErr is why the agent stopped on its own (serverFailed).
+	fatalMu  sync.Mutex
+	fatalErr error
 }
 
 // New validates nothing beyond what config.Load did; it prepares the agent
@@ -228,6 +232,7 @@ func (a *Agent) serverConfig() server.Config {
 			InitialManagement: c.ACL.Tokens.InitialManagement},
 		Logger:     a.logger,
 		UserEvents: a.handleUserEvent,
+		OnFatal:    a.serverFailed,
 	}
 	if v := c.EncryptVerifyIncoming; v != nil {
 		sc.EncryptAllowPlainIncoming = !*v
@@ -349,6 +354,30 @@ func (a *Agent) Shutdown() error {
 		a.logger.Info("agent stopped")
 	})
 	return nil
+}
+
+// serverFailed stops the agent when its server cannot go on (its data dir
+// was removed while it ran): Err then says why, and `shoal agent` exits
+// with status 1. It does not wait for the shutdown, which waits for the
+// server goroutine calling it.
+func (a *Agent) serverFailed(err error) {
+	a.fatalMu.Lock()
+	first := a.fatalErr == nil
+	if first {
+		a.fatalErr = err
+	}
+	a.fatalMu.Unlock()
+	if first {
+		go a.Shutdown()
+	}
+}
+
+// Err is why the agent stopped on its own, or nil: it was asked to stop,
+// or runs.
+func (a *Agent) Err() error {
+	a.fatalMu.Lock()
+	defer a.fatalMu.Unlock()
+	return a.fatalErr
 }
 
 // ShutdownCh is closed when the agent has begun shutting down, for example

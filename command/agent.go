@@ -97,6 +97,11 @@ func (c *agentCommand) Run(args []string) int {
 	for {
 		select {
 		case <-a.ShutdownCh():
+			_ = a.Shutdown() // returns once a shutdown begun elsewhere is done
+			if err := a.Err(); err != nil {
+				c.ui.Error(fmt.Sprintf("==> Agent stopped: %v", err))
+				return 1
+			}
 			return 0
 		case sig := <-sigCh:
 			if sig == syscall.SIGHUP {

@@ -69,6 +69,16 @@ type Config struct {
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
 
+	// OnFatal, if set, is called once, from a goroutine of the server, when
+	// the server cannot go on: its data dir was removed or replaced while
+	// it ran (an error wrapping ErrDataDirGone). The server keeps running
+	// until Shutdown, which OnFatal must not wait for (it would wait for
+	// the goroutine calling it): the caller stops it.
+	OnFatal func(error)
+	// DataDirCheckInterval is how often a server with a DataDir checks
+	// that it is still there. Default 5s.
+	DataDirCheckInterval time.Duration
+
 	// UserEvents, if set, receives every Serf user event this node hears
 	// (/v1/event/fire), from the Serf event loop: it must not block.
 	UserEvents func(serf.UserEvent)
@@ -142,6 +152,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.NodeLostGrace == 0 {
 		c.NodeLostGrace = time.Second
+	}
+	if c.DataDirCheckInterval == 0 {
+		c.DataDirCheckInterval = 5 * time.Second
 	}
 	if c.ACL.DefaultPolicy == "" {
 		c.ACL.DefaultPolicy = "deny"

@@ -3,9 +3,11 @@ package server
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 )
 
 // DiskError is a failed read or write in a server's data dir. Err is the
@@ -24,9 +26,17 @@ func (e *DiskError) Error() string {
 
 func (e *DiskError) Unwrap() error { return e.Err }
 
+// ErrDataDirGone is the cause of the DiskError a server stops with when
+// its data dir was removed, or another directory put at its path, while
+// it ran (watchDataDir).
+var ErrDataDirGone = errors.New("removed or replaced while the server ran")
+
 // diskHint tells the operator what to do about the common causes.
 func diskHint(err error) string {
 	switch {
+	case errors.Is(err, ErrDataDirGone):
+		return " (the server stopped: its Raft log and snapshots are gone from that path. Start it again with the data dir restored from a backup, " +
+			"or, in a cluster of three or more servers, with an empty data dir: the leader replaces the old server at this address by the new one, which copies the state from the others)"
 	case errors.Is(err, syscall.ENOSPC):
 		return " (disk full: free space in the data dir)"
 	case errors.Is(err, syscall.EROFS), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
@@ -78,4 +88,57 @@ func checkDataDir(dir string) error {
 		return fail("fsync", err)
 	}
 	return nil
+}
+
+// dataDirIdentity is what watchDataDir compares: the data dir's file
+// info at start.
+func dataDirIdentity(dir string) (os.FileInfo, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, &DiskError{Dir: dir, Op: "stat", Err: err}
+	}
+	return fi, nil
+}
+
+// dataDirChanged reports, as a DiskError wrapping ErrDataDirGone, that dir
+// no longer exists or is another directory than at (os.SameFile). Other
+// stat errors (a network file system that does not answer) are not
+// reported: they may pass.
+func dataDirChanged(dir string, at os.FileInfo) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &DiskError{Dir: dir, Op: "watch", Err: fmt.Errorf("%w: it no longer exists", ErrDataDirGone)}
+	case err != nil:
+		return nil
+	case !os.SameFile(at, fi):
+		return &DiskError{Dir: dir, Op: "watch", Err: fmt.Errorf("%w: another directory is at its path", ErrDataDirGone)}
+	}
+	return nil
+}
+
+// watchDataDir checks every cfg.DataDirCheckInterval that the data dir is
+// the one the server opened. A server whose data dir was removed keeps
+// its open log segments, so it goes on until the next segment must be
+// created, and then can append nothing, for ever: a voter that counts
+// toward the quorum but cannot store, whose state stops moving while it
+// answers stale reads. So the server reports the loss through
+// cfg.OnFatal, once, and stops checking; the caller stops it.
+func (s *Server) watchDataDir(at os.FileInfo) {
+	t := time.NewTicker(s.cfg.DataDirCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.shutdownCh:
+			return
+		case <-t.C:
+		}
+		if err := dataDirChanged(s.cfg.DataDir, at); err != nil {
+			s.logger.Error("the data dir is gone: stopping", "error", err)
+			if s.cfg.OnFatal != nil {
+				s.cfg.OnFatal(err)
+			}
+			return
+		}
+	}
 }

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
 )
 
 func TestCheckDataDir(t *testing.T) {
@@ -70,5 +73,100 @@ func TestDiskErrorText(t *testing.T) {
 				t.Fatalf("message %q lacks the data dir, the op or %q", msg, tc.want)
 			}
 		})
+	}
+}
+
+func TestDataDirChanged(t *testing.T) {
+	cases := []struct {
+		name   string
+		change func(t *testing.T, dir string)
+		want   string // in the error; "" for none
+	}{
+		{"untouched", func(*testing.T, string) {}, ""},
+		{"a file written in it", func(t *testing.T, dir string) {
+			if err := os.WriteFile(filepath.Join(dir, "x"), []byte("x"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, ""},
+		{"removed", func(t *testing.T, dir string) {
+			if err := os.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+		}, "no longer exists"},
+		{"replaced", func(t *testing.T, dir string) {
+			if err := os.Rename(dir, dir+".old"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}, "another directory is at its path"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			at, err := dataDirIdentity(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.change(t, dir)
+			err = dataDirChanged(dir, at)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("reported %v", err)
+				}
+				return
+			}
+			var de *DiskError
+			if !errors.Is(err, ErrDataDirGone) || !errors.As(err, &de) || de.Dir != dir {
+				t.Fatalf("got %v, want a DiskError for %s wrapping ErrDataDirGone", err, dir)
+			}
+			if msg := err.Error(); !strings.Contains(msg, tc.want) || !strings.Contains(msg, "Start it again") {
+				t.Fatalf("message %q lacks %q or what to do", msg, tc.want)
+			}
+		})
+	}
+}
+
+// TestServerReportsARemovedDataDir runs a server on a data dir, removes
+// the dir, and expects OnFatal once with ErrDataDirGone; nothing before.
+func TestServerReportsARemovedDataDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	fatal := make(chan error, 4)
+	s, err := NewServer(Config{
+		NodeName: "s1", NodeID: "11111111-2222-3333-4444-555555555555", Bootstrap: true,
+		BindAddr: "127.0.0.1", SerfPort: freePort(t), RPCPort: freePort(t), DataDir: dir,
+		RaftTimeoutOverride: 50 * time.Millisecond, DataDirCheckInterval: 20 * time.Millisecond,
+		OnFatal: func(err error) { fatal <- err },
+		Logger:  hclog.New(&hclog.LoggerOptions{Level: hclog.Error}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+	waitReady(t, s)
+	select {
+	case err := <-fatal:
+		t.Fatalf("OnFatal before the data dir changed: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-fatal:
+		if !errors.Is(err, ErrDataDirGone) {
+			t.Fatalf("OnFatal(%v), want ErrDataDirGone", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnFatal was not called within 5s of removing the data dir")
+	}
+	select {
+	case err := <-fatal:
+		t.Fatalf("OnFatal called again: %v", err)
+	case <-time.After(200 * time.Millisecond):
 	}
 }

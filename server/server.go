@@ -70,7 +70,10 @@ type Server struct {
 	leaveOnce    sync.Once
 	shutdownOnce sync.Once
 	shutdownCh   chan struct{}
-	wg           sync.WaitGroup
+	// dataDirAt is the data dir as the server opened it (nil in memory):
+	// watchDataDir stops the server when another is at its path.
+	dataDirAt os.FileInfo
+	wg        sync.WaitGroup
 }
 
 // NewServer starts a server: the RPC listener, Raft, then Serf.
@@ -120,6 +123,10 @@ func NewServer(cfg Config) (*Server, error) {
 	go func() { defer s.wg.Done(); s.serveListener() }()
 	go func() { defer s.wg.Done(); s.serfEventLoop() }()
 	go func() { defer s.wg.Done(); s.monitorLeadership() }()
+	if s.dataDirAt != nil {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.watchDataDir(s.dataDirAt) }()
+	}
 	return s, nil
 }
 
@@ -204,6 +211,11 @@ func (s *Server) setupRaft() error {
 		if err := checkDataDir(s.cfg.DataDir); err != nil {
 			return err
 		}
+		at, err := dataDirIdentity(s.cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		s.dataDirAt = at
 		if err := os.MkdirAll(filepath.Join(dir, "wal"), 0o700); err != nil {
 			return fmt.Errorf("server: raft dir: %w", err)
 		}

@@ -101,6 +101,15 @@ func (p *Proc) Running() bool {
 	}
 }
 
+// ExitCode is the exit status of a process that has exited: -1 while it
+// runs, if it never started, or if a signal ended it.
+func (p *Proc) ExitCode() int {
+	if p.done == nil || p.Running() {
+		return -1
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
 // Kill9 kills the process with SIGKILL and waits for it.
 func (p *Proc) Kill9() {
 	if !p.Running() {

@@ -316,3 +316,67 @@ func TestDiskFullLeaderStepsDown(t *testing.T) {
 	}
 	t.Logf("after restart every server holds all %d acknowledged keys", len(acked))
 }
+
+// TestRemovedDataDirStopsTheServer deletes a follower's data dir while the
+// cluster runs. The follower could go on only until its log needs a new
+// segment, then store nothing while still counting as a voter and
+// answering stale reads; it must instead exit with status 1 and say why.
+// Started again on an empty data dir, as the message says, it must come
+// back as a voter in place of its old self with every acknowledged write.
+func TestRemovedDataDirStopsTheServer(t *testing.T) {
+	procs, ports := startServers(t, 3)
+	leader := waitLeader(t, procs, ports, 20*time.Second)
+	if code, body, err := leader.Put("/v1/kv/before", "1"); err != nil || code != 200 || strings.TrimSpace(body) != "true" {
+		t.Fatalf("put: %d %q %v", code, body, err)
+	}
+	var f *proccluster.Proc
+	for _, p := range procs {
+		if p != leader {
+			f = p
+			break
+		}
+	}
+	if err := os.RemoveAll(f.DataDir); err != nil {
+		t.Fatal(err)
+	}
+	removed := time.Now()
+	testcluster.Eventually(t, 20*time.Second, func() error {
+		if f.Running() {
+			return fmt.Errorf("%s still runs", f.Name)
+		}
+		return nil
+	})
+	t.Logf("%s exited %v after its data dir was removed", f.Name, time.Since(removed).Round(time.Millisecond))
+	if code := f.ExitCode(); code != 1 {
+		t.Fatalf("%s exited with status %d, want 1", f.Name, code)
+	}
+	log := f.Log()
+	if !strings.Contains(log, "Agent stopped: server: data dir "+f.DataDir+": watch: removed or replaced while the server ran") {
+		t.Fatalf("%s's output does not say that its data dir %s was removed:\n%s", f.Name, f.DataDir, log)
+	}
+	if strings.Contains(log, "panic") {
+		t.Fatalf("%s panicked:\n%s", f.Name, log)
+	}
+
+	if code, body, err := leader.Put("/v1/kv/after", "2"); err != nil || code != 200 || strings.TrimSpace(body) != "true" {
+		t.Fatalf("put with one server down: %d %q %v", code, body, err)
+	}
+	// Started on an empty data dir, it is a new server at the old one's
+	// address: the leader swaps them, and it copies the state.
+	if err := f.Start(); err != nil {
+		t.Fatal(err)
+	}
+	testcluster.Eventually(t, 30*time.Second, func() error {
+		for key, want := range map[string]string{"before": "1", "after": "2"} {
+			code, body, err := f.Get("/v1/kv/" + key + "?stale&raw")
+			if err != nil || code != 200 || body != want {
+				return fmt.Errorf("restarted %s: %s = %d %q %v", f.Name, key, code, body, err)
+			}
+		}
+		out, err := cli(t, leader, "operator", "raft", "list-peers")
+		if err != nil || strings.Count(out, "true") != 3 || strings.Count(out, f.Name) != 1 {
+			return fmt.Errorf("list-peers: %v\n%s", err, out)
+		}
+		return nil
+	})
+}
