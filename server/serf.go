@@ -244,6 +244,7 @@ func (s *Server) serfEventLoop() {
 			if me.Type == serf.EventMemberJoin && s.cfg.BootstrapExpect > 0 && !s.bootstrapped.Load() {
 				s.maybeBootstrap()
 			}
+			s.advertiseRoleFor(s.serf.Members())
 		case <-s.shutdownCh:
 			return
 		}
@@ -318,4 +319,44 @@ func (s *Server) retryBootstrapLater() {
 		case <-s.shutdownCh:
 		}
 	}()
+}
+
+// roleFor is the role tag a server advertises among members: Consul's
+// "consul", or Shoal's earlier "server" while a server of a build before
+// 25fbb37 (role=server and no shoal_vsn tag) is alive among them. Such a
+// server reads only "server": as the leader of a cluster being upgraded
+// one server at a time, it would not add an upgraded server back to Raft
+// after its graceful leave, and the upgrade would end without a quorum.
+// Current servers read both values (MemberRole).
+func roleFor(self string, members []serf.Member) string {
+	for _, m := range members {
+		if m.Name != self && m.Status == serf.StatusAlive &&
+			m.Tags["role"] == roleTagLegacyServer && m.Tags["shoal_vsn"] == "" {
+			return roleTagLegacyServer
+		}
+	}
+	return RoleTagServer
+}
+
+// advertiseRoleFor updates this server's role tag to roleFor(members).
+func (s *Server) advertiseRoleFor(members []serf.Member) {
+	local := s.serf.LocalMember()
+	want := roleFor(local.Name, members)
+	if local.Tags["role"] == want {
+		return
+	}
+	tags := make(map[string]string, len(local.Tags))
+	for k, v := range local.Tags {
+		tags[k] = v
+	}
+	tags["role"] = want
+	if err := s.serf.SetTags(tags); err != nil {
+		s.logger.Warn("could not update the serf role tag", "role", want, "error", err)
+		return
+	}
+	if want == roleTagLegacyServer {
+		s.logger.Info("a server of an older build is in the cluster: advertising role=server, which it reads, until none is left")
+	} else {
+		s.logger.Info("no server of an older build is left: advertising Consul's role=consul")
+	}
 }
