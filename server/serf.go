@@ -244,7 +244,9 @@ func (s *Server) serfEventLoop() {
 			if me.Type == serf.EventMemberJoin && s.cfg.BootstrapExpect > 0 && !s.bootstrapped.Load() {
 				s.maybeBootstrap()
 			}
-			s.advertiseRoleFor(s.serf.Members())
+			if touchesOlderServer(me.Members) {
+				s.advertiseRoleFor(s.serf.Members())
+			}
 		case <-s.shutdownCh:
 			return
 		}
@@ -330,12 +332,28 @@ func (s *Server) retryBootstrapLater() {
 // Current servers read both values (MemberRole).
 func roleFor(self string, members []serf.Member) string {
 	for _, m := range members {
-		if m.Name != self && m.Status == serf.StatusAlive &&
-			m.Tags["role"] == roleTagLegacyServer && m.Tags["shoal_vsn"] == "" {
+		if m.Name != self && m.Status == serf.StatusAlive && olderServer(m) {
 			return roleTagLegacyServer
 		}
 	}
 	return RoleTagServer
+}
+
+// olderServer reports whether m is a server of a build before 25fbb37.
+func olderServer(m serf.Member) bool {
+	return m.Tags["role"] == roleTagLegacyServer && m.Tags["shoal_vsn"] == ""
+}
+
+// touchesOlderServer reports whether a member event concerns an older
+// server: only such events can change roleFor, so the serf event loop
+// lists the members only for them.
+func touchesOlderServer(members []serf.Member) bool {
+	for _, m := range members {
+		if olderServer(m) {
+			return true
+		}
+	}
+	return false
 }
 
 // advertiseRoleFor updates this server's role tag to roleFor(members).

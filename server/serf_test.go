@@ -48,3 +48,22 @@ func TestRoleFor(t *testing.T) {
 		})
 	}
 }
+
+func TestTouchesOlderServer(t *testing.T) {
+	older := serf.Member{Name: "old", Tags: map[string]string{"role": roleTagLegacyServer, "vsn": "1"}}
+	upgradedInLegacyMode := serf.Member{Name: "b", Tags: map[string]string{"role": roleTagLegacyServer, "shoal_vsn": "2"}}
+	client := serf.Member{Name: "c", Tags: map[string]string{"role": RoleTagClient, "shoal_vsn": "2"}}
+	for _, tc := range []struct {
+		name    string
+		members []serf.Member
+		want    bool
+	}{
+		{"an older server among others", []serf.Member{client, older}, true},
+		{"current members only", []serf.Member{client, upgradedInLegacyMode}, false},
+		{"none", nil, false},
+	} {
+		if got := touchesOlderServer(tc.members); got != tc.want {
+			t.Errorf("%s: touchesOlderServer = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -18,7 +18,10 @@ type compatRow struct {
 	has    bool     // the Shoal column is not "no"
 }
 
-var backticked = regexp.MustCompile("`([^`]*)`")
+var (
+	backticked = regexp.MustCompile("`([^`]*)`")
+	relative   = regexp.MustCompile(`^[a-z]`) // "token", "node/<node>": a path relative to the one before
+)
 
 // compatRows reads the table under "## Endpoint families". A path the row
 // gives relative ("`token`" after "`/v1/acl/bootstrap`") is taken in the
@@ -54,7 +57,7 @@ func compatRows(doc string) []compatRow {
 			switch {
 			case strings.HasPrefix(p, "/"):
 				dir = p[:strings.LastIndex(p, "/")+1]
-			case dir != "" && regexp.MustCompile(`^[a-z]`).MatchString(p):
+			case dir != "" && relative.MatchString(p):
 				p = dir + p
 			default:
 				continue

@@ -128,11 +128,7 @@ func (n *nemesis) run(ctx context.Context) []Fault {
 			victims = append(victims, other)
 			f.Server += "+" + n.c.Procs[other].Name
 		case KillAll:
-			victims = []int{}
-			for i := range n.c.Procs {
-				victims = append(victims, i)
-			}
-			f.Server = allServers
+			victims, f.Server = n.every(), allServers
 		}
 		f.Start = n.rec.Now()
 		n.logf("nemesis: %s %s for %v", kind, f.Server, hold.Round(time.Millisecond))
@@ -147,6 +143,15 @@ func (n *nemesis) run(ctx context.Context) []Fault {
 		}
 	}
 	return faults
+}
+
+// every is the index of every server.
+func (n *nemesis) every() []int {
+	all := make([]int, len(n.c.Procs))
+	for i := range all {
+		all[i] = i
+	}
+	return all
 }
 
 // inject applies one fault to the servers victims for hold, then undoes
@@ -211,10 +216,7 @@ func (n *nemesis) crashCycles(ctx context.Context) []Fault {
 		f.Server, f.Start = n.c.Procs[target].Name, n.rec.Now()
 		victims := []int{target}
 		if all {
-			f.Server, victims = allServers, []int{}
-			for i := range n.c.Procs {
-				victims = append(victims, i)
-			}
+			f.Server, victims = allServers, n.every()
 		}
 		n.logf("crash %d/%d: kill -9 %s, restart after %v %s", cycle+1, n.cfg.Cycles, f.Server, delay, f.Note)
 		for _, v := range victims {
