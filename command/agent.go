@@ -111,10 +111,38 @@ func (c *agentCommand) Run(args []string) int {
 				}
 				continue
 			}
+			if !leavesOn(cfg, sig) {
+				c.ui.Output(fmt.Sprintf("==> Caught signal %v: exiting without leaving the cluster (%s)", sig, leaveSetting(sig)))
+				if err := a.Shutdown(); err != nil {
+					c.ui.Error(fmt.Sprintf("Error shutting down: %v", err))
+					return 1
+				}
+				return 0
+			}
 			c.ui.Output(fmt.Sprintf("==> Caught signal %v: leaving cluster gracefully (signal again to exit at once)", sig))
 			return c.leave(a, sigCh)
 		}
 	}
+}
+
+// leavesOn reports whether sig (SIGTERM or SIGINT) makes the agent leave
+// the cluster before it exits: Consul's leave_on_terminate and
+// skip_leave_on_interrupt when the configuration sets them; unset, Shoal
+// leaves on both, servers included (Consul's servers do neither by
+// default: docs/configuration.md).
+func leavesOn(cfg *config.Config, sig os.Signal) bool {
+	if sig == syscall.SIGTERM {
+		return cfg.LeaveOnTerminate == nil || *cfg.LeaveOnTerminate
+	}
+	return cfg.SkipLeaveOnInterrupt == nil || !*cfg.SkipLeaveOnInterrupt
+}
+
+// leaveSetting names the setting that decided leavesOn for sig.
+func leaveSetting(sig os.Signal) string {
+	if sig == syscall.SIGTERM {
+		return "leave_on_terminate = false"
+	}
+	return "skip_leave_on_interrupt = true"
 }
 
 // leave leaves gracefully unless another signal arrives first.

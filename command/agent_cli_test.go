@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -152,6 +154,32 @@ func TestRTTCommand(t *testing.T) {
 			out := ui.OutputWriter.String() + ui.ErrorWriter.String()
 			if code != tc.code || !strings.Contains(out, tc.want) {
 				t.Fatalf("exit %d %q, want %d %q", code, out, tc.code, tc.want)
+			}
+		})
+	}
+}
+
+func TestLeavesOn(t *testing.T) {
+	yes, no := true, false
+	for _, tc := range []struct {
+		name           string
+		onTerm, skipOn *bool
+		sig            os.Signal
+		want           bool
+	}{
+		{"SIGTERM, unset: Shoal leaves", nil, nil, syscall.SIGTERM, true},
+		{"SIGINT, unset: Shoal leaves", nil, nil, os.Interrupt, true},
+		{"SIGTERM, leave_on_terminate = false", &no, nil, syscall.SIGTERM, false},
+		{"SIGTERM, leave_on_terminate = true", &yes, nil, syscall.SIGTERM, true},
+		{"SIGINT, skip_leave_on_interrupt = true", nil, &yes, os.Interrupt, false},
+		{"SIGINT, skip_leave_on_interrupt = false", nil, &no, os.Interrupt, true},
+		{"SIGINT ignores leave_on_terminate", &no, nil, os.Interrupt, true},
+		{"SIGTERM ignores skip_leave_on_interrupt", nil, &yes, syscall.SIGTERM, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := &config.Config{LeaveOnTerminate: tc.onTerm, SkipLeaveOnInterrupt: tc.skipOn}
+			if got := leavesOn(cfg, tc.sig); got != tc.want {
+				t.Fatalf("leavesOn(%v) = %v, want %v", tc.sig, got, tc.want)
 			}
 		})
 	}

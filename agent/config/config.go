@@ -103,6 +103,17 @@ type Config struct {
 	// config files (-enable-local-script-checks). Default false.
 	EnableLocalScriptChecks bool `json:"enable_local_script_checks"`
 
+	// LeaveOnTerminate, when false, makes SIGTERM exit without leaving
+	// the cluster (leave_on_terminate, as Consul). Unset or true, the
+	// agent leaves gracefully first, servers included; Consul's servers
+	// do not by default (docs/configuration.md, "Stopping an agent").
+	LeaveOnTerminate *bool `json:"leave_on_terminate"`
+	// SkipLeaveOnInterrupt, when true, makes SIGINT (ctrl-C) exit without
+	// leaving (skip_leave_on_interrupt, as Consul). Unset or false, the
+	// agent leaves gracefully first; Consul's servers skip the leave by
+	// default.
+	SkipLeaveOnInterrupt *bool `json:"skip_leave_on_interrupt"`
+
 	// EnableDebug serves Go's profiler (net/http/pprof) under /debug/pprof/
 	// on the HTTP API, as Consul's enable_debug. Default false: profiles
 	// expose internals and cost CPU while taken.

@@ -582,10 +582,18 @@ func TestOverlayAndSchedulerSettings(t *testing.T) {
 		{"check_update_interval from a file", nil, "check_update_interval = \"30s\"\n",
 			func(c *Config) bool { return c.CheckUpdateInterval == 30*time.Second }, ""},
 		{"consul-only settings are ignored and listed", nil,
-			"ui_config {\n  enabled = true\n}\nleave_on_terminate = true\nports {\n  grpc = 8502\n  http = 8501\n}\n",
+			"ui_config {\n  enabled = true\n}\nrejoin_after_leave = true\nports {\n  grpc = 8502\n  http = 8501\n}\n",
 			func(c *Config) bool {
-				return c.Ports.HTTP == 8501 && strings.Join(c.Ignored, ",") == "leave_on_terminate,ports.grpc,ui_config"
+				return c.Ports.HTTP == 8501 && strings.Join(c.Ignored, ",") == "ports.grpc,rejoin_after_leave,ui_config"
 			}, ""},
+		{"leave settings unset", nil, "",
+			func(c *Config) bool { return c.LeaveOnTerminate == nil && c.SkipLeaveOnInterrupt == nil }, ""},
+		{"leave settings from a file, as Consul's", nil, "leave_on_terminate = false\nskip_leave_on_interrupt = true\n",
+			func(c *Config) bool {
+				return c.LeaveOnTerminate != nil && !*c.LeaveOnTerminate && c.SkipLeaveOnInterrupt != nil && *c.SkipLeaveOnInterrupt &&
+					len(c.Ignored) == 0
+			}, ""},
+		{"leave_on_terminate must be a bool", nil, "leave_on_terminate = \"no\"\n", nil, "leave_on_terminate"},
 		{"auto_encrypt is refused", nil, "auto_encrypt {\n  tls = true\n}\n", nil, `"auto_encrypt" is not supported by Shoal`},
 		{"acl block", nil, "acl {\n  enabled = true\n  default_policy = \"allow\"\n  down_policy = \"deny\"\n  tokens {\n    initial_management = \"m\"\n    agent = \"a\"\n    default = \"d\"\n  }\n}\n",
 			func(c *Config) bool {

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +41,79 @@ func cli(t *testing.T, p *proccluster.Proc, args ...string) (string, error) {
 	cmd.Env = append(cmd.Environ(), "SHOAL_HTTP_ADDR="+p.HTTP, "CONSUL_HTTP_ADDR=")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// TestNoLeaveOnSIGTERMWhenConfigured: a server whose configuration says
+// leave_on_terminate = false, as Consul's servers default to, exits on
+// SIGTERM without leaving: it stays a voter while down, and comes back as
+// one on restart.
+func TestNoLeaveOnSIGTERMWhenConfigured(t *testing.T) {
+	fp := testcluster.FreePorts(t, 3)
+	ports := proccluster.Ports{HTTP: fp[0], Serf: fp[1], Server: fp[2]}
+	procs := proccluster.Servers(shoalBin, t.TempDir(), 3, ports)
+	conf := filepath.Join(t.TempDir(), "stay.hcl")
+	if err := os.WriteFile(conf, []byte("leave_on_terminate = false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range procs {
+		p.Args = append(p.Args, "-config-file", conf)
+	}
+	runProcs(t, procs)
+	leader := waitLeader(t, procs, ports, 20*time.Second)
+	var stayer *proccluster.Proc
+	for _, p := range procs {
+		if p != leader {
+			stayer = p
+			break
+		}
+	}
+	voters := func(p *proccluster.Proc) (string, error) {
+		out, err := cli(t, p, "operator", "raft", "list-peers")
+		if err != nil {
+			return out, fmt.Errorf("%v: %s", err, out)
+		}
+		if !strings.Contains(out, stayer.Name+" ") || strings.Count(out, "true") != 3 {
+			return out, fmt.Errorf("raft configuration is not the three voters with %s:\n%s", stayer.Name, out)
+		}
+		return out, nil
+	}
+	testcluster.Eventually(t, 15*time.Second, func() error { _, err := voters(leader); return err })
+
+	stayer.Stop(15 * time.Second)
+	if code := stayer.ExitCode(); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM, want 0:\n%s", code, stayer.Log())
+	}
+	if log := stayer.Log(); !strings.Contains(log, "exiting without leaving the cluster (leave_on_terminate = false)") ||
+		strings.Contains(log, "leaving cluster gracefully") {
+		t.Fatalf("SIGTERM with leave_on_terminate = false:\n%s", log)
+	}
+	// Serf sees it fail within seconds; the Raft configuration keeps it
+	// (no leave; dead-server cleanup waits its 2-minute grace).
+	testcluster.Eventually(t, 15*time.Second, func() error {
+		out, err := cli(t, leader, "members")
+		if err != nil || !strings.Contains(out, "failed") {
+			return fmt.Errorf("members does not show %s failed yet: %v\n%s", stayer.Name, err, out)
+		}
+		return nil
+	})
+	if out, err := voters(leader); err != nil {
+		t.Fatalf("after SIGTERM without leave: %v\n%s", err, out)
+	}
+
+	if err := stayer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	testcluster.Eventually(t, 20*time.Second, func() error {
+		out, err := cli(t, stayer, "members")
+		if err != nil || strings.Count(out, "alive") != 3 {
+			return fmt.Errorf("members after the restart: %v\n%s", err, out)
+		}
+		_, err = voters(stayer)
+		return err
+	})
+	if code, body, err := stayer.Put("/v1/kv/after-restart", "1"); err != nil || code != 200 {
+		t.Fatalf("put through the restarted server: %d %s %v", code, body, err)
+	}
 }
 
 func TestKillNineLeaderFailoverAndRejoin(t *testing.T) {
