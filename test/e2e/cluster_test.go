@@ -35,6 +35,16 @@ func waitLeader(t *testing.T, procs []*proccluster.Proc, ports proccluster.Ports
 	return leader
 }
 
+// followerOf returns the first of procs that is not leader.
+func followerOf(procs []*proccluster.Proc, leader *proccluster.Proc) *proccluster.Proc {
+	for _, p := range procs {
+		if p != leader {
+			return p
+		}
+	}
+	return nil
+}
+
 func cli(t *testing.T, p *proccluster.Proc, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(shoalBin, args...)
@@ -60,13 +70,7 @@ func TestNoLeaveOnSIGTERMWhenConfigured(t *testing.T) {
 	}
 	runProcs(t, procs)
 	leader := waitLeader(t, procs, ports, 20*time.Second)
-	var stayer *proccluster.Proc
-	for _, p := range procs {
-		if p != leader {
-			stayer = p
-			break
-		}
-	}
+	stayer := followerOf(procs, leader)
 	voters := func(p *proccluster.Proc) (string, error) {
 		out, err := cli(t, p, "operator", "raft", "list-peers")
 		if err != nil {
@@ -188,13 +192,7 @@ func TestKillNineLeaderFailoverAndRejoin(t *testing.T) {
 func TestGracefulLeaveOnSIGTERM(t *testing.T) {
 	procs, ports := startServers(t, 3)
 	leader := waitLeader(t, procs, ports, 20*time.Second)
-	var leaver *proccluster.Proc
-	for _, p := range procs {
-		if p != leader {
-			leaver = p
-			break
-		}
-	}
+	leaver := followerOf(procs, leader)
 	leaver.Stop(15 * time.Second)
 	if !strings.Contains(leaver.Log(), "leaving cluster") {
 		t.Fatalf("SIGTERM did not leave gracefully:\n%s", leaver.Log())

@@ -329,13 +329,7 @@ func TestRemovedDataDirStopsTheServer(t *testing.T) {
 	if code, body, err := leader.Put("/v1/kv/before", "1"); err != nil || code != 200 || strings.TrimSpace(body) != "true" {
 		t.Fatalf("put: %d %q %v", code, body, err)
 	}
-	var f *proccluster.Proc
-	for _, p := range procs {
-		if p != leader {
-			f = p
-			break
-		}
-	}
+	f := followerOf(procs, leader)
 	if err := os.RemoveAll(f.DataDir); err != nil {
 		t.Fatal(err)
 	}

@@ -22,13 +22,7 @@ func TestSnapshotCLIAndKillNine(t *testing.T) {
 	procs := proccluster.ServersOn(shoalBin, t.TempDir(), addrs, nil, ports)
 	runProcs(t, procs)
 	leader := waitLeader(t, procs, ports, 20*time.Second)
-	var follower *proccluster.Proc
-	for _, p := range procs {
-		if p != leader {
-			follower = p
-			break
-		}
-	}
+	follower := followerOf(procs, leader)
 	putKV := func(key, val string) {
 		t.Helper()
 		testcluster.Eventually(t, 10*time.Second, func() error {
