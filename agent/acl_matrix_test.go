@@ -80,6 +80,7 @@ func matrixCases(ids map[string]string) []matrixCase {
 		chk("PUT", "/v1/agent/reload", "/v1/agent/reload", "", `agent "s1" `+r("write"), `agent "s2" `+r("write")),
 		chk("GET", "/v1/operator/raft/configuration", "/v1/operator/raft/configuration", "", `operator = "read"`, `keyring = "write"`),
 		chk("DELETE", "/v1/operator/raft/peer", "/v1/operator/raft/peer?id=nosuch", "", `operator = "write"`, `operator = "read"`),
+		chk("POST", "/v1/operator/raft/transfer-leader", "/v1/operator/raft/transfer-leader?id=nosuch", "", `operator = "write"`, `operator = "read"`),
 		chk("GET", "/v1/operator/keyring", "/v1/operator/keyring", "", `keyring = "read"`, `operator = "write"`),
 		chk("POST", "/v1/operator/keyring", "/v1/operator/keyring", `{"Key":"bm90IGEga2V5"}`, `keyring = "write"`, `keyring = "read"`),
 		chk("PUT", "/v1/operator/keyring", "/v1/operator/keyring", `{"Key":"bm90IGEga2V5"}`, `keyring = "write"`, `keyring = "read"`),

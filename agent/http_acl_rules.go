@@ -118,16 +118,17 @@ func routeACLs() map[string]routeACL {
 		"/v1/query/{id}/execute": {filter: &resultFilter{under: "Nodes",
 			fields: []aclField{{acl.ResourceNode, "Node.Node"}, {acl.ResourceService, "Service.Service"}}}},
 
-		"/v1/agent/self":                  {check: needAgent(read)},
-		"/v1/agent/metrics":               {check: needAgent(read)},
-		"/v1/agent/members":               {filter: filterBy(aclField{acl.ResourceNode, "Name"})},
-		"/v1/agent/join/{addr...}":        {check: needAgent(write)},
-		"/v1/agent/leave":                 {check: needAgent(write)},
-		"/v1/agent/reload":                {check: needAgent(write)},
-		"/v1/agent/force-leave/{node}":    {check: needGlobal(acl.GlobalOperator, write)},
-		"/v1/operator/raft/configuration": {check: needGlobal(acl.GlobalOperator, read)},
-		"/v1/operator/raft/peer":          {check: needGlobal(acl.GlobalOperator, write)},
-		"/v1/shoal/overlay":               {check: needGlobal(acl.GlobalOperator, read)},
+		"/v1/agent/self":                    {check: needAgent(read)},
+		"/v1/agent/metrics":                 {check: needAgent(read)},
+		"/v1/agent/members":                 {filter: filterBy(aclField{acl.ResourceNode, "Name"})},
+		"/v1/agent/join/{addr...}":          {check: needAgent(write)},
+		"/v1/agent/leave":                   {check: needAgent(write)},
+		"/v1/agent/reload":                  {check: needAgent(write)},
+		"/v1/agent/force-leave/{node}":      {check: needGlobal(acl.GlobalOperator, write)},
+		"/v1/operator/raft/configuration":   {check: needGlobal(acl.GlobalOperator, read)},
+		"/v1/operator/raft/peer":            {check: needGlobal(acl.GlobalOperator, write)},
+		"/v1/operator/raft/transfer-leader": {check: needGlobal(acl.GlobalOperator, write)},
+		"/v1/shoal/overlay":                 {check: needGlobal(acl.GlobalOperator, read)},
 		"/v1/operator/keyring": {check: func(_ *Agent, z *acl.Authorizer, r *http.Request) error {
 			if r.Method == http.MethodGet {
 				return z.CheckGlobal(acl.GlobalKeyring, read)

@@ -171,7 +171,25 @@ func (a *Agent) operatorRoutes() []route {
 	return []route{
 		{"/v1/operator/raft/configuration", get, a.raftConfiguration},
 		{"/v1/operator/raft/peer", []string{http.MethodDelete}, a.raftRemovePeer},
+		{"/v1/operator/raft/transfer-leader", []string{http.MethodPost}, a.raftTransferLeader},
 	}
+}
+
+// raftTransferLeader serves POST /v1/operator/raft/transfer-leader[?id=]:
+// 200 {"Success":true} once the leader has handed over; 400 for an ID that
+// is not a voter of the configuration, or the leader's own, or when there
+// is no other voter; 500 when Raft could not hand over (a target that did
+// not catch up within an election timeout, a transfer in progress).
+func (a *Agent) raftTransferLeader(w http.ResponseWriter, r *http.Request) (any, error) {
+	args := rpcapi.RaftTransferLeaderRequest{ID: query(r).Get("id")}
+	var reply rpcapi.RaftTransferLeaderReply
+	if err := a.delegate.RPC(r.Context(), "Operator.RaftTransferLeader", &args, &reply); err != nil {
+		if rpcapi.IsRemote(err, server.ErrPeerNotFound) || rpcapi.IsRemote(err, server.ErrTransferTarget) {
+			return nil, HTTPError{Code: http.StatusBadRequest, Msg: err.Error()}
+		}
+		return nil, err
+	}
+	return reply, nil
 }
 
 func (a *Agent) raftConfiguration(w http.ResponseWriter, r *http.Request) (any, error) {

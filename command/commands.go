@@ -59,6 +59,7 @@ func Commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"operator autopilot state":      func() (cli.Command, error) { return newAutopilotStateCommand(ui), nil },
 		"operator raft list-peers":      func() (cli.Command, error) { return newRaftListPeersCommand(ui), nil },
 		"operator raft remove-peer":     func() (cli.Command, error) { return newRaftRemovePeerCommand(ui), nil },
+		"operator raft transfer-leader": func() (cli.Command, error) { return newRaftTransferLeaderCommand(ui), nil },
 	}
 	for _, group := range []map[string]cli.CommandFactory{svcCommands(ui), svcHistoryCommands(ui), overlayCommands(ui), securityCommands(ui), aclCommands(ui)} {
 		for name, f := range group {

@@ -23,7 +23,7 @@ func TestCommandsRegistry(t *testing.T) {
 		"kv", "kv delete", "kv export", "kv get", "kv import", "kv put",
 		"leave", "lock", "maint", "members", "monitor",
 		"operator", "operator autopilot", "operator autopilot get-config", "operator autopilot set-config",
-		"operator autopilot state", "operator raft", "operator raft list-peers", "operator raft remove-peer",
+		"operator autopilot state", "operator raft", "operator raft list-peers", "operator raft remove-peer", "operator raft transfer-leader",
 		"overlay", "overlay ls", "reload", "rtt", "services", "services deregister", "services register",
 		"snapshot", "snapshot inspect", "snapshot restore", "snapshot save",
 		"svc", "svc create", "svc deploy", "svc history", "svc logs", "svc ls", "svc ps", "svc rebalance", "svc rm", "svc rollback", "svc scale", "svc update",

@@ -28,6 +28,10 @@ Usage: shoal operator raft <subcommand> [options]
 
   Remove a stale peer:
 
-      $ shoal operator raft remove-peer -id=<id>`,
+      $ shoal operator raft remove-peer -id=<id>
+
+  Hand the leadership to another server before maintenance:
+
+      $ shoal operator raft transfer-leader -id=<id>`,
 	}
 }

@@ -143,6 +143,63 @@ func TestRaftRemovePeer(t *testing.T) {
 	}
 }
 
+func TestRaftTransferLeader(t *testing.T) {
+	const path = "/v1/operator/raft/transfer-leader"
+	tests := []struct {
+		name     string
+		args     []string
+		route    route
+		wantCode int
+		wantOut  string
+		wantErr  []string
+		wantReqs []request
+	}{
+		{
+			name:     "to any voter",
+			route:    route{body: `{"Success":true}`},
+			wantOut:  "Success\n",
+			wantReqs: []request{{Method: "POST", Path: path}},
+		},
+		{
+			name:     "to a named voter",
+			args:     []string{"-id", "abc-123"},
+			route:    route{body: `{"Success":true}`},
+			wantOut:  "Success\n",
+			wantReqs: []request{{Method: "POST", Path: path, Query: "id=abc-123"}},
+		},
+		{
+			name:     "refused",
+			args:     []string{"-id", "nope"},
+			route:    route{status: http.StatusBadRequest, body: `raft peer not found: id="nope"`},
+			wantCode: 1,
+			wantErr:  []string{`Error transferring leadership: Unexpected response code: 400 (raft peer not found: id="nope")`},
+			wantReqs: []request{{Method: "POST", Path: path, Query: "id=nope"}},
+		},
+		{
+			name:     "no success reported",
+			route:    route{body: `{"Success":false}`},
+			wantCode: 1,
+			wantErr:  []string{"Error transferring leadership: the leader did not report success"},
+			wantReqs: []request{{Method: "POST", Path: path}},
+		},
+		{
+			name:     "positional argument is a usage error",
+			args:     []string{"s2"},
+			wantCode: 1,
+			wantErr:  []string{"Too many arguments (expected 0, got 1)"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			agent := newFakeAgent(t, map[string]route{"POST " + path: tt.route})
+			args := append([]string{"-http-addr", agent.addr()}, tt.args...)
+			got := runCommand(t, func(ui cli.Ui) cli.Command { return newRaftTransferLeaderCommand(ui) }, args...)
+			assertResult(t, got, tt.wantCode, tt.wantOut, tt.wantErr...)
+			assertRequests(t, agent, tt.wantReqs)
+		})
+	}
+}
+
 func TestParentCommandsAskForHelp(t *testing.T) {
 	for name, c := range map[string]*helpOnlyCommand{
 		"operator":      newOperatorCommand(),

@@ -1,7 +1,11 @@
 package compat
 
 import (
+	"errors"
+	"fmt"
+	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -187,4 +191,70 @@ func TestAutopilotSetConfiguration(t *testing.T) {
 			t.Fatalf("a bad duration: %d %s, want 400", resp.StatusCode, body)
 		}
 	})
+}
+
+// TestRaftTransferLeader: Consul's /v1/operator/raft/transfer-leader
+// through the official client: to a named voter, to any, and the refusals.
+func TestRaftTransferLeader(t *testing.T) {
+	t.Parallel()
+	c := testcluster.New(t, testcluster.Options{Servers: 3})
+	leader := c.WaitForLeader(20 * time.Second)
+	follower := c.Follower(leader)
+	cl := follower.API(t)
+	cf, err := cl.Operator().RaftGetConfiguration(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idOf := map[string]string{} // Raft address -> ID
+	for _, s := range cf.Servers {
+		idOf[s.Address] = s.ID
+	}
+
+	// Refusals first, while the leader is known: 400 and the cause.
+	for _, tc := range []struct{ name, id, want string }{
+		{"unknown ID", "no-such-server", "raft peer not found"},
+		{"the leader itself", idOf[leader.RPCAddr()], "already the leader"},
+	} {
+		_, err := cl.Operator().RaftLeaderTransfer(tc.id, nil)
+		var se api.StatusError
+		if !errors.As(err, &se) || se.Code != http.StatusBadRequest || !strings.Contains(se.Body, tc.want) {
+			t.Fatalf("%s: err %v, want a 400 saying %q", tc.name, err, tc.want)
+		}
+	}
+	if l, _ := cl.Status().Leader(); l != leader.RPCAddr() {
+		t.Fatalf("a refused transfer changed the leader: %s, was %s", l, leader.RPCAddr())
+	}
+
+	// To a named voter: the follower asked through.
+	target := follower
+	res, err := cl.Operator().RaftLeaderTransfer(idOf[target.RPCAddr()], nil)
+	if err != nil || !res.Success {
+		t.Fatalf("transfer to %s: %+v %v", target.Name, res, err)
+	}
+	// The old leader has stepped down when the call returns; the others
+	// learn the new one with its first heartbeat.
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		if got := c.WaitForLeader(10 * time.Second); got != target {
+			return fmt.Errorf("leader after the transfer: %s, want %s", got.Name, target.Name)
+		}
+		return nil
+	})
+	if _, err := cl.KV().Put(&api.KVPair{Key: "after-transfer", Value: []byte("1")}, nil); err != nil {
+		t.Fatalf("write after the transfer: %v", err)
+	}
+
+	// To any other voter, asked through the new leader.
+	res, err = target.API(t).Operator().RaftLeaderTransfer("", nil)
+	if err != nil || !res.Success {
+		t.Fatalf("transfer without an ID: %+v %v", res, err)
+	}
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		if got := c.WaitForLeader(10 * time.Second); got == target {
+			return fmt.Errorf("leader still %s after a transfer without an ID", got.Name)
+		}
+		return nil
+	})
+	if p, _, err := cl.KV().Get("after-transfer", &api.QueryOptions{RequireConsistent: true}); err != nil || p == nil {
+		t.Fatalf("read after two transfers: %v %v", p, err)
+	}
 }

@@ -187,6 +187,19 @@ type RaftRemovePeerRequest struct {
 	Address string
 }
 
+// RaftTransferLeaderRequest asks the leader to hand its leadership to the
+// voter ID, or, with ID empty, to the most up-to-date other voter.
+type RaftTransferLeaderRequest struct {
+	WriteRequest
+	ID string
+}
+
+// RaftTransferLeaderReply answers Operator.RaftTransferLeader, in the
+// shape of Consul's TransferLeaderResponse.
+type RaftTransferLeaderReply struct {
+	Success bool
+}
+
 // RaftStats answers Status.RaftStats: used before bootstrapping, and by
 // the leader to judge its servers' health (autopilot).
 type RaftStats struct {

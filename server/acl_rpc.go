@@ -100,6 +100,7 @@ func rpcACLs() map[string]rpcACL {
 		"Operator.AutopilotGetConfiguration": {check: func(_ *Server, z *acl.Authorizer, _ any) error { return z.CheckGlobal(acl.GlobalOperator, read) }},
 		"Operator.AutopilotSetConfiguration": {check: func(_ *Server, z *acl.Authorizer, _ any) error { return z.CheckGlobal(acl.GlobalOperator, write) }},
 		"Operator.RaftRemovePeer":            {check: func(_ *Server, z *acl.Authorizer, _ any) error { return z.CheckGlobal(acl.GlobalOperator, write) }},
+		"Operator.RaftTransferLeader":        {check: func(_ *Server, z *acl.Authorizer, _ any) error { return z.CheckGlobal(acl.GlobalOperator, write) }},
 
 		"Sched.NodeAllocs":    {filter: filterAllocs},
 		"Sched.ServiceAllocs": {filter: filterAllocs},

@@ -109,6 +109,7 @@ var exampleSteps = []exampleStep{
 	{Method: "PUT", Path: "/v1/agent/force-leave/ghost"},
 	{Method: "GET", Path: "/v1/operator/raft/configuration"},
 	{Method: "DELETE", Path: "/v1/operator/raft/peer"},
+	{Method: "POST", Path: "/v1/operator/raft/transfer-leader"},
 	{Method: "PUT", Path: "/v1/operator/autopilot/configuration?cas=0", Body: `{"CleanupDeadServers": false, "LastContactThreshold": "200ms", "MaxTrailingLogs": 250, "MinQuorum": 3, "ServerStabilizationTime": "10s"}`},
 	{Method: "GET", Path: "/v1/operator/autopilot/configuration"},
 	{Method: "GET", Path: "/v1/operator/autopilot/health", WaitFor: `"Healthy":true`},

@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +119,55 @@ func TestNoLeaveOnSIGTERMWhenConfigured(t *testing.T) {
 	})
 	if code, body, err := stayer.Put("/v1/kv/after-restart", "1"); err != nil || code != 200 {
 		t.Fatalf("put through the restarted server: %d %s %v", code, body, err)
+	}
+}
+
+// TestTransferLeaderCLI: `shoal operator raft transfer-leader -id` hands
+// the leadership to the named server, which then leads and takes writes.
+func TestTransferLeaderCLI(t *testing.T) {
+	procs, ports := startServers(t, 3)
+	leader := waitLeader(t, procs, ports, 20*time.Second)
+	target := followerOf(procs, leader)
+	code, body, err := leader.Get("/v1/operator/raft/configuration")
+	if err != nil || code != 200 {
+		t.Fatalf("raft configuration: %d %v %s", code, err, body)
+	}
+	var cf struct{ Servers []struct{ ID, Node string } }
+	if err := json.Unmarshal([]byte(body), &cf); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	for _, s := range cf.Servers {
+		if s.Node == target.Name {
+			id = s.ID
+		}
+	}
+	if id == "" {
+		t.Fatalf("no ID for %s in %s", target.Name, body)
+	}
+	out, err := cli(t, leader, "operator", "raft", "transfer-leader", "-id", id)
+	if err != nil || strings.TrimSpace(out) != "Success" {
+		t.Fatalf("transfer-leader -id %s: %v\n%s", id, err, out)
+	}
+	testcluster.Eventually(t, 10*time.Second, func() error {
+		for _, p := range procs {
+			l, err := p.Leader()
+			if err != nil {
+				return err
+			}
+			if l != target.Addr+":"+strconv.Itoa(ports.Server) {
+				return fmt.Errorf("%s sees leader %q, want %s", p.Name, l, target.Name)
+			}
+		}
+		return nil
+	})
+	if code, body, err := target.Put("/v1/kv/after-transfer", "1"); err != nil || code != 200 {
+		t.Fatalf("put through the new leader: %d %s %v", code, body, err)
+	}
+	// The same command on a cluster it cannot serve says why and exits 1.
+	if out, err := cli(t, target, "operator", "raft", "transfer-leader", "-id", id); err == nil ||
+		!strings.Contains(out, "already the leader") {
+		t.Fatalf("transfer-leader to the leader: %v\n%s", err, out)
 	}
 }
 
