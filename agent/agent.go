@@ -119,6 +119,9 @@ type Agent struct {
 
 	dns *dnsService // nil when DNS is disabled
 
+	// watches run the watches setting (watches.go).
+	watches agentWatches
+
 	leaveOnce    sync.Once
 	shutdownOnce sync.Once
 	shutdownCh   chan struct{}
@@ -185,6 +188,14 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	if err := a.startHTTPS(); err != nil {
 		return err
 	}
+	if a.apiHandler == nil { // no HTTP or HTTPS listener: the watches still read through it
+		a.apiHandler = a.handler()
+	}
+	watches, err := a.cfg.ParseWatches()
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	a.watches.start(a, watches)
 	a.startMesh() // before DNS, which answers the mesh's virtual IPs
 	if err := a.startDNS(); err != nil {
 		return err
@@ -329,6 +340,7 @@ func (a *Agent) Leave() error {
 func (a *Agent) Shutdown() error {
 	a.shutdownOnce.Do(func() {
 		close(a.shutdownCh)
+		a.watches.stop()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		if a.dns != nil {
 			a.dns.shutdown()

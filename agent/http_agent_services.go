@@ -145,7 +145,12 @@ func (a *Agent) Reload() error {
 	if err := a.local.mgr.ReplaceConfig(svcs, chks); err != nil {
 		return fmt.Errorf("agent: reload: %w", err)
 	}
-	a.logger.Info("reloaded services and checks", "services", len(svcs), "checks", len(chks))
+	watches, err := nc.ParseWatches()
+	if err != nil {
+		return fmt.Errorf("agent: reload: %w", err)
+	}
+	a.watches.start(a, watches)
+	a.logger.Info("reloaded services, checks and watches", "services", len(svcs), "checks", len(chks), "watches", len(watches))
 	return nil
 }
 

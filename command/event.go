@@ -66,21 +66,3 @@ func (c *eventCommand) Run(args []string) int {
 	c.ui.Output("Event ID: " + id)
 	return 0
 }
-
-// eventWatchType is "shoal watch -type event [-name N]": the user events
-// the agent received, indexed by the last one's ID as Consul's watch does.
-func eventWatchType() watchType {
-	return watchType{
-		validate: func(p *watchParams) error { return nil },
-		query: func(c *api.Client, p *watchParams, opts *api.QueryOptions) (any, uint64, error) {
-			evs, meta, err := c.Event().List(p.name, opts)
-			if err != nil {
-				return nil, 0, err
-			}
-			if evs == nil {
-				evs = []*api.UserEvent{}
-			}
-			return evs, meta.LastIndex, nil
-		},
-	}
-}

@@ -126,6 +126,10 @@ type Config struct {
 	// Checks holds raw check definitions from the "check" and "checks"
 	// file keys, in load order, decoded like Services.
 	Checks []map[string]interface{} `json:"checks"`
+	// Watches holds raw watch definitions (Consul's watches: a blocking
+	// query and a handler the agent runs on every change), decoded like
+	// Services; ParseWatches checks and types them.
+	Watches []map[string]interface{} `json:"watches"`
 
 	// Recursors are upstream DNS servers for non-Consul names (-recursor).
 	Recursors []string `json:"recursors"`

@@ -18,7 +18,6 @@ var consulIgnored = map[string]bool{
 	"reconnect_timeout": true, "rejoin_after_leave": true, "retry_join_wan": true, "segment": true,
 	"server_name": true, "syslog_facility": true,
 	"translate_wan_addrs": true, "ui": true, "ui_config": true, "ui_dir": true, "unix_sockets": true,
-	"watches":    true,
 	"ports.grpc": true, "ports.grpc_tls": true, "tls.grpc": true, "ports.serf_wan": true,
 	"ports.sidecar_min_port": true, "ports.sidecar_max_port": true, "ports.expose_min_port": true,
 	"ports.expose_max_port":            true,

@@ -246,7 +246,7 @@ func normalizeValue(key string, v interface{}) interface{} {
 		}
 		return v
 	case []map[string]interface{}:
-		if key == "services" || key == "checks" {
+		if key == "services" || key == "checks" || key == "watches" {
 			return normalizeValue(key, asList(v))
 		}
 		merged := map[string]interface{}{}

@@ -36,6 +36,9 @@ func (c *Config) validate() error {
 	if err := (sched.Limits{MaxReplicas: c.Scheduler.MaxReplicas}).Validate(); err != nil {
 		return fmt.Errorf("-max-replicas: %w", err)
 	}
+	if _, err := c.ParseWatches(); err != nil {
+		return err
+	}
 	if err := validateRegistryAuth(c.RegistryAuth); err != nil {
 		return err
 	}

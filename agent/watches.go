@@ -1,0 +1,109 @@
+package agent
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync"
+
+	"github.com/hashicorp/consul/api"
+	"github.com/hashicorp/go-hclog"
+	"github.com/shoalproject/shoal/agent/config"
+	"github.com/shoalproject/shoal/watch"
+)
+
+// agentWatches runs the watches setting (Consul's agent watches): each
+// watch is a goroutine of watch.Plan.Run that reads through the agent's
+// own API, in process (no port, TLS or token file needed), and runs its
+// script or HTTP handler on every change. Reload replaces them all.
+type agentWatches struct {
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+}
+
+// start runs defs, after stopping those running.
+func (w *agentWatches) start(a *Agent, defs []config.Watch) {
+	w.stop()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancel = cancel
+	logger := a.logger.Named("watch")
+	for i, d := range defs {
+		plan, err := watch.New(d.Params)
+		if err != nil { // config.Validate checked them
+			logger.Error("invalid watch", "index", i, "error", err)
+			continue
+		}
+		client, err := api.NewClient(&api.Config{
+			Address: "agent.in-process", Scheme: "http", Token: d.Token,
+			HttpClient: &http.Client{Transport: handlerTransport{a.apiHandler}},
+		})
+		if err != nil {
+			logger.Error("watch client", "index", i, "error", err)
+			continue
+		}
+		l := logger.With("index", i, "type", d.Type)
+		out := l.StandardWriter(&hclog.StandardLoggerOptions{ForceLevel: hclog.Info})
+		var h watch.Handler
+		switch {
+		case d.HTTP != nil:
+			h = watch.HTTP(*d.HTTP)
+		case len(d.Args) > 0:
+			h = watch.Script(d.Args, false, out, out)
+		default:
+			h = watch.Script([]string{d.Shell}, true, out, out)
+		}
+		w.done.Add(1)
+		go func() {
+			defer w.done.Done()
+			_ = plan.Run(ctx, client, api.QueryOptions{Datacenter: d.Datacenter}, h, func(err error) {
+				l.Error("watch failed", "error", err)
+			})
+		}()
+	}
+	if len(defs) > 0 {
+		logger.Info("watches started", "count", len(defs))
+	}
+}
+
+// stop ends the running watches (a handler in progress is killed) and
+// waits for them.
+func (w *agentWatches) stop() {
+	w.mu.Lock()
+	cancel := w.cancel
+	w.cancel = nil
+	w.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	w.done.Wait()
+}
+
+// handlerTransport serves a request with the agent's API handler in
+// process, as if it came from 127.0.0.1, and returns the response once the
+// handler has finished (a blocking query's answer included).
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	in := r.Clone(r.Context())
+	in.RemoteAddr = "127.0.0.1:0"
+	in.RequestURI = r.URL.RequestURI()
+	in.Host = "127.0.0.1"
+	if in.Body == nil {
+		in.Body = http.NoBody
+	}
+	rec := &responseRecorder{header: http.Header{}} // http_share.go
+	t.h.ServeHTTP(rec, in)
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
+	if rec.code == 0 {
+		rec.code = http.StatusOK
+	}
+	return &http.Response{
+		Status: http.StatusText(rec.code), StatusCode: rec.code, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: rec.header, Body: io.NopCloser(&rec.body), ContentLength: int64(rec.body.Len()), Request: r,
+	}, nil
+}
