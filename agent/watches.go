@@ -27,6 +27,11 @@ func (w *agentWatches) start(a *Agent, defs []config.Watch) {
 	w.stop()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	select {
+	case <-a.shutdownCh: // a reload that raced with shutdown
+		return
+	default:
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
 	logger := a.logger.Named("watch")

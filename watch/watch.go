@@ -32,6 +32,8 @@ type Params struct {
 	State string
 	// Name is the event name of "event" ("" for every event).
 	Name string
+	// Stale lets any server answer (?stale), for every type but event.
+	Stale bool
 }
 
 // ErrInvalid is what New's errors wrap: the parameters do not make a watch.
@@ -106,6 +108,7 @@ func (p *Plan) Run(ctx context.Context, c *api.Client, opts api.QueryOptions, h 
 	for {
 		q := opts
 		q.WaitIndex, q.WaitTime = index, 5*time.Minute
+		q.AllowStale = q.AllowStale || p.Stale
 		view, idx, err := p.Query(c, q.WithContext(ctx))
 		if ctx.Err() != nil {
 			return ctx.Err()

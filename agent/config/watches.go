@@ -28,7 +28,7 @@ type Watch struct {
 // watchKeys are the keys a watch may have, Consul's.
 var watchKeys = []string{
 	"type", "datacenter", "token", "handler_type", "args", "handler", "http_handler_config",
-	"key", "prefix", "service", "tag", "passingonly", "state", "name",
+	"key", "prefix", "service", "tag", "passingonly", "state", "name", "stale",
 }
 
 // ParseWatches checks the watches setting and returns it typed. Its errors
@@ -71,12 +71,14 @@ func parseWatch(m map[string]interface{}) (Watch, error) {
 	if err != nil {
 		return w, err
 	}
-	if v, ok := m["passingonly"]; ok {
-		b, ok := v.(bool)
-		if !ok {
-			return w, fmt.Errorf("passingonly: cannot use a %T as a bool", v)
+	for k, dst := range map[string]*bool{"passingonly": &w.PassingOnly, "stale": &w.Stale} {
+		if v, ok := m[k]; ok {
+			b, ok := v.(bool)
+			if !ok {
+				return w, fmt.Errorf("%s: cannot use a %T as a bool", k, v)
+			}
+			*dst = b
 		}
-		w.PassingOnly = b
 	}
 	if _, err := watch.New(w.Params); err != nil {
 		return w, err

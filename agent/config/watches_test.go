@@ -24,11 +24,11 @@ func TestParseWatches(t *testing.T) {
 		{
 			name: "two watches, shell handler and http, JSON",
 			file: `{"watches": [
-				{"type": "service", "service": "web", "passingonly": true, "tag": "v1", "token": "t", "datacenter": "dc1", "handler": "echo hi"},
+				{"type": "service", "service": "web", "passingonly": true, "tag": "v1", "token": "t", "datacenter": "dc1", "stale": true, "handler": "echo hi"},
 				{"type": "checks", "state": "critical", "handler_type": "http",
 				 "http_handler_config": {"path": "https://h/x", "method": "post", "header": {"X-A": ["1", "2"]}, "timeout": "3s", "tls_skip_verify": true}}]}`,
 			want: []Watch{
-				{Params: watch.Params{Type: "service", Service: "web", PassingOnly: true, Tag: "v1"}, Token: "t", Datacenter: "dc1", Shell: "echo hi"},
+				{Params: watch.Params{Type: "service", Service: "web", PassingOnly: true, Tag: "v1", Stale: true}, Token: "t", Datacenter: "dc1", Shell: "echo hi"},
 				{Params: watch.Params{Type: "checks", State: "critical"}, HTTP: &watch.HTTPConfig{
 					Path: "https://h/x", Method: "POST", Header: map[string][]string{"X-A": {"1", "2"}}, Timeout: 3 * time.Second, TLSSkipVerify: true}},
 			},
@@ -42,7 +42,8 @@ func TestParseWatches(t *testing.T) {
 		{name: "no type", file: `{"watches": [{"key": "a", "args": ["x"]}]}`, error: "watches[0]: invalid watch: Must specify watch type"},
 		{name: "unknown type", file: `{"watches": [{"type": "bogus", "args": ["x"]}]}`, error: "Unsupported watch type: bogus"},
 		{name: "key without key", file: `{"watches": [{"type": "key", "args": ["x"]}]}`, error: "Must specify a single key to watch"},
-		{name: "unknown key", file: `{"watches": [{"type": "nodes", "args": ["x"], "stale": true}]}`, error: `watches[0]: unknown key "stale"`},
+		{name: "unknown key", file: `{"watches": [{"type": "nodes", "args": ["x"], "filter": "x"}]}`, error: `watches[0]: unknown key "filter"`},
+		{name: "stale not a bool", file: `{"watches": [{"type": "nodes", "args": ["x"], "stale": "yes"}]}`, error: "stale: cannot use a string as a bool"},
 		{name: "no handler", file: `{"watches": [{"type": "nodes"}]}`, error: "needs exactly one of args"},
 		{name: "args and handler", file: `{"watches": [{"type": "nodes", "args": ["x"], "handler": "y"}]}`, error: "needs exactly one of args"},
 		{name: "args not strings", file: `{"watches": [{"type": "nodes", "args": [1]}]}`, error: "args: cannot use a float64 as a string"},
