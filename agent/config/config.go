@@ -103,6 +103,20 @@ type Config struct {
 	// config files (-enable-local-script-checks). Default false.
 	EnableLocalScriptChecks bool `json:"enable_local_script_checks"`
 
+	// RaftSnapshotThreshold is how many Raft entries a server appends
+	// before it snapshots its state and compacts its log
+	// (raft_snapshot_threshold, as Consul). Default 0: Raft's 8192.
+	RaftSnapshotThreshold int `json:"raft_snapshot_threshold"`
+	// RaftSnapshotInterval is how often a server checks whether to take a
+	// snapshot (raft_snapshot_interval, as Consul; each check waits a
+	// random part of it more). Default 0: Raft's 120s.
+	RaftSnapshotInterval time.Duration `json:"raft_snapshot_interval"`
+	// RaftTrailingLogs is how many entries a snapshot leaves in the log,
+	// so that a follower that is that far behind catches up from the log
+	// rather than from a whole snapshot (raft_trailing_logs, as Consul).
+	// Default 0: Raft's 10240.
+	RaftTrailingLogs int `json:"raft_trailing_logs"`
+
 	// LeaveOnTerminate, when false, makes SIGTERM exit without leaving
 	// the cluster (leave_on_terminate, as Consul). Unset or true, the
 	// agent leaves gracefully first, servers included; Consul's servers

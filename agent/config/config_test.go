@@ -586,6 +586,15 @@ func TestOverlayAndSchedulerSettings(t *testing.T) {
 			func(c *Config) bool {
 				return c.Ports.HTTP == 8501 && strings.Join(c.Ignored, ",") == "ports.grpc,rejoin_after_leave,ui_config"
 			}, ""},
+		{"raft snapshot settings from a file, as Consul's", nil,
+			"raft_snapshot_threshold = 16384\nraft_snapshot_interval = \"30s\"\nraft_trailing_logs = 20000\n",
+			func(c *Config) bool {
+				return c.RaftSnapshotThreshold == 16384 && c.RaftSnapshotInterval == 30*time.Second && c.RaftTrailingLogs == 20000 &&
+					len(c.Ignored) == 0
+			}, ""},
+		{"raft snapshot interval under a second", nil, "raft_snapshot_interval = \"10ms\"\n", nil,
+			"raft_snapshot_interval must be at least 1s, got 10ms"},
+		{"negative raft trailing logs", nil, "raft_trailing_logs = -1\n", nil, "raft_trailing_logs must not be negative"},
 		{"leave settings unset", nil, "",
 			func(c *Config) bool { return c.LeaveOnTerminate == nil && c.SkipLeaveOnInterrupt == nil }, ""},
 		{"leave settings from a file, as Consul's", nil, "leave_on_terminate = false\nskip_leave_on_interrupt = true\n",

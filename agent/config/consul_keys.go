@@ -14,7 +14,6 @@ var consulIgnored = map[string]bool{
 	"enable_syslog": true, "http_config": true,
 	"license_path": true, "log_file": true, "log_rotate_bytes": true, "log_rotate_duration": true,
 	"log_rotate_max_files": true, "primary_datacenter": true, "raft_protocol": true,
-	"raft_snapshot_interval": true, "raft_snapshot_threshold": true, "raft_trailing_logs": true,
 	"reconnect_timeout": true, "rejoin_after_leave": true, "retry_join_wan": true, "segment": true,
 	"server_name": true, "syslog_facility": true,
 	"translate_wan_addrs": true, "ui": true, "ui_config": true, "ui_dir": true, "unix_sockets": true,

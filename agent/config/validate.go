@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/shoalproject/shoal/sched"
 )
@@ -35,6 +36,16 @@ func (c *Config) validate() error {
 	}
 	if err := (sched.Limits{MaxReplicas: c.Scheduler.MaxReplicas}).Validate(); err != nil {
 		return fmt.Errorf("-max-replicas: %w", err)
+	}
+	switch {
+	case c.RaftSnapshotThreshold < 0:
+		return fmt.Errorf("raft_snapshot_threshold must not be negative, got %d", c.RaftSnapshotThreshold)
+	case c.RaftSnapshotInterval < 0:
+		return fmt.Errorf("raft_snapshot_interval must not be negative, got %s", c.RaftSnapshotInterval)
+	case c.RaftSnapshotInterval > 0 && c.RaftSnapshotInterval < time.Second:
+		return fmt.Errorf("raft_snapshot_interval must be at least 1s, got %s", c.RaftSnapshotInterval)
+	case c.RaftTrailingLogs < 0:
+		return fmt.Errorf("raft_trailing_logs must not be negative, got %d", c.RaftTrailingLogs)
 	}
 	if _, err := c.ParseWatches(); err != nil {
 		return err
