@@ -61,3 +61,24 @@ func TestRaftSnapshotSettings(t *testing.T) {
 		})
 	}
 }
+
+// TestAutopilotSettingsFromConfig: the autopilot block's min_quorum and
+// health thresholds (Consul's keys) are the configuration the operator
+// API answers, and dead-server cleanup uses, until one is stored.
+func TestAutopilotSettingsFromConfig(t *testing.T) {
+	c := testcluster.New(t, testcluster.Options{Servers: 1, Configure: func(_ int, cfg *config.Config) {
+		cfg.Autopilot.MinQuorum = 3
+		cfg.Autopilot.LastContactThreshold = 500 * time.Millisecond
+		cfg.Autopilot.MaxTrailingLogs = 100
+		cfg.Autopilot.ServerStabilizationTime = 20 * time.Second
+	}})
+	n := c.WaitForLeader(20 * time.Second)
+	got, err := n.API(t).Operator().AutopilotGetConfiguration(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.MinQuorum != 3 || got.LastContactThreshold.Duration() != 500*time.Millisecond || got.MaxTrailingLogs != 100 ||
+		got.ServerStabilizationTime.Duration() != 20*time.Second || !got.CleanupDeadServers {
+		t.Fatalf("autopilot configuration %+v, want the agent's block", got)
+	}
+}

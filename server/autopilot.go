@@ -33,6 +33,16 @@ const (
 	statsTimeout = time.Second
 )
 
+// AutopilotDefaults are the autopilot settings of a server's own
+// configuration (the agent's autopilot block), in force until an
+// operator stores a configuration; zero fields take Consul's defaults.
+type AutopilotDefaults struct {
+	MinQuorum               uint
+	LastContactThreshold    time.Duration
+	MaxTrailingLogs         uint64
+	ServerStabilizationTime time.Duration
+}
+
 // healthTracker remembers since when each server has been healthy
 // (StableSince). The zero value is ready to use.
 type healthTracker struct {
@@ -124,12 +134,24 @@ func (s *Server) autopilotConfig() rpcapi.AutopilotConfig {
 }
 
 func (s *Server) defaultAutopilotConfig() rpcapi.AutopilotConfig {
-	return rpcapi.AutopilotConfig{
+	d := s.cfg.Autopilot
+	c := rpcapi.AutopilotConfig{
 		CleanupDeadServers:      s.cfg.CleanupDeadServers,
-		LastContactThreshold:    autopilotLastContactThreshold,
-		MaxTrailingLogs:         autopilotMaxTrailingLogs,
-		ServerStabilizationTime: autopilotServerStabilizationTime,
+		MinQuorum:               d.MinQuorum,
+		LastContactThreshold:    d.LastContactThreshold,
+		MaxTrailingLogs:         d.MaxTrailingLogs,
+		ServerStabilizationTime: d.ServerStabilizationTime,
 	}
+	if c.LastContactThreshold == 0 {
+		c.LastContactThreshold = autopilotLastContactThreshold
+	}
+	if c.MaxTrailingLogs == 0 {
+		c.MaxTrailingLogs = autopilotMaxTrailingLogs
+	}
+	if c.ServerStabilizationTime == 0 {
+		c.ServerStabilizationTime = autopilotServerStabilizationTime
+	}
+	return c
 }
 
 // readAutopilotConfig fills reply with the stored configuration, or the

@@ -55,6 +55,10 @@ type Config struct {
 	CleanupDeadServers bool
 	// DeadServerGrace. Default 2m.
 	DeadServerGrace time.Duration
+	// Autopilot holds the rest of autopilot's configuration until an
+	// operator stores one (Operator.AutopilotSetConfiguration); its zero
+	// fields take Consul's defaults.
+	Autopilot AutopilotDefaults
 	// ReconcileInterval is the period of the leader's full membership
 	// reconcile. Default 60s.
 	ReconcileInterval time.Duration

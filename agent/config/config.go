@@ -234,6 +234,15 @@ type Autopilot struct {
 	// DeadServerGrace is how long a server must be failed before it is
 	// removed. Default 2m.
 	DeadServerGrace time.Duration `json:"dead_server_grace"`
+	// MinQuorum: dead-server cleanup never leaves fewer voters than this
+	// (min_quorum, as Consul). Default 0: no floor.
+	MinQuorum int `json:"min_quorum"`
+	// LastContactThreshold, MaxTrailingLogs and ServerStabilizationTime
+	// are autopilot's health thresholds (Consul's keys). Zero: Consul's
+	// defaults, 200ms, 250 and 10s.
+	LastContactThreshold    time.Duration `json:"last_contact_threshold"`
+	MaxTrailingLogs         int           `json:"max_trailing_logs"`
+	ServerStabilizationTime time.Duration `json:"server_stabilization_time"`
 }
 
 // Limits bounds client connections.

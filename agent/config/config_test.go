@@ -592,6 +592,14 @@ func TestOverlayAndSchedulerSettings(t *testing.T) {
 				return c.RaftSnapshotThreshold == 16384 && c.RaftSnapshotInterval == 30*time.Second && c.RaftTrailingLogs == 20000 &&
 					len(c.Ignored) == 0
 			}, ""},
+		{"autopilot block, as Consul's", nil,
+			"autopilot {\n  min_quorum = 3\n  last_contact_threshold = \"500ms\"\n  max_trailing_logs = 100\n  server_stabilization_time = \"20s\"\n}\n",
+			func(c *Config) bool {
+				a := c.Autopilot
+				return a.MinQuorum == 3 && a.LastContactThreshold == 500*time.Millisecond && a.MaxTrailingLogs == 100 &&
+					a.ServerStabilizationTime == 20*time.Second && a.CleanupDeadServers && len(c.Ignored) == 0
+			}, ""},
+		{"negative min_quorum", nil, "autopilot {\n  min_quorum = -1\n}\n", nil, "autopilot.min_quorum must not be negative"},
 		{"raft snapshot interval under a second", nil, "raft_snapshot_interval = \"10ms\"\n", nil,
 			"raft_snapshot_interval must be at least 1s, got 10ms"},
 		{"negative raft trailing logs", nil, "raft_trailing_logs = -1\n", nil, "raft_trailing_logs must not be negative"},

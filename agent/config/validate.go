@@ -127,6 +127,14 @@ func (c *Config) validate() error {
 		return fmt.Errorf("-retry-max must not be negative, got %d", c.RetryMax)
 	case c.Autopilot.DeadServerGrace < 0:
 		return fmt.Errorf("autopilot.dead_server_grace must not be negative, got %s", c.Autopilot.DeadServerGrace)
+	case c.Autopilot.MinQuorum < 0:
+		return fmt.Errorf("autopilot.min_quorum must not be negative, got %d", c.Autopilot.MinQuorum)
+	case c.Autopilot.LastContactThreshold < 0:
+		return fmt.Errorf("autopilot.last_contact_threshold must not be negative, got %s", c.Autopilot.LastContactThreshold)
+	case c.Autopilot.MaxTrailingLogs < 0:
+		return fmt.Errorf("autopilot.max_trailing_logs must not be negative, got %d", c.Autopilot.MaxTrailingLogs)
+	case c.Autopilot.ServerStabilizationTime < 0:
+		return fmt.Errorf("autopilot.server_stabilization_time must not be negative, got %s", c.Autopilot.ServerStabilizationTime)
 	case c.Limits.HTTPMaxConnsPerClient < 0:
 		return fmt.Errorf("limits.http_max_conns_per_client must not be negative, got %d", c.Limits.HTTPMaxConnsPerClient)
 	case c.Limits.HTTPIdleTimeout < 0:
