@@ -41,10 +41,7 @@ func (w *agentWatches) start(a *Agent, defs []config.Watch) {
 			logger.Error("invalid watch", "index", i, "error", err)
 			continue
 		}
-		client, err := api.NewClient(&api.Config{
-			Address: "agent.in-process", Scheme: "http", Token: d.Token,
-			HttpClient: &http.Client{Transport: handlerTransport{a.apiHandler}},
-		})
+		client, err := inProcessClient(a.apiHandler, d.Token)
 		if err != nil {
 			logger.Error("watch client", "index", i, "error", err)
 			continue
@@ -86,13 +83,33 @@ func (w *agentWatches) stop() {
 	w.done.Wait()
 }
 
+// inProcessClient returns a Consul API client whose requests h serves in
+// process, with token ("" for the agent's default token) whatever the
+// process's CONSUL_HTTP_TOKEN or CONSUL_HTTP_TOKEN_FILE say (api.NewClient
+// reads them for a client without a token).
+func inProcessClient(h http.Handler, token string) (*api.Client, error) {
+	return api.NewClient(&api.Config{
+		Address: "agent.in-process", Scheme: "http", Token: token,
+		HttpClient: &http.Client{Transport: handlerTransport{h: h, token: token}},
+	})
+}
+
 // handlerTransport serves a request with the agent's API handler in
-// process, as if it came from 127.0.0.1, and returns the response once the
-// handler has finished (a blocking query's answer included).
-type handlerTransport struct{ h http.Handler }
+// process, as if it came from 127.0.0.1 with token, and returns the
+// response once the handler has finished (a blocking query's answer
+// included).
+type handlerTransport struct {
+	h     http.Handler
+	token string
+}
 
 func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	in := r.Clone(r.Context())
+	in.Header.Del("X-Consul-Token")
+	in.Header.Del("Authorization")
+	if t.token != "" {
+		in.Header.Set("X-Consul-Token", t.token)
+	}
 	in.RemoteAddr = "127.0.0.1:0"
 	in.RequestURI = r.URL.RequestURI()
 	in.Host = "127.0.0.1"
