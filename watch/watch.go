@@ -124,6 +124,7 @@ func (p *Plan) Run(ctx context.Context, c *api.Client, opts api.QueryOptions, h 
 			continue
 		}
 		retry = time.Second
+		idx = max(idx, 1) // ?index=0 never blocks: an index of 0 would spin, as Consul's clients guard too
 		if idx < index {
 			index = 0
 			continue

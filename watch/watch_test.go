@@ -7,7 +7,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
 )
 
 func TestNew(t *testing.T) {
@@ -83,5 +87,42 @@ func TestHTTPHandler(t *testing.T) {
 	status = http.StatusInternalServerError
 	if err := h(context.Background(), nil, 8); err == nil || !strings.Contains(err.Error(), "500 Internal Server Error: nope") {
 		t.Fatalf("a 500 answer: %v", err)
+	}
+}
+
+// TestRunDoesNotSpinOnIndexZero: a server that answers X-Consul-Index 0
+// (which ?index=0 never blocks on) is asked with index 1 next, so the
+// watch blocks instead of querying in a loop.
+func TestRunDoesNotSpinOnIndexZero(t *testing.T) {
+	var mu sync.Mutex
+	requests := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		mu.Unlock()
+		if idx := r.URL.Query().Get("index"); idx != "" && idx != "0" {
+			<-r.Context().Done() // a blocking query with nothing new
+			return
+		}
+		w.Header().Set("X-Consul-Index", "0")
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	c, err := api.NewClient(&api.Config{Address: strings.TrimPrefix(srv.URL, "http://")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Params{Type: "services"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	runs := 0
+	_ = p.Run(ctx, c, api.QueryOptions{}, func(context.Context, any, uint64) error { runs++; return nil }, func(err error) { t.Log(err) })
+	mu.Lock()
+	defer mu.Unlock()
+	if requests > 3 || runs != 1 {
+		t.Fatalf("%d requests and %d handler runs in 500 ms, want 2 and 1", requests, runs)
 	}
 }
