@@ -233,6 +233,7 @@ func (a *Agent) serverConfig() server.Config {
 		AdvertiseAddr:      c.AdvertiseAddr,
 		RPCPort:            c.Ports.Server,
 		RaftMultiplier:     c.Performance.RaftMultiplier,
+		RPCHoldTimeout:     c.Performance.RPCHoldTimeout,
 		SnapshotThreshold:  uint64(c.RaftSnapshotThreshold),
 		SnapshotInterval:   c.RaftSnapshotInterval,
 		TrailingLogs:       uint64(c.RaftTrailingLogs),

@@ -3,6 +3,7 @@ package agent_test
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,5 +81,26 @@ func TestAutopilotSettingsFromConfig(t *testing.T) {
 	if got.MinQuorum != 3 || got.LastContactThreshold.Duration() != 500*time.Millisecond || got.MaxTrailingLogs != 100 ||
 		got.ServerStabilizationTime.Duration() != 20*time.Second || !got.CleanupDeadServers {
 		t.Fatalf("autopilot configuration %+v, want the agent's block", got)
+	}
+}
+
+// TestRPCHoldTimeout: performance.rpc_hold_timeout (Consul's key) bounds
+// how long a write waits for a leader: with 1s, a write to a server that
+// cannot elect one (it expects two more) fails after about a second, not
+// the default 7.
+func TestRPCHoldTimeout(t *testing.T) {
+	c := testcluster.New(t, testcluster.Options{Servers: 1, Configure: func(_ int, cfg *config.Config) {
+		cfg.BootstrapExpect = 3
+		cfg.Performance.RPCHoldTimeout = time.Second
+	}})
+	cl := c.Nodes[0].API(t)
+	start := time.Now()
+	_, err := cl.KV().Put(&api.KVPair{Key: "hold", Value: []byte("x")}, nil)
+	took := time.Since(start)
+	if err == nil || !strings.Contains(err.Error(), "No cluster leader") {
+		t.Fatalf("put without a leader: %v", err)
+	}
+	if took < 900*time.Millisecond || took > 4*time.Second {
+		t.Fatalf("put failed after %s, want about 1s", took)
 	}
 }

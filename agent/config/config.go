@@ -223,6 +223,10 @@ type Performance struct {
 	// RaftMultiplier scales Raft's timeouts (1..10). Default 1: Raft's own
 	// LAN defaults (1 s heartbeat timeout), which elect a new leader in about 2 s.
 	RaftMultiplier int `json:"raft_multiplier"`
+	// RPCHoldTimeout is how long a request waits for a leader (during an
+	// election) before it fails with "No cluster leader"
+	// (rpc_hold_timeout, as Consul). Default 0: 7s, Consul's.
+	RPCHoldTimeout time.Duration `json:"rpc_hold_timeout"`
 }
 
 // Autopilot controls automatic server management.

@@ -599,6 +599,8 @@ func TestOverlayAndSchedulerSettings(t *testing.T) {
 				return a.MinQuorum == 3 && a.LastContactThreshold == 500*time.Millisecond && a.MaxTrailingLogs == 100 &&
 					a.ServerStabilizationTime == 20*time.Second && a.CleanupDeadServers && len(c.Ignored) == 0
 			}, ""},
+		{"rpc_hold_timeout, as Consul's", nil, "performance {\n  rpc_hold_timeout = \"15s\"\n}\n",
+			func(c *Config) bool { return c.Performance.RPCHoldTimeout == 15*time.Second && len(c.Ignored) == 0 }, ""},
 		{"negative min_quorum", nil, "autopilot {\n  min_quorum = -1\n}\n", nil, "autopilot.min_quorum must not be negative"},
 		{"raft snapshot interval under a second", nil, "raft_snapshot_interval = \"10ms\"\n", nil,
 			"raft_snapshot_interval must be at least 1s, got 10ms"},

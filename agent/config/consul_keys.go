@@ -20,8 +20,8 @@ var consulIgnored = map[string]bool{
 	"ports.grpc": true, "ports.grpc_tls": true, "tls.grpc": true, "ports.serf_wan": true,
 	"ports.sidecar_min_port": true, "ports.sidecar_max_port": true, "ports.expose_min_port": true,
 	"ports.expose_max_port":        true,
-	"performance.leave_drain_time": true, "performance.rpc_hold_timeout": true,
-	"limits.rpc_rate": true, "limits.rpc_max_burst": true,
+	"performance.leave_drain_time": true,
+	"limits.rpc_rate":              true, "limits.rpc_max_burst": true,
 	"acl.policy_ttl": true, "acl.role_ttl": true, "acl.enable_token_replication": true,
 	// Telemetry: Shoal never puts the host name in metric names (as
 	// Consul with disable_hostname), and has no DogStatsD or Circonus sink.

@@ -44,6 +44,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("raft_snapshot_interval must not be negative, got %s", c.RaftSnapshotInterval)
 	case c.RaftSnapshotInterval > 0 && c.RaftSnapshotInterval < time.Second:
 		return fmt.Errorf("raft_snapshot_interval must be at least 1s, got %s", c.RaftSnapshotInterval)
+	case c.Performance.RPCHoldTimeout < 0:
+		return fmt.Errorf("performance.rpc_hold_timeout must not be negative, got %s", c.Performance.RPCHoldTimeout)
 	case c.RaftTrailingLogs < 0:
 		return fmt.Errorf("raft_trailing_logs must not be negative, got %d", c.RaftTrailingLogs)
 	}
