@@ -22,11 +22,13 @@ type agentWatches struct {
 	done   sync.WaitGroup
 }
 
-// start runs defs, after stopping those running.
+// start runs defs, after stopping those running. It holds the lock
+// throughout, so that two reloads at once cannot both start a set (and
+// leave one that stop would never end).
 func (w *agentWatches) start(a *Agent, defs []config.Watch) {
-	w.stop()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.stopLocked()
 	select {
 	case <-a.shutdownCh: // a reload that raced with shutdown
 		return
@@ -74,11 +76,14 @@ func (w *agentWatches) start(a *Agent, defs []config.Watch) {
 // waits for them.
 func (w *agentWatches) stop() {
 	w.mu.Lock()
-	cancel := w.cancel
-	w.cancel = nil
-	w.mu.Unlock()
-	if cancel != nil {
-		cancel()
+	defer w.mu.Unlock()
+	w.stopLocked()
+}
+
+func (w *agentWatches) stopLocked() {
+	if w.cancel != nil {
+		w.cancel()
+		w.cancel = nil
 	}
 	w.done.Wait()
 }
