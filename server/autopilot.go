@@ -134,24 +134,14 @@ func (s *Server) autopilotConfig() rpcapi.AutopilotConfig {
 }
 
 func (s *Server) defaultAutopilotConfig() rpcapi.AutopilotConfig {
-	d := s.cfg.Autopilot
-	c := rpcapi.AutopilotConfig{
+	d := s.cfg.Autopilot // defaulted by Config.withDefaults
+	return rpcapi.AutopilotConfig{
 		CleanupDeadServers:      s.cfg.CleanupDeadServers,
 		MinQuorum:               d.MinQuorum,
 		LastContactThreshold:    d.LastContactThreshold,
 		MaxTrailingLogs:         d.MaxTrailingLogs,
 		ServerStabilizationTime: d.ServerStabilizationTime,
 	}
-	if c.LastContactThreshold == 0 {
-		c.LastContactThreshold = autopilotLastContactThreshold
-	}
-	if c.MaxTrailingLogs == 0 {
-		c.MaxTrailingLogs = autopilotMaxTrailingLogs
-	}
-	if c.ServerStabilizationTime == 0 {
-		c.ServerStabilizationTime = autopilotServerStabilizationTime
-	}
-	return c
 }
 
 // readAutopilotConfig fills reply with the stored configuration, or the

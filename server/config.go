@@ -148,6 +148,15 @@ func (c Config) withDefaults() Config {
 	if c.DeadServerGrace == 0 {
 		c.DeadServerGrace = 2 * time.Minute
 	}
+	if c.Autopilot.LastContactThreshold == 0 {
+		c.Autopilot.LastContactThreshold = autopilotLastContactThreshold
+	}
+	if c.Autopilot.MaxTrailingLogs == 0 {
+		c.Autopilot.MaxTrailingLogs = autopilotMaxTrailingLogs
+	}
+	if c.Autopilot.ServerStabilizationTime == 0 {
+		c.Autopilot.ServerStabilizationTime = autopilotServerStabilizationTime
+	}
 	if c.ReconcileInterval == 0 {
 		c.ReconcileInterval = 60 * time.Second
 	}
